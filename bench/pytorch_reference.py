@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `bottleneck bench`: the same models, data, batch size and optimiser,
+timed the same way (median samples/s over timed epochs, after a warm-up epoch).
+
+    pip install torch numpy
+    python3 bench/pytorch_reference.py [--threads 2] [--epochs 5] [--json]
+
+Models (as in Bottleneck):
+  dense: 784-256-128-32-128-256-784, ReLU hidden, linear code, sigmoid output, MSE, Adam 1e-3
+  vae:   784-256-128 trunk, mu/logvar heads (32), decoder 32-128-256-784, BCE + KL, Adam 1e-3
+  conv:  Conv(1→16, 3, s2, p1) → Conv(16→32, 3, s2, p1) → Linear(1568→32) and the mirror with
+         ConvTranspose2d(…, output_padding=1), MSE, Adam 1e-3
+Data: the 10,000 embedded MNIST digits in assets/ (the first 8,000 are trained on; throughput
+does not depend on which digits). Glorot-uniform weights, zero biases (Bottleneck's init).
+"""
+import argparse, gzip, json, os, statistics, struct, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ASSETS = os.path.join(HERE, "..", "assets")
+
+
+def read_idx_images(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
+    assert magic == 0x803, path
+    return np.frombuffer(data[16:], dtype=np.uint8).reshape(n, rows * cols).astype(np.float32) / 255.0
+
+
+def glorot(m):
+    if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+class Dense(nn.Module):
+    def __init__(self, sizes=(784, 256, 128, 32)):
+        super().__init__()
+        enc, dec = [], []
+        for a, b in zip(sizes, sizes[1:]):
+            enc += [nn.Linear(a, b), nn.ReLU()]
+        rs = sizes[::-1]
+        for a, b in zip(rs, rs[1:]):
+            dec += [nn.Linear(a, b), nn.ReLU()]
+        self.enc = nn.Sequential(*enc[:-1])
+        self.dec = nn.Sequential(*dec[:-1])
+
+    def loss(self, x):
+        return F.mse_loss(torch.sigmoid(self.dec(self.enc(x))), x)
+
+
+class Vae(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
+        self.mu = nn.Linear(128, 32)
+        self.logvar = nn.Linear(128, 32)
+        self.dec = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 784))
+
+    def loss(self, x):
+        h = self.trunk(x)
+        mu, lv = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * lv) * torch.randn_like(mu)
+        logits = self.dec(z)
+        rec = F.binary_cross_entropy_with_logits(logits, x)
+        kl = -0.5 * torch.sum(1 + lv - mu * mu - lv.exp()) / (x.shape[0] * 784)
+        return rec + kl
+
+
+class Conv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 16, 3, 2, 1)
+        self.c2 = nn.Conv2d(16, 32, 3, 2, 1)
+        self.fc = nn.Linear(32 * 7 * 7, 32)
+        self.dfc = nn.Linear(32, 32 * 7 * 7)
+        self.d1 = nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1)
+        self.d2 = nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1)
+
+    def loss(self, x):
+        b = x.shape[0]
+        h = F.relu(self.c2(F.relu(self.c1(x.view(b, 1, 28, 28)))))
+        z = self.fc(h.flatten(1))
+        h = F.relu(self.dfc(z)).view(b, 32, 7, 7)
+        out = torch.sigmoid(self.d2(F.relu(self.d1(h)))).view(b, 784)
+        return F.mse_loss(out, x)
+
+
+def bench(name, model, x, batch, epochs):
+    model.apply(glorot)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rates = []
+    for epoch in range(epochs + 1):
+        perm = torch.randperm(x.shape[0])
+        t = time.perf_counter()
+        for i in range(0, x.shape[0], batch):
+            xb = x[perm[i:i + batch]]
+            opt.zero_grad(set_to_none=True)
+            loss = model.loss(xb)
+            loss.backward()
+            opt.step()
+        dt = time.perf_counter() - t
+        if epoch > 0:  # the first epoch is a warm-up
+            rates.append(x.shape[0] / dt)
+    return {"samples_per_sec": statistics.median(rates), "epochs_timed": epochs, "final_loss": float(loss)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--only", default="dense,vae,conv")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    x = torch.from_numpy(read_idx_images(os.path.join(ASSETS, "mnist-10k-images-idx3-ubyte.gz"))[:8000].copy())
+    out = {"torch": torch.__version__, "threads": a.threads, "batch": a.batch}
+    models = {"dense": Dense, "vae": Vae, "conv": Conv}
+    for name in a.only.split(","):
+        r = bench(name, models[name](), x, a.batch, a.epochs)
+        out[name] = r
+        if not a.json:
+            print(f"{name:6s} {r['samples_per_sec']:10.0f} samples/s  (final loss {r['final_loss']:.4f})")
+    if a.json:
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+//! Measuring what a model learned: PCA (the linear baseline every autoencoder is compared
+//! with, also used to project wide latent codes to 2-D) and metrics (MSE, BCE, PSNR, kNN
+//! accuracy on codes, ROC AUC). Plain slices in, numbers out.
+
+pub mod metrics;
+pub mod pca;
+
+pub use pca::Pca;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("PCA needs at least 2 samples, got {0}")]
+    TooFewSamples(usize),
+    #[error("{0}")]
+    Invalid(String),
+}

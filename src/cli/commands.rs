@@ -1,0 +1,327 @@
+//! The headless subcommands (all but `bench`).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use serde_json::json;
+
+use super::{parse_sizes, DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
+use crate::data::{self, Dataset};
+use crate::model::{io, NoiseSpec, TrainConfig};
+use crate::train::Trainer;
+
+pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
+    Dataset::load(spec).with_context(|| format!("cannot load dataset --data {spec}"))
+}
+
+pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
+    io::load(path).with_context(|| format!("cannot load model {}", path.display()))
+}
+
+/// Builds the training settings from the variant's preset and the flags given.
+pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut c = TrainConfig::preset(a.variant, a.latent);
+    if let Some(h) = &a.hidden {
+        c.model.hidden = parse_sizes(h).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    }
+    if let Some(ch) = &a.channels {
+        c.model.channels = parse_sizes(ch).map_err(|e| anyhow::anyhow!("--channels: {e}"))?;
+    }
+    if let Some(v) = a.epochs {
+        c.epochs = v;
+    }
+    if let Some(v) = a.batch {
+        c.batch = v;
+    }
+    if let Some(v) = a.lr {
+        c.lr = v;
+    }
+    if let Some(f) = a.noise {
+        let kind = a.noise_type.or(c.noise.map(|n| n.kind)).unwrap_or_default();
+        c.noise = if f > 0.0 {
+            Some(NoiseSpec { kind, factor: f })
+        } else {
+            None
+        };
+    } else if let (Some(kind), Some(n)) = (a.noise_type, c.noise.as_mut()) {
+        n.kind = kind;
+    }
+    if let Some(v) = a.l1 {
+        c.l1 = v;
+    }
+    if let Some(v) = a.contractive {
+        c.contractive = v;
+    }
+    if let Some(v) = a.beta {
+        c.beta = v;
+    }
+    if let Some(v) = a.loss {
+        c.loss = v;
+    }
+    if let Some(v) = a.optimizer {
+        c.optimizer = v;
+    }
+    if let Some(v) = a.weight_decay {
+        c.weight_decay = v;
+    }
+    c.seed = a.seed;
+    c.validate()
+        .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+    Ok(c)
+}
+
+pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+    let cfg = train_config(&a)?;
+    if let Some(out) = &a.out {
+        check_writable(out)?;
+    }
+    let data = Arc::new(load_dataset(&a.data.data)?);
+    let mut trainer = Trainer::new(cfg.clone(), data.clone())?;
+    let steps = trainer.steps_per_epoch() * cfg.epochs;
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, {eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    eprintln!(
+        "training {} on {} ({} train / {} test images, {} engine)",
+        cfg.describe(),
+        data.name,
+        data.train.len(),
+        data.test.len(),
+        if trainer.is_fused() {
+            "fused"
+        } else {
+            "candle"
+        }
+    );
+    let started = Instant::now();
+    let mut samples = 0usize;
+    let mut step_seconds = 0.0;
+    let mut last_train = f64::NAN;
+    while !trainer.is_finished() {
+        let r = match trainer.step() {
+            Ok(r) => r,
+            Err(e) => {
+                bar.abandon();
+                if let Some(out) = &a.out {
+                    let model = trainer.snapshot()?;
+                    io::save(&model, out)?;
+                    eprintln!("the last good weights were saved to {}", out.display());
+                }
+                return Err(e.into());
+            }
+        };
+        samples += r.batch_size;
+        step_seconds += r.seconds;
+        bar.set_prefix(format!("{}/{}", r.epoch, cfg.epochs));
+        bar.inc(1);
+        if r.step % 4 == 0 || r.epoch_done.is_some() {
+            bar.set_message(format!(
+                "loss {:.4} · {:.0} samples/s",
+                r.terms.total(),
+                samples as f64 / step_seconds.max(1e-9)
+            ));
+        }
+        if let Some(e) = r.epoch_done {
+            last_train = e.train.total();
+            bar.println(format!(
+                "epoch {:>3}: train {:.5}  test {:.5}  test MSE {:.5}  {:.0} samples/s",
+                e.epoch,
+                e.train.total(),
+                e.test.total(),
+                e.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN),
+                e.samples_per_sec
+            ));
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let model = trainer.snapshot()?;
+    if let Some(out) = &a.out {
+        io::save(&model, out).with_context(|| format!("cannot save model to {}", out.display()))?;
+        eprintln!(
+            "saved {} (settings in {})",
+            out.display(),
+            io::sidecar_path(out).display()
+        );
+    }
+    let report = super::report::measure(&model, &data)?;
+    let samples_per_sec = samples as f64 / step_seconds.max(1e-9);
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        let o = v.as_object_mut().expect("object");
+        o.insert("epochs".into(), json!(cfg.epochs));
+        o.insert("seconds".into(), json!(seconds));
+        o.insert("samples_per_sec".into(), json!(samples_per_sec));
+        o.insert("train_loss".into(), json!(last_train));
+        o.insert(
+            "engine".into(),
+            json!(if trainer.is_fused() {
+                "fused"
+            } else {
+                "candle"
+            }),
+        );
+        o.insert("config".into(), serde_json::to_value(&cfg)?);
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        report.print_human();
+        println!(
+            "trained {} epochs in {seconds:.1} s ({samples_per_sec:.0} samples/s)",
+            cfg.epochs
+        );
+    }
+    Ok(())
+}
+
+/// Fails early (before training) when the output folder does not exist.
+fn check_writable(out: &Path) -> anyhow::Result<()> {
+    if out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        bail!("--out {}: use a weights name such as model.safetensors (the .json sidecar is written beside it)", out.display());
+    }
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "--out {}: folder {} does not exist",
+            out.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    let model = load_model(&a.model)?;
+    let data = load_dataset(&a.data.data)?;
+    let report = super::report::measure(&model, &data)?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v.as_object_mut()
+            .expect("object")
+            .insert("epochs".into(), json!(model.meta.epochs_trained));
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        report.print_human();
+    }
+    Ok(())
+}
+
+pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
+    let model = load_model(&a.model)?;
+    let data = load_dataset(&a.data.data)?;
+    let splits: Vec<&data::Split> = match a.split.as_str() {
+        "train" => vec![&data.train],
+        "all" => vec![&data.train, &data.test],
+        _ => vec![&data.test],
+    };
+    let k = model.latent();
+    let mut out = String::new();
+    out.push_str("label");
+    for j in 1..=k {
+        out.push_str(&format!(",z{j}"));
+    }
+    out.push('\n');
+    let mut rows = 0;
+    for s in splits {
+        let codes = model.encode(&s.images)?;
+        for (i, &label) in s.labels.iter().enumerate() {
+            out.push_str(&label.to_string());
+            for v in &codes[i * k..(i + 1) * k] {
+                out.push_str(&format!(",{v}"));
+            }
+            out.push('\n');
+            rows += 1;
+        }
+    }
+    io::write_atomic(&a.out, out.as_bytes())
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    eprintln!("wrote {rows} codes of size {k} to {}", a.out.display());
+    Ok(())
+}
+
+pub fn denoise(a: DenoiseArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&a.factor) {
+        bail!("--factor {}: must be between 0 and 1", a.factor);
+    }
+    let model = load_model(&a.model)?;
+    let result = denoise_image(&model, &a.input, a.noise, a.factor, a.seed)?;
+    let side = crate::SIDE;
+    let to_gray = |p: &[f32]| data::preprocess::Gray {
+        width: side,
+        height: side,
+        pixels: p.to_vec(),
+    };
+    data::preprocess::save_png(&to_gray(&result.denoised), &a.out)?;
+    if let Some(n) = &a.noisy_out {
+        data::preprocess::save_png(&to_gray(&result.noisy), n)?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "input": a.input, "out": a.out, "noise": a.noise.cli_name(), "factor": a.factor,
+                "noisy_mse": result.noisy_mse, "denoised_mse": result.denoised_mse,
+                "noisy_psnr": crate::analysis::metrics::psnr(result.noisy_mse),
+                "denoised_psnr": crate::analysis::metrics::psnr(result.denoised_mse),
+            })
+        );
+    } else {
+        let mut so = std::io::stdout().lock();
+        writeln!(
+            so,
+            "noisy vs clean: MSE {:.5} ({:.2} dB); denoised vs clean: MSE {:.5} ({:.2} dB); wrote {}",
+            result.noisy_mse,
+            crate::analysis::metrics::psnr(result.noisy_mse),
+            result.denoised_mse,
+            crate::analysis::metrics::psnr(result.denoised_mse),
+            a.out.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// What `denoise` computes; shared with the Denoise panel.
+pub struct DenoiseResult {
+    pub clean: Vec<f32>,
+    pub noisy: Vec<f32>,
+    pub denoised: Vec<f32>,
+    pub noisy_mse: f32,
+    pub denoised_mse: f32,
+}
+
+pub fn denoise_image(
+    model: &crate::model::TrainedModel,
+    input: &Path,
+    kind: data::NoiseKind,
+    factor: f32,
+    seed: u64,
+) -> anyhow::Result<DenoiseResult> {
+    let img = data::preprocess::load(input)?;
+    let clean = data::preprocess::preprocess(&img).pixels;
+    let mut noisy = clean.clone();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    data::noise::apply(kind, factor, &mut noisy, &mut rng);
+    let denoised = model.reconstruct(&noisy)?;
+    Ok(DenoiseResult {
+        noisy_mse: crate::analysis::metrics::mse(&noisy, &clean),
+        denoised_mse: crate::analysis::metrics::mse(&denoised, &clean),
+        clean,
+        noisy,
+        denoised,
+    })
+}

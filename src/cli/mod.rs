@@ -1,0 +1,212 @@
+//! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
+//! (`train`, `eval`, `encode`, `denoise`, `bench`). Every failure is one line on stderr naming
+//! the file or argument at fault, with a non-zero exit code.
+
+pub mod bench;
+pub mod commands;
+pub mod report;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bottleneck",
+    version,
+    about = "A desktop lab for autoencoders: train them, look inside, compare with PCA.",
+    long_about = "Without a subcommand, opens the app. Subcommands run the same engine without a window."
+)]
+pub struct Cli {
+    /// Dataset the app opens: "embedded" (10,000 MNIST digits built in) or a folder of IDX files.
+    #[arg(long, value_name = "embedded|DIR")]
+    pub data: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train an autoencoder and report its test error against PCA with the same k.
+    Train(TrainArgs),
+    /// Measure a saved model: test error per loss term, PCA at the same k, kNN accuracy.
+    Eval(EvalArgs),
+    /// Write the latent codes of a split as CSV (label, z1…zk).
+    Encode(EncodeArgs),
+    /// Preprocess an image MNIST-style, corrupt it, and write the model's reconstruction.
+    Denoise(DenoiseArgs),
+    /// Measure training speed (samples/s) and PCA fit time.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArg {
+    /// "embedded" (the 10,000 built-in MNIST digits) or a folder of IDX files.
+    #[arg(long, default_value = "embedded", value_name = "embedded|DIR")]
+    pub data: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// dense, deep, conv, denoising, sparse, contractive, vae or linear.
+    #[arg(long, default_value = "dense", value_parser = parse_variant)]
+    pub variant: crate::model::Variant,
+    /// Size of the code.
+    #[arg(long, default_value_t = 32)]
+    pub latent: usize,
+    /// Hidden layer widths, input side first, e.g. 256,128 (empty for none).
+    #[arg(long, value_name = "N,N,...")]
+    pub hidden: Option<String>,
+    /// Conv channels per stride-2 layer, e.g. 16,32.
+    #[arg(long, value_name = "N,N,...")]
+    pub channels: Option<String>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Denoising: noise factor (Gaussian σ, or fraction of pixels); makes any variant denoising.
+    #[arg(long)]
+    pub noise: Option<f32>,
+    /// Noise type for --noise: gaussian, saltpepper or mask.
+    #[arg(long, value_parser = parse_noise_kind)]
+    pub noise_type: Option<crate::data::NoiseKind>,
+    /// Sparse: weight λ of the L1 penalty on the code.
+    #[arg(long)]
+    pub l1: Option<f32>,
+    /// Contractive: weight λ of ‖∂z/∂x‖².
+    #[arg(long)]
+    pub contractive: Option<f32>,
+    /// VAE: weight β of the KL term.
+    #[arg(long)]
+    pub beta: Option<f32>,
+    /// Reconstruction loss: mse or bce.
+    #[arg(long, value_parser = parse_loss)]
+    pub loss: Option<crate::model::LossKind>,
+    /// adam or adamw.
+    #[arg(long, value_parser = parse_optimizer)]
+    pub optimizer: Option<crate::model::OptimizerKind>,
+    /// AdamW's decoupled weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to save the model (weights; the settings go beside it as .json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// A model saved by `train --out` or the app.
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArg,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EncodeArgs {
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Which images: test, train or all.
+    #[arg(long, default_value = "test", value_parser = ["test", "train", "all"])]
+    pub split: String,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DenoiseArgs {
+    pub model: PathBuf,
+    /// An image (PNG, JPEG, BMP, GIF, WebP); it is preprocessed like MNIST.
+    pub input: PathBuf,
+    #[arg(long, default_value = "gaussian", value_parser = parse_noise_kind)]
+    pub noise: crate::data::NoiseKind,
+    #[arg(long, default_value_t = 0.5)]
+    pub factor: f32,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The denoised 28×28 image.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the noisy input the model saw.
+    #[arg(long)]
+    pub noisy_out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Seconds to time each case (after a warm-up).
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca.
+    #[arg(long)]
+    pub only: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_variant(s: &str) -> Result<crate::model::Variant, String> {
+    crate::model::Variant::parse(s).ok_or_else(|| {
+        format!(
+            "unknown variant '{s}' (expected one of: {})",
+            crate::model::Variant::ALL.map(|v| v.name()).join(", ")
+        )
+    })
+}
+
+fn parse_noise_kind(s: &str) -> Result<crate::data::NoiseKind, String> {
+    crate::data::NoiseKind::parse(s)
+        .ok_or_else(|| format!("unknown noise '{s}' (expected gaussian, saltpepper or mask)"))
+}
+
+fn parse_loss(s: &str) -> Result<crate::model::LossKind, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "mse" => Ok(crate::model::LossKind::Mse),
+        "bce" => Ok(crate::model::LossKind::Bce),
+        _ => Err(format!("unknown loss '{s}' (expected mse or bce)")),
+    }
+}
+
+fn parse_optimizer(s: &str) -> Result<crate::model::OptimizerKind, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "adam" => Ok(crate::model::OptimizerKind::Adam),
+        "adamw" => Ok(crate::model::OptimizerKind::AdamW),
+        _ => Err(format!("unknown optimizer '{s}' (expected adam or adamw)")),
+    }
+}
+
+/// Parses "256,128" (spaces allowed; empty means no layers).
+pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<usize>()
+                .map_err(|_| format!("'{p}' is not a layer size (expected numbers like 256,128)"))
+        })
+        .collect()
+}
+
+/// Runs a parsed command line. `Ok(())` for the app means it was closed normally.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => crate::app::run(cli.data.as_deref().unwrap_or("embedded")),
+        Some(Command::Train(a)) => commands::train(a),
+        Some(Command::Eval(a)) => commands::eval(a),
+        Some(Command::Encode(a)) => commands::encode(a),
+        Some(Command::Denoise(a)) => commands::denoise(a),
+        Some(Command::Bench(a)) => bench::run(a),
+    }
+}

@@ -1,0 +1,18 @@
+//! Bottleneck: a desktop lab for autoencoders.
+//!
+//! The library holds everything that is not drawing: datasets (`data`), the autoencoder
+//! architectures and their losses (`model`), training and the worker thread (`train`),
+//! PCA and metrics (`analysis`). The egui application lives in `app` and the command line
+//! in `cli`; neither is needed to script the engine.
+
+pub mod analysis;
+pub mod app;
+pub mod cli;
+pub mod data;
+pub mod model;
+pub mod train;
+
+/// Side of the square images every model works on (MNIST-style 28×28).
+pub const SIDE: usize = 28;
+/// Pixels per image.
+pub const PIXELS: usize = SIDE * SIDE;

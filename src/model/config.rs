@@ -1,0 +1,380 @@
+//! What defines a model and a training run: the variant presets (dense, deep, conv,
+//! denoising, sparse, contractive, VAE, linear), the architecture, the loss and the
+//! optimiser settings. Serialised into every saved model's JSON sidecar.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::NoiseKind;
+
+/// The kinds of autoencoder a user picks from. Each is a preset over [`TrainConfig`]; the
+/// regularisers (noise, L1, contractive) can also be combined with any architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    #[default]
+    Dense,
+    Deep,
+    Conv,
+    Denoising,
+    Sparse,
+    Contractive,
+    Vae,
+    Linear,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 8] = [
+        Variant::Dense,
+        Variant::Deep,
+        Variant::Conv,
+        Variant::Denoising,
+        Variant::Sparse,
+        Variant::Contractive,
+        Variant::Vae,
+        Variant::Linear,
+    ];
+
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Dense => "dense",
+            Variant::Deep => "deep",
+            Variant::Conv => "conv",
+            Variant::Denoising => "denoising",
+            Variant::Sparse => "sparse",
+            Variant::Contractive => "contractive",
+            Variant::Vae => "vae",
+            Variant::Linear => "linear",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Dense => "Dense",
+            Variant::Deep => "Deep",
+            Variant::Conv => "Convolutional",
+            Variant::Denoising => "Denoising",
+            Variant::Sparse => "Sparse",
+            Variant::Contractive => "Contractive",
+            Variant::Vae => "Variational (VAE)",
+            Variant::Linear => "Linear (PCA-like)",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Variant> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The network's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Fully connected encoder and mirrored decoder.
+    #[default]
+    Dense,
+    /// Strided 3×3 convolutions down, transposed convolutions up, a dense code between.
+    Conv,
+    /// Dense variational autoencoder: the encoder outputs μ and log σ².
+    Vae,
+}
+
+/// Nonlinearity of the hidden layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    #[default]
+    Relu,
+    /// No nonlinearity: with a linear output this is the linear autoencoder that PCA solves.
+    Identity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    /// Size of the code (the bottleneck).
+    pub latent: usize,
+    /// Hidden layer widths of a dense encoder, input side first; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Channels of each stride-2 convolution of a conv encoder (28→14→7…).
+    pub channels: Vec<usize>,
+    pub activation: Activation,
+    /// Sigmoid on the output so reconstructions lie in [0, 1]; off for the linear AE.
+    pub sigmoid_output: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            arch: Arch::Dense,
+            latent: 32,
+            hidden: vec![256, 128],
+            channels: vec![16, 32],
+            activation: Activation::Relu,
+            sigmoid_output: true,
+        }
+    }
+}
+
+/// Reconstruction loss, per pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    #[default]
+    Mse,
+    Bce,
+}
+
+impl LossKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Mse => "mse",
+            LossKind::Bce => "bce",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Adam,
+    AdamW,
+}
+
+/// Input corruption of a denoising autoencoder: corrupted input, clean target.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoiseSpec {
+    pub kind: NoiseKind,
+    pub factor: f32,
+}
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub variant: Variant,
+    pub model: ModelConfig,
+    pub loss: LossKind,
+    /// Denoising: corrupt the input, reconstruct the clean image.
+    pub noise: Option<NoiseSpec>,
+    /// Sparse: weight of the L1 penalty on the code (mean over the batch of Σ|z|).
+    pub l1: f32,
+    /// Contractive: weight of the squared Frobenius norm of the encoder's Jacobian.
+    pub contractive: f32,
+    /// VAE: weight of the KL term.
+    pub beta: f32,
+    pub optimizer: OptimizerKind,
+    /// Decoupled weight decay (AdamW only).
+    pub weight_decay: f32,
+    pub lr: f64,
+    pub batch: usize,
+    pub epochs: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::preset(Variant::Dense, 32)
+    }
+}
+
+impl TrainConfig {
+    /// The settings each variant starts from.
+    pub fn preset(variant: Variant, latent: usize) -> Self {
+        let mut c = TrainConfig {
+            variant,
+            model: ModelConfig {
+                latent,
+                ..ModelConfig::default()
+            },
+            loss: LossKind::Mse,
+            noise: None,
+            l1: 0.0,
+            contractive: 0.0,
+            beta: 1.0,
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            lr: 1e-3,
+            batch: 256,
+            epochs: 10,
+            seed: 42,
+        };
+        match variant {
+            Variant::Dense => {}
+            Variant::Deep => c.model.hidden = vec![512, 256, 128],
+            Variant::Conv => c.model.arch = Arch::Conv,
+            Variant::Denoising => {
+                c.noise = Some(NoiseSpec {
+                    kind: NoiseKind::Gaussian,
+                    factor: 0.5,
+                })
+            }
+            Variant::Sparse => c.l1 = 1e-3,
+            Variant::Contractive => c.contractive = 1e-2,
+            Variant::Vae => {
+                c.model.arch = Arch::Vae;
+                c.loss = LossKind::Bce;
+            }
+            Variant::Linear => {
+                c.model.hidden = vec![];
+                c.model.activation = Activation::Identity;
+                c.model.sigmoid_output = false;
+                c.lr = 3e-3;
+            }
+        }
+        c
+    }
+
+    /// Checks the settings, returning a one-sentence reason when they cannot train.
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.model;
+        if m.latent == 0 || m.latent > 784 {
+            return Err(format!(
+                "latent size must be between 1 and 784, got {}",
+                m.latent
+            ));
+        }
+        if let Some(&h) = m.hidden.iter().find(|&&h| h == 0 || h > 8192) {
+            return Err(format!(
+                "hidden layer sizes must be between 1 and 8192, got {h}"
+            ));
+        }
+        if m.hidden.len() > 8 {
+            return Err("at most 8 hidden layers".into());
+        }
+        if m.arch == Arch::Conv {
+            if m.channels.is_empty() || m.channels.len() > 3 {
+                return Err("a conv autoencoder needs 1 to 3 convolution layers".into());
+            }
+            if let Some(&c) = m.channels.iter().find(|&&c| c == 0 || c > 256) {
+                return Err(format!("conv channels must be between 1 and 256, got {c}"));
+            }
+        }
+        if self.loss == LossKind::Bce && !m.sigmoid_output {
+            return Err("BCE needs outputs in [0, 1]: use MSE with a linear output".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("learning rate must be positive, got {}", self.lr));
+        }
+        if self.batch == 0 || self.batch > 8192 {
+            return Err(format!(
+                "batch size must be between 1 and 8192, got {}",
+                self.batch
+            ));
+        }
+        if self.epochs == 0 || self.epochs > 100_000 {
+            return Err(format!(
+                "epochs must be between 1 and 100000, got {}",
+                self.epochs
+            ));
+        }
+        for (name, v) in [
+            ("L1 weight", self.l1),
+            ("contractive weight", self.contractive),
+            ("beta", self.beta),
+            ("weight decay", self.weight_decay),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} must be zero or positive, got {v}"));
+            }
+        }
+        if let Some(n) = self.noise {
+            if !(n.factor.is_finite() && (0.0..=1.0).contains(&n.factor)) {
+                return Err(format!(
+                    "noise factor must be between 0 and 1, got {}",
+                    n.factor
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Loss terms this configuration produces, in display order (always ends with "total").
+    pub fn term_names(&self) -> Vec<&'static str> {
+        let mut t = vec![crate::model::loss::RECONSTRUCTION];
+        if self.model.arch == Arch::Vae {
+            t.push(crate::model::loss::KL);
+        }
+        if self.l1 > 0.0 {
+            t.push(crate::model::loss::L1);
+        }
+        if self.contractive > 0.0 {
+            t.push(crate::model::loss::CONTRACTIVE);
+        }
+        t.push(crate::model::loss::TOTAL);
+        t
+    }
+
+    /// One line describing the model, e.g. "dense 784-256-128-32, MSE".
+    pub fn describe(&self) -> String {
+        let m = &self.model;
+        let shape = match m.arch {
+            Arch::Conv => format!(
+                "conv {} → {}",
+                m.channels
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-"),
+                m.latent
+            ),
+            _ => {
+                let mut s = vec![784];
+                s.extend(&m.hidden);
+                s.push(m.latent);
+                s.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-")
+            }
+        };
+        format!(
+            "{} {}, {}",
+            self.variant,
+            shape,
+            self.loss.name().to_uppercase()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_is_valid() {
+        for v in Variant::ALL {
+            let c = TrainConfig::preset(v, 2);
+            assert_eq!(c.validate(), Ok(()), "{v}");
+            assert_eq!(Variant::parse(v.name()), Some(v));
+        }
+    }
+
+    #[test]
+    fn invalid_settings_are_explained() {
+        let mut c = TrainConfig::preset(Variant::Dense, 0);
+        assert!(c.validate().unwrap_err().contains("latent"));
+        c.model.latent = 2;
+        c.lr = -1.0;
+        assert!(c.validate().unwrap_err().contains("learning rate"));
+        let mut l = TrainConfig::preset(Variant::Linear, 2);
+        l.loss = LossKind::Bce;
+        assert!(l.validate().unwrap_err().contains("BCE"));
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let c = TrainConfig::preset(Variant::Denoising, 8);
+        let s = serde_json::to_string(&c).unwrap();
+        let back: TrainConfig = serde_json::from_str(&s).unwrap();
+        assert_eq!(c, back);
+    }
+}

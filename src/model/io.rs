@@ -1,0 +1,261 @@
+//! Saving and loading models: weights as safetensors, plus a JSON sidecar (same name, `.json`)
+//! holding the full configuration, the dataset's name and the training history. Both files are
+//! written to a temporary name and renamed into place, so a crash never leaves half a file.
+//! Loading checks the sidecar, then every tensor's name and shape against the configuration.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::loss::LossTerms;
+use super::{TrainConfig, TrainedModel};
+
+pub const FORMAT: &str = "bottleneck-model";
+pub const VERSION: u32 = 1;
+
+/// One finished epoch, as kept in a model's history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub train: LossTerms,
+    pub test: LossTerms,
+    pub samples_per_sec: f64,
+    /// Wall time of the epoch's training steps.
+    pub seconds: f64,
+}
+
+/// The JSON sidecar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub format: String,
+    pub version: u32,
+    pub config: TrainConfig,
+    /// Human name of the dataset the model was trained on.
+    pub dataset: String,
+    #[serde(default)]
+    pub epochs_trained: usize,
+    #[serde(default)]
+    pub history: Vec<EpochRecord>,
+}
+
+impl ModelMeta {
+    pub fn new(config: TrainConfig, dataset: &str) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            config,
+            dataset: dataset.into(),
+            epochs_trained: 0,
+            history: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelIoError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a Bottleneck model description: {message}")]
+    Meta { path: PathBuf, message: String },
+    #[error("{path}: the configuration cannot be built: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("{path}: not a readable safetensors file: {message}")]
+    Weights { path: PathBuf, message: String },
+    #[error("{path}: tensor '{name}' is missing (the configuration needs it)")]
+    MissingTensor { path: PathBuf, name: String },
+    #[error("{path}: tensor '{name}' has shape {found:?}, the configuration expects {expected:?}")]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("{path}: tensor '{name}' is not part of a {variant} model with this configuration")]
+    UnexpectedTensor {
+        path: PathBuf,
+        name: String,
+        variant: String,
+    },
+    #[error("{path}: the weights path must not end in .json (that name is the sidecar's)")]
+    BadPath { path: PathBuf },
+    #[error("{0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// `model.safetensors` → `model.json`.
+pub fn sidecar_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
+    move |source| ModelIoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelIoError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io_err(path))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Saves the weights to `path` and the sidecar beside it.
+pub fn save(model: &TrainedModel, path: &Path) -> Result<(), ModelIoError> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return Err(ModelIoError::BadPath {
+            path: path.to_path_buf(),
+        });
+    }
+    let tensors: HashMap<String, Tensor> = {
+        let data = model.varmap.data().lock().expect("varmap lock");
+        data.iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
+    };
+    let bytes = safetensors::serialize(
+        tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), SafeView::new(t)))
+            .collect::<Vec<_>>(),
+        None,
+    )
+    .map_err(|e| ModelIoError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let meta = serde_json::to_vec_pretty(&model.meta).expect("metadata serialises");
+    write_atomic(path, &bytes)?;
+    write_atomic(&sidecar_path(path), &meta)
+}
+
+/// Reads the sidecar of `path` (the weights file) and checks its format.
+pub fn load_meta(path: &Path) -> Result<ModelMeta, ModelIoError> {
+    let side = sidecar_path(path);
+    let text = std::fs::read_to_string(&side).map_err(io_err(&side))?;
+    let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| ModelIoError::Meta {
+        path: side.clone(),
+        message: e.to_string(),
+    })?;
+    if meta.format != FORMAT {
+        return Err(ModelIoError::Meta {
+            path: side,
+            message: format!("format is '{}', expected '{FORMAT}'", meta.format),
+        });
+    }
+    if meta.version > VERSION {
+        return Err(ModelIoError::Meta {
+            path: side,
+            message: format!(
+                "version {} is newer than this Bottleneck understands ({VERSION})",
+                meta.version
+            ),
+        });
+    }
+    meta.config
+        .validate()
+        .map_err(|message| ModelIoError::Config {
+            path: side,
+            message,
+        })?;
+    Ok(meta)
+}
+
+/// Loads a model saved with [`save`].
+pub fn load(path: &Path) -> Result<TrainedModel, ModelIoError> {
+    let meta = load_meta(path)?;
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelIoError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut fresh = TrainedModel::new(&meta.config, &meta.dataset)?;
+    {
+        let data = fresh.varmap.data().lock().expect("varmap lock");
+        for (name, _) in st.tensors() {
+            if !data.contains_key(&name) {
+                return Err(ModelIoError::UnexpectedTensor {
+                    path: path.to_path_buf(),
+                    name,
+                    variant: meta.config.variant.to_string(),
+                });
+            }
+        }
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
+            let view = st.tensor(name).map_err(|_| ModelIoError::MissingTensor {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            })?;
+            let expected = var.dims().to_vec();
+            if view.shape() != expected.as_slice() {
+                return Err(ModelIoError::ShapeMismatch {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    found: view.shape().to_vec(),
+                    expected,
+                });
+            }
+            let t =
+                candle_core::safetensors::Load::load(&view, &Device::Cpu)?.to_dtype(DType::F32)?;
+            var.set(&t)?;
+        }
+    }
+    fresh.meta = meta;
+    Ok(fresh)
+}
+
+/// Adapter so safetensors can serialise candle tensors without a detour through files.
+struct SafeView {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl SafeView {
+    fn new(t: &Tensor) -> Self {
+        let values: Vec<f32> = t
+            .flatten_all()
+            .and_then(|f| f.to_vec1::<f32>())
+            .expect("f32 weights");
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self {
+            shape: t.dims().to_vec(),
+            bytes,
+        }
+    }
+}
+
+impl safetensors::View for SafeView {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}

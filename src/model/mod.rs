@@ -1,0 +1,250 @@
+//! The autoencoders. One module per architecture (`dense`, `conv`, `vae`), each a struct built
+//! with `new(cfg, vb)` whose weights live in a candle `VarMap`; [`Autoencoder`] puts them behind
+//! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms, `config` the
+//! settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy of a model
+//! for inference (what the UI panels and the command line use).
+
+pub mod config;
+pub mod conv;
+pub mod dense;
+pub mod io;
+pub mod layers;
+pub mod loss;
+pub mod vae;
+
+pub use config::{
+    Activation, Arch, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig, Variant,
+};
+pub use loss::LossTerms;
+
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+#[derive(Clone, Debug)]
+enum Net {
+    Dense(dense::DenseAe),
+    Conv(conv::ConvAe),
+    Vae(vae::Vae),
+}
+
+/// Any of the architectures, with a common interface on `[B, 784]` batches.
+#[derive(Clone, Debug)]
+pub struct Autoencoder {
+    pub cfg: ModelConfig,
+    net: Net,
+}
+
+/// What one forward pass produces.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// The code the rest of the app shows: z for plain AEs, μ for a VAE.
+    pub code: Tensor,
+    /// Output before the sigmoid.
+    pub logits: Tensor,
+    /// The reconstruction (sigmoid of the logits, or the logits for a linear output).
+    pub recon: Tensor,
+    pub mu: Option<Tensor>,
+    pub logvar: Option<Tensor>,
+}
+
+impl Autoencoder {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let net = match cfg.arch {
+            Arch::Dense => Net::Dense(dense::DenseAe::new(cfg, vb)?),
+            Arch::Conv => Net::Conv(conv::ConvAe::new(cfg, vb)?),
+            Arch::Vae => Net::Vae(vae::Vae::new(cfg, vb)?),
+        };
+        Ok(Self {
+            cfg: cfg.clone(),
+            net,
+        })
+    }
+
+    pub fn latent(&self) -> usize {
+        self.cfg.latent
+    }
+
+    /// The deterministic code of `x`: z, or μ for a VAE.
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.net {
+            Net::Dense(m) => m.encode(x),
+            Net::Conv(m) => m.encode(x),
+            Net::Vae(m) => Ok(m.encode_dist(x)?.0),
+        }
+    }
+
+    pub fn decode_logits(&self, z: &Tensor) -> Result<Tensor> {
+        match &self.net {
+            Net::Dense(m) => m.decode_logits(z),
+            Net::Conv(m) => m.decode_logits(z),
+            Net::Vae(m) => m.decode_logits(z),
+        }
+    }
+
+    fn output(&self, logits: &Tensor) -> Result<Tensor> {
+        if self.cfg.sigmoid_output {
+            candle_nn::ops::sigmoid(logits)
+        } else {
+            Ok(logits.clone())
+        }
+    }
+
+    /// Codes `[B, k]` → images `[B, 784]`.
+    pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        self.output(&self.decode_logits(z)?)
+    }
+
+    /// A full pass. For a VAE, `eps` (`[B, k]`, standard normal) is the reparameterisation
+    /// noise; without it the decoder sees μ (the deterministic reconstruction).
+    pub fn forward(&self, x: &Tensor, eps: Option<&Tensor>) -> Result<Forward> {
+        let (code, mu, logvar, z) = match &self.net {
+            Net::Vae(m) => {
+                let (mu, logvar) = m.encode_dist(x)?;
+                let z = match eps {
+                    Some(e) => (&mu + ((&logvar * 0.5)?.exp()? * e)?)?,
+                    None => mu.clone(),
+                };
+                (mu.clone(), Some(mu), Some(logvar), z)
+            }
+            _ => {
+                let z = self.encode(x)?;
+                (z.clone(), None, None, z)
+            }
+        };
+        let logits = self.decode_logits(&z)?;
+        let recon = self.output(&logits)?;
+        Ok(Forward {
+            code,
+            logits,
+            recon,
+            mu,
+            logvar,
+        })
+    }
+
+    /// Per-sample squared Frobenius norm of the Jacobian of the code with respect to the input.
+    ///
+    /// Dense encoders (and a VAE's μ) are exact: with ReLU or identity activations the Jacobian
+    /// is a product of masked weight matrices. The conv encoder uses Hutchinson's estimator,
+    /// ‖J‖²_F = E_v ‖J v‖² for v ~ N(0, I), with a finite-difference Jacobian-vector product
+    /// J v ≈ (f(x + h v) − f(x)) / h, h = 10⁻²; `probe` is v (`[B, 784]`). It is unbiased up to
+    /// the O(h) finite-difference error (zero where no ReLU changes state between x and x + h v)
+    /// and one probe per sample makes it noisy per sample, but its batch mean is a fair penalty.
+    pub fn jacobian_sq_norm(&self, x: &Tensor, probe: Option<&Tensor>) -> Result<Tensor> {
+        match &self.net {
+            Net::Dense(m) => m.encoder.jacobian_sq_norm(x),
+            Net::Vae(m) => {
+                // μ(x) = W_μ h(x) + b: the trunk's Jacobian followed by W_μ.
+                let mut layers = m.trunk.layers.clone();
+                layers.push(m.mu.clone());
+                layers::Mlp {
+                    layers,
+                    act: m.trunk.act,
+                }
+                .jacobian_sq_norm(x)
+            }
+            Net::Conv(m) => {
+                const H: f64 = 1e-2;
+                let v = match probe {
+                    Some(p) => p.clone(),
+                    None => candle_core::bail!("the conv contractive penalty needs a probe"),
+                };
+                let f0 = m.encode(x)?;
+                let f1 = m.encode(&(x + (v * H)?)?)?;
+                ((f1 - f0)? / H)?.sqr()?.sum(1)
+            }
+        }
+    }
+}
+
+/// A model with its weights and settings, independent of any trainer: what is saved, loaded,
+/// shown in the panels and used on the command line.
+#[derive(Clone)]
+pub struct TrainedModel {
+    pub meta: io::ModelMeta,
+    pub varmap: VarMap,
+    pub model: Autoencoder,
+}
+
+impl TrainedModel {
+    /// A freshly initialised model (seeded Glorot weights).
+    pub fn new(config: &TrainConfig, dataset: &str) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let model = Autoencoder::new(&config.model, vb)?;
+        layers::seeded_init(&varmap, config.seed)?;
+        Ok(Self {
+            meta: io::ModelMeta::new(config.clone(), dataset),
+            varmap,
+            model,
+        })
+    }
+
+    /// A deep copy of `varmap`'s current values under `meta`: later training does not change it.
+    pub fn from_varmap(meta: io::ModelMeta, varmap: &VarMap) -> Result<Self> {
+        let copy = VarMap::new();
+        {
+            let src = varmap.data().lock().expect("varmap lock");
+            let mut dst = copy.data().lock().expect("varmap lock");
+            for (name, var) in src.iter() {
+                let t = var.as_tensor().copy()?;
+                dst.insert(name.clone(), candle_core::Var::from_tensor(&t)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&copy, DType::F32, &Device::Cpu);
+        let model = Autoencoder::new(&meta.config.model, vb)?;
+        Ok(Self {
+            meta,
+            varmap: copy,
+            model,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.meta.config
+    }
+
+    pub fn latent(&self) -> usize {
+        self.model.latent()
+    }
+
+    /// Codes of `n` images (row-major `n × 784`), computed in batches.
+    pub fn encode(&self, images: &[f32]) -> Result<Vec<f32>> {
+        self.map_batches(images, crate::PIXELS, |x| self.model.encode(x))
+    }
+
+    /// Images from `n` codes (row-major `n × k`).
+    pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
+        self.map_batches(codes, self.latent(), |z| self.model.decode(z))
+    }
+
+    /// Deterministic reconstructions (μ for a VAE).
+    pub fn reconstruct(&self, images: &[f32]) -> Result<Vec<f32>> {
+        self.map_batches(images, crate::PIXELS, |x| {
+            Ok(self.model.forward(x, None)?.recon)
+        })
+    }
+
+    fn map_batches(
+        &self,
+        rows: &[f32],
+        width: usize,
+        f: impl Fn(&Tensor) -> Result<Tensor>,
+    ) -> Result<Vec<f32>> {
+        const CHUNK: usize = 1024;
+        let n = rows.len() / width.max(1);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let x = Tensor::from_slice(
+                &rows[start * width..end * width],
+                (end - start, width),
+                &Device::Cpu,
+            )?;
+            out.extend(f(&x)?.flatten_all()?.to_vec1::<f32>()?);
+            start = end;
+        }
+        Ok(out)
+    }
+}

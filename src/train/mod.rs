@@ -1,0 +1,497 @@
+//! Training. [`Trainer`] owns a model, its optimiser state and a dataset, and advances one
+//! mini-batch per [`Trainer::step`], so a caller can pause, resume or stop between any two
+//! steps: the command line loops over it, the app's worker thread (`worker`) drives it from
+//! typed commands. Two engines compute a step: candle's autograd with its AdamW (every
+//! architecture and regulariser), and `fused`, a hand-written forward/backward for dense
+//! models that computes the same gradients several times faster. A step whose loss is not
+//! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
+
+pub mod fused;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::data::{batch, noise, Batcher, Dataset, Split};
+use crate::model::io::EpochRecord;
+use crate::model::loss::{self, LossTerms};
+use crate::model::{Arch, Autoencoder, OptimizerKind, TrainConfig, TrainedModel};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid settings: {0}")]
+    Config(String),
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: {reason}. The weights were restored to \
+         {restored}. Try a smaller learning rate."
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        reason: String,
+        restored: String,
+    },
+    #[error("the dataset's training split is empty")]
+    EmptyData,
+    #[error("{0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// What one [`Trainer::step`] did.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    /// 1-based epoch this step belongs to.
+    pub epoch: usize,
+    /// 1-based step within the epoch.
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    /// Loss terms of this batch (before the update).
+    pub terms: LossTerms,
+    pub batch_size: usize,
+    pub seconds: f64,
+    /// Set when this step finished an epoch: the epoch's train and test terms.
+    pub epoch_done: Option<EpochRecord>,
+}
+
+enum Engine {
+    Candle(AdamW),
+    Fused(Box<fused::FusedMlp>),
+}
+
+/// Weights kept to fall back to if training diverges.
+struct Checkpoint {
+    label: String,
+    weights: Vec<(String, Tensor)>,
+}
+
+/// Watches the loss for divergence: a non-finite value, or an exponential moving average that
+/// climbs far above the best it has reached.
+#[derive(Clone, Debug)]
+struct Guard {
+    ema: Option<f64>,
+    best: f64,
+    steps: usize,
+}
+
+const EMA_ALPHA: f64 = 0.1;
+/// How far above its best the smoothed loss may climb before the run counts as diverged.
+const RUNAWAY_FACTOR: f64 = 3.0;
+/// Steps before the runaway test applies (the first steps of any run are noisy).
+const GUARD_WARMUP: usize = 5;
+
+impl Guard {
+    fn new() -> Self {
+        Self {
+            ema: None,
+            best: f64::INFINITY,
+            steps: 0,
+        }
+    }
+    /// `Err(reason)` when `loss` means the run diverged; `Ok(true)` when the smoothed loss
+    /// reached a new best.
+    fn observe(&mut self, loss: f64) -> Result<bool, String> {
+        if !loss.is_finite() {
+            return Err(format!("the loss became {loss}"));
+        }
+        self.steps += 1;
+        let ema = match self.ema {
+            None => loss,
+            Some(e) => e + EMA_ALPHA * (loss - e),
+        };
+        self.ema = Some(ema);
+        if self.steps > GUARD_WARMUP && ema > RUNAWAY_FACTOR * self.best {
+            return Err(format!(
+                "the smoothed loss rose to {ema:.4}, more than {RUNAWAY_FACTOR}× its best ({:.4})",
+                self.best
+            ));
+        }
+        if ema < self.best {
+            self.best = ema;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+pub struct Trainer {
+    cfg: TrainConfig,
+    data: Arc<Dataset>,
+    model: TrainedModel,
+    engine: Engine,
+    batcher: Batcher,
+    rng: ChaCha8Rng,
+    /// Completed epochs.
+    epoch: usize,
+    /// Steps taken in all.
+    global_step: usize,
+    // Running sums for the epoch in progress.
+    epoch_terms: LossTerms,
+    epoch_samples: usize,
+    epoch_seconds: f64,
+    // Reused batch buffers.
+    clean: Vec<f32>,
+    input: Vec<f32>,
+    labels: Vec<u8>,
+    guard: Guard,
+    checkpoint: Checkpoint,
+    steps_since_checkpoint: usize,
+}
+
+/// Gives the fixed seed for evaluation noise, so test losses are comparable between epochs.
+const EVAL_SEED: u64 = 0x5eed_e7a1;
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, data: Arc<Dataset>) -> Result<Self> {
+        cfg.validate().map_err(TrainError::Config)?;
+        let model = TrainedModel::new(&cfg, &data.name)?;
+        Self::from_model(model, data)
+    }
+
+    /// Continues training `model` (its config decides the settings; its history is kept).
+    pub fn from_model(model: TrainedModel, data: Arc<Dataset>) -> Result<Self> {
+        let cfg = model.config().clone();
+        cfg.validate().map_err(TrainError::Config)?;
+        if data.train.is_empty() {
+            return Err(TrainError::EmptyData);
+        }
+        let engine = if fused::FusedMlp::supports(&cfg) {
+            Engine::Fused(Box::new(fused::FusedMlp::new(&cfg, &model.varmap)?))
+        } else {
+            let params = ParamsAdamW {
+                lr: cfg.lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: match cfg.optimizer {
+                    OptimizerKind::Adam => 0.0,
+                    OptimizerKind::AdamW => cfg.weight_decay as f64,
+                },
+            };
+            Engine::Candle(AdamW::new(model.varmap.all_vars(), params)?)
+        };
+        let batcher = Batcher::new(data.train.len(), cfg.batch, cfg.seed);
+        let checkpoint = Checkpoint {
+            label: if model.meta.epochs_trained == 0 {
+                "their initial values (before training)".into()
+            } else {
+                format!("the end of epoch {}", model.meta.epochs_trained)
+            },
+            weights: copy_weights(&model)?,
+        };
+        Ok(Self {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1)),
+            epoch: model.meta.epochs_trained,
+            cfg,
+            data,
+            model,
+            engine,
+            batcher,
+            global_step: 0,
+            epoch_terms: LossTerms::default(),
+            epoch_samples: 0,
+            epoch_seconds: 0.0,
+            clean: Vec::new(),
+            input: Vec::new(),
+            labels: Vec::new(),
+            guard: Guard::new(),
+            checkpoint,
+            steps_since_checkpoint: 0,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.data
+    }
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epoch
+    }
+    /// True once the configured number of epochs has been trained.
+    pub fn is_finished(&self) -> bool {
+        self.epoch >= self.cfg.epochs
+    }
+    pub fn steps_per_epoch(&self) -> usize {
+        self.batcher.batches_per_epoch()
+    }
+    /// Whether the fast fused engine trains this model.
+    pub fn is_fused(&self) -> bool {
+        matches!(self.engine, Engine::Fused(_))
+    }
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.model.meta.history
+    }
+
+    /// Trains one mini-batch.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let idx = match self.batcher.next_indices() {
+            Some(i) => i.to_vec(),
+            None => {
+                self.batcher.next_epoch();
+                self.batcher
+                    .next_indices()
+                    .expect("non-empty split")
+                    .to_vec()
+            }
+        };
+        let step_in_epoch = self.batcher.position();
+        batch::gather(&self.data.train, &idx, &mut self.clean, &mut self.labels);
+        self.input.clear();
+        self.input.extend_from_slice(&self.clean);
+        if let Some(n) = self.cfg.noise {
+            noise::apply(n.kind, n.factor, &mut self.input, &mut self.rng);
+        }
+        let b = idx.len();
+        let started = Instant::now();
+        let terms = match &mut self.engine {
+            Engine::Fused(f) => f
+                .step(&self.input, &self.clean, b, &mut self.rng)
+                .map_err(TrainError::from),
+            Engine::Candle(opt) => candle_step(
+                &self.cfg,
+                &self.model.model,
+                opt,
+                &self.input,
+                &self.clean,
+                b,
+                &mut self.rng,
+            ),
+        }?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.global_step += 1;
+
+        match self.guard.observe(terms.total()) {
+            Err(reason) => {
+                self.restore_checkpoint()?;
+                return Err(TrainError::Diverged {
+                    epoch: self.epoch + 1,
+                    step: step_in_epoch,
+                    reason,
+                    restored: self.checkpoint.label.clone(),
+                });
+            }
+            Ok(new_best) => {
+                self.steps_since_checkpoint += 1;
+                if new_best && self.steps_since_checkpoint >= 20 {
+                    self.take_checkpoint(format!(
+                        "epoch {}, step {step_in_epoch} (the best smoothed loss)",
+                        self.epoch + 1
+                    ))?;
+                }
+            }
+        }
+
+        self.epoch_terms.add_scaled(&terms, b as f64);
+        self.epoch_samples += b;
+        self.epoch_seconds += seconds;
+
+        let mut report = StepReport {
+            epoch: self.epoch + 1,
+            step: step_in_epoch,
+            steps_per_epoch: self.batcher.batches_per_epoch(),
+            terms,
+            batch_size: b,
+            seconds,
+            epoch_done: None,
+        };
+        if step_in_epoch == report.steps_per_epoch {
+            report.epoch_done = Some(self.finish_epoch()?);
+        }
+        Ok(report)
+    }
+
+    fn finish_epoch(&mut self) -> Result<EpochRecord> {
+        self.sync_weights()?;
+        let mut train = std::mem::take(&mut self.epoch_terms);
+        train.scale(1.0 / self.epoch_samples.max(1) as f64);
+        let test = self.evaluate(&self.data.test.clone())?;
+        self.epoch += 1;
+        let rec = EpochRecord {
+            epoch: self.epoch,
+            train,
+            test,
+            samples_per_sec: self.epoch_samples as f64 / self.epoch_seconds.max(1e-9),
+            seconds: self.epoch_seconds,
+        };
+        self.epoch_samples = 0;
+        self.epoch_seconds = 0.0;
+        self.model.meta.epochs_trained = self.epoch;
+        self.model.meta.history.push(rec.clone());
+        self.batcher.next_epoch();
+        self.take_checkpoint(format!("the end of epoch {}", self.epoch))?;
+        Ok(rec)
+    }
+
+    /// Trains until the end of the current epoch.
+    pub fn run_epoch(&mut self) -> Result<EpochRecord> {
+        loop {
+            if let Some(e) = self.step()?.epoch_done {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// Writes the engine's weights into the model's variables (a no-op for candle's engine).
+    pub fn sync_weights(&mut self) -> Result<()> {
+        if let Engine::Fused(f) = &self.engine {
+            f.write_to(&self.model.varmap)?;
+        }
+        Ok(())
+    }
+
+    fn take_checkpoint(&mut self, label: String) -> Result<()> {
+        self.sync_weights()?;
+        self.checkpoint = Checkpoint {
+            label,
+            weights: copy_weights(&self.model)?,
+        };
+        self.steps_since_checkpoint = 0;
+        Ok(())
+    }
+
+    fn restore_checkpoint(&mut self) -> Result<()> {
+        {
+            let data = self.model.varmap.data().lock().expect("varmap lock");
+            for (name, t) in &self.checkpoint.weights {
+                if let Some(v) = data.get(name) {
+                    v.set(t)?;
+                }
+            }
+        }
+        if let Engine::Fused(f) = &mut self.engine {
+            f.read_from(&self.model.varmap)?;
+        }
+        Ok(())
+    }
+
+    /// A copy of the model as it is now, for inference elsewhere (safe to send to other threads).
+    pub fn snapshot(&mut self) -> Result<TrainedModel> {
+        self.sync_weights()?;
+        Ok(TrainedModel::from_varmap(
+            self.model.meta.clone(),
+            &self.model.varmap,
+        )?)
+    }
+
+    /// The loss terms of the training objective on `split`, plus "mse": the plain per-pixel MSE
+    /// of reconstructing clean inputs deterministically (μ for a VAE). Noise, VAE sampling and
+    /// Jacobian probes use a fixed seed, so successive evaluations are comparable.
+    pub fn evaluate(&mut self, split: &Split) -> Result<LossTerms> {
+        self.sync_weights()?;
+        Ok(evaluate(&self.model, split)?)
+    }
+
+    pub fn model(&self) -> &TrainedModel {
+        &self.model
+    }
+}
+
+/// See [`Trainer::evaluate`]; usable on any model.
+pub fn evaluate(model: &TrainedModel, split: &Split) -> candle_core::Result<LossTerms> {
+    let cfg = model.config();
+    let mut rng = ChaCha8Rng::seed_from_u64(EVAL_SEED);
+    let mut sum = LossTerms::default();
+    let n = split.len();
+    const CHUNK: usize = 500;
+    let mut input = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let b = end - start;
+        let clean = &split.images[start * crate::PIXELS..end * crate::PIXELS];
+        input.clear();
+        input.extend_from_slice(clean);
+        if let Some(nz) = cfg.noise {
+            noise::apply(nz.kind, nz.factor, &mut input, &mut rng);
+        }
+        let x = Tensor::from_slice(&input, (b, crate::PIXELS), &Device::Cpu)?;
+        let target = Tensor::from_slice(clean, (b, crate::PIXELS), &Device::Cpu)?;
+        let (terms, _) = objective_terms(cfg, &model.model, &x, &target, &mut rng)?;
+        let mut t = loss::to_terms(&terms)?;
+        let det = model.model.forward(&target, None)?;
+        t.set(
+            loss::MSE,
+            (det.recon - &target)?
+                .sqr()?
+                .mean_all()?
+                .to_scalar::<f32>()? as f64,
+        );
+        sum.add_scaled(&t, b as f64);
+        start = end;
+    }
+    sum.scale(1.0 / n.max(1) as f64);
+    Ok(sum)
+}
+
+fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> candle_core::Result<Tensor> {
+    let v: Vec<f32> = (0..shape.0 * shape.1)
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu)
+}
+
+/// Forward pass and objective with candle tensors (autograd-ready).
+#[allow(clippy::type_complexity)]
+fn objective_terms(
+    cfg: &TrainConfig,
+    model: &Autoencoder,
+    x: &Tensor,
+    target: &Tensor,
+    rng: &mut ChaCha8Rng,
+) -> candle_core::Result<(Vec<(&'static str, Tensor)>, Tensor)> {
+    let b = x.dim(0)?;
+    let eps = if cfg.model.arch == Arch::Vae {
+        Some(randn(rng, (b, cfg.model.latent))?)
+    } else {
+        None
+    };
+    let fwd = model.forward(x, eps.as_ref())?;
+    let jac = if cfg.contractive > 0.0 {
+        let probe = if cfg.model.arch == Arch::Conv {
+            Some(randn(rng, (b, crate::PIXELS))?)
+        } else {
+            None
+        };
+        Some(model.jacobian_sq_norm(x, probe.as_ref())?)
+    } else {
+        None
+    };
+    let (total, terms) = loss::objective(cfg, &fwd, target, jac.as_ref())?;
+    Ok((terms, total))
+}
+
+fn candle_step(
+    cfg: &TrainConfig,
+    model: &Autoencoder,
+    opt: &mut AdamW,
+    input: &[f32],
+    clean: &[f32],
+    b: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<LossTerms> {
+    let x = Tensor::from_slice(input, (b, crate::PIXELS), &Device::Cpu)?;
+    let target = Tensor::from_slice(clean, (b, crate::PIXELS), &Device::Cpu)?;
+    let (terms, total) = objective_terms(cfg, model, &x, &target, rng)?;
+    let out = loss::to_terms(&terms)?;
+    if out.is_finite() {
+        opt.backward_step(&total)?;
+    }
+    Ok(out)
+}
+
+fn copy_weights(model: &TrainedModel) -> candle_core::Result<Vec<(String, Tensor)>> {
+    let data = model.varmap.data().lock().expect("varmap lock");
+    data.iter()
+        .map(|(k, v): (&String, &Var)| Ok((k.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
