@@ -153,6 +153,9 @@ pub struct BenchArgs {
     /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca.
     #[arg(long)]
     pub only: Option<String>,
+    /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.
+    #[arg(long, value_name = "FILE")]
+    pub pytorch: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }

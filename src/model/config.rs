@@ -258,6 +258,9 @@ impl TrainConfig {
                 return Err(format!("conv channels must be between 1 and 256, got {c}"));
             }
         }
+        if m.arch == Arch::Vae && m.hidden.is_empty() {
+            return Err("a VAE needs at least one hidden layer".into());
+        }
         if self.loss == LossKind::Bce && !m.sigmoid_output {
             return Err("BCE needs outputs in [0, 1]: use MSE with a linear output".into());
         }

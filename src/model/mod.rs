@@ -12,6 +12,9 @@ pub mod layers;
 pub mod loss;
 pub mod vae;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{
     Activation, Arch, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig, Variant,
 };

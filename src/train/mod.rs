@@ -61,6 +61,16 @@ pub struct StepReport {
     pub epoch_done: Option<EpochRecord>,
 }
 
+/// Which engine computes the steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The fused engine where it supports the model, candle's autograd otherwise.
+    #[default]
+    Auto,
+    /// Always candle's autograd (the reference the fused engine is tested against).
+    Candle,
+}
+
 enum Engine {
     Candle(AdamW),
     Fused(Box<fused::FusedMlp>),
@@ -150,19 +160,31 @@ const EVAL_SEED: u64 = 0x5eed_e7a1;
 
 impl Trainer {
     pub fn new(cfg: TrainConfig, data: Arc<Dataset>) -> Result<Self> {
+        Self::with_engine(cfg, data, EngineChoice::Auto)
+    }
+
+    pub fn with_engine(cfg: TrainConfig, data: Arc<Dataset>, engine: EngineChoice) -> Result<Self> {
         cfg.validate().map_err(TrainError::Config)?;
         let model = TrainedModel::new(&cfg, &data.name)?;
-        Self::from_model(model, data)
+        Self::from_model_with(model, data, engine)
     }
 
     /// Continues training `model` (its config decides the settings; its history is kept).
     pub fn from_model(model: TrainedModel, data: Arc<Dataset>) -> Result<Self> {
+        Self::from_model_with(model, data, EngineChoice::Auto)
+    }
+
+    pub fn from_model_with(
+        model: TrainedModel,
+        data: Arc<Dataset>,
+        choice: EngineChoice,
+    ) -> Result<Self> {
         let cfg = model.config().clone();
         cfg.validate().map_err(TrainError::Config)?;
         if data.train.is_empty() {
             return Err(TrainError::EmptyData);
         }
-        let engine = if fused::FusedMlp::supports(&cfg) {
+        let engine = if choice == EngineChoice::Auto && fused::FusedMlp::supports(&cfg) {
             Engine::Fused(Box::new(fused::FusedMlp::new(&cfg, &model.varmap)?))
         } else {
             let params = ParamsAdamW {
@@ -468,6 +490,17 @@ fn objective_terms(
     };
     let (total, terms) = loss::objective(cfg, &fwd, target, jac.as_ref())?;
     Ok((terms, total))
+}
+
+#[cfg(test)]
+pub(crate) fn objective_terms_for_tests(
+    cfg: &TrainConfig,
+    model: &Autoencoder,
+    x: &Tensor,
+    target: &Tensor,
+    rng: &mut ChaCha8Rng,
+) -> candle_core::Result<(Vec<(&'static str, Tensor)>, Tensor)> {
+    objective_terms(cfg, model, x, target, rng)
 }
 
 fn candle_step(
