@@ -23,7 +23,7 @@
 //! ```
 
 use faer::linalg::matmul::matmul;
-use faer::prelude::{Reborrow, ReborrowMut};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
@@ -94,21 +94,31 @@ impl Pca {
             *m /= n as f64;
         }
 
-        // Covariance: sum over row blocks of Xcᵀ Xc (f64, column-major block), then / (n - 1).
+        // Covariance: sum over row blocks of Xcᵀ Xc (f64, row-major block), then / (n - 1).
+        // Only the lower triangle is computed: it is all the eigendecomposition reads.
         let par = faer::get_global_parallelism();
         let mut cov = Mat::<f64>::zeros(dim, dim);
-        let mut block = Mat::<f64>::zeros(FIT_BLOCK.min(n), dim);
+        let mut block = vec![0f64; FIT_BLOCK.min(n) * dim];
         for chunk in data.chunks(FIT_BLOCK * dim) {
             let rows = chunk.len() / dim;
-            let mut xb = block.as_mut().subrows_mut(0, rows);
-            for (j, &m) in mean.iter().enumerate() {
-                let col = xb.rb_mut().col_mut(j);
-                for (i, x) in col.iter_mut().enumerate() {
-                    *x = chunk[i * dim + j] as f64 - m;
+            let xb = &mut block[..rows * dim];
+            for (xrow, row) in xb.chunks_exact_mut(dim).zip(chunk.chunks_exact(dim)) {
+                for ((x, &v), &m) in xrow.iter_mut().zip(row).zip(&mean) {
+                    *x = v as f64 - m;
                 }
             }
-            let xb = xb.rb();
-            matmul(cov.as_mut(), Accum::Add, xb.transpose(), xb, 1.0, par);
+            let xb = MatRef::from_row_major_slice(&block[..rows * dim], rows, dim);
+            triangular::matmul(
+                cov.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                xb.transpose(),
+                BlockStructure::Rectangular,
+                xb,
+                BlockStructure::Rectangular,
+                1.0,
+                par,
+            );
         }
         let scale = 1.0 / (n - 1) as f64;
         for j in 0..dim {
