@@ -262,7 +262,7 @@ impl Nearest {
         let len = self.len[row];
         let dist = &mut self.dist[row * k..(row + 1) * k];
         let idx = &mut self.index[row * k..(row + 1) * k];
-        if len == k && !(d < dist[k - 1]) {
+        if len == k && d >= dist[k - 1] {
             return dist[k - 1];
         }
         let mut pos = len.min(k - 1);

@@ -184,7 +184,7 @@ impl Pca {
         let k = self.clamp_k(k);
         let n = self.rows_in(data);
         let mut codes = vec![0f32; n * k];
-        if k == 0 {
+        if k == 0 || n == 0 {
             return codes;
         }
         codes
@@ -205,7 +205,7 @@ impl Pca {
     /// are, and the result is empty (every reconstruction would be [`Pca::mean`]).
     pub fn reconstruct(&self, codes: &[f32], k: usize) -> Vec<f32> {
         let k = self.clamp_k(k);
-        if k == 0 {
+        if k == 0 || self.dim == 0 {
             return Vec::new();
         }
         let n = codes.len() / k;
@@ -580,5 +580,18 @@ mod tests {
         assert!(empty.mse(&random_data(5, 4, 1), 3) > 0.0);
         // A trailing partial row is ignored.
         assert_eq!(pca.project(&[1.0; 9], 2).len(), 2 * 2);
+
+        // A hand-built PCA with dim 0 (fit never makes one) still does not panic.
+        let odd = Pca {
+            dim: 0,
+            mean: vec![],
+            components: vec![],
+            variances: vec![1.0],
+            total_variance: 1.0,
+        };
+        assert!(odd.project(&[1.0; 4], 1).is_empty());
+        assert!(odd.reconstruct(&[1.0; 4], 1).is_empty());
+        assert_eq!(odd.mse(&[1.0; 4], 1), 0.0);
+        assert_eq!(odd.mse_curve(&[1.0; 4], 2), vec![0.0; 2]);
     }
 }
