@@ -1,6 +1,8 @@
 //! Measuring what a model learned: PCA (the linear baseline every autoencoder is compared
 //! with, also used to project wide latent codes to 2-D) and metrics (MSE, BCE, PSNR, kNN
-//! accuracy on codes, ROC AUC). Plain slices in, numbers out.
+//! accuracy on codes, ROC AUC and curve, precision/recall, histograms). Plain slices in,
+//! numbers out; degenerate input (empty, constant, NaN) gives an error or a documented value,
+//! never a panic.
 
 pub mod metrics;
 pub mod pca;
