@@ -30,6 +30,8 @@ pub const MAX_COUNT: usize = 10_000_000;
 /// The largest amount of pixel data accepted in one file (2 GiB).
 pub const MAX_DATA_BYTES: u64 = 2 << 30;
 
+/// The longest header read: magic number and three dimensions.
+const MAX_HEADER_BYTES: u64 = 16;
 /// The IDX type byte for unsigned bytes, the only element type Bottleneck reads.
 const TYPE_U8: u8 = 0x08;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -88,11 +90,28 @@ fn dim_u32(d: usize) -> u32 {
     u32::try_from(d).unwrap_or(u32::MAX)
 }
 
+/// Reads a whole file, refusing (without reading it all) one too large to be an IDX file we
+/// accept: a header and [`MAX_DATA_BYTES`] of data.
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| DataError::Io {
+    let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let limit = MAX_DATA_BYTES + MAX_HEADER_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(bad_dims(
+            path,
+            format!(
+                "the file is larger than {} GiB, more than Bottleneck reads",
+                MAX_DATA_BYTES >> 30
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +211,7 @@ fn parse_stream(mut reader: impl Read, path: &Path, kind: Kind) -> Result<(Vec<u
         return Err(bad_dims(
             path,
             format!(
-                "the header is cut short: {} dimensions need {} bytes, the file holds {}",
+                "the header is cut short: its {} dimensions need {} bytes, the file has {}",
                 rank,
                 4 * rank,
                 raw.len()
