@@ -1,11 +1,52 @@
 //! A dataset is a named pair of splits (train, test) of 28×28 grey images in [0, 1] with class
 //! labels. Sources: the 10,000 MNIST digits compiled into the binary, or a folder of IDX files.
 //! Splits are fixed and stratified so every run sees the same train/test partition.
+//!
+//! A folder is searched for the standard MNIST names, each optionally gzipped (`.gz`):
+//! `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
+//! `t10k-labels-idx1-ubyte`, and their dotted variants (`train-images.idx3-ubyte`,
+//! `train-labels.idx1-ubyte`, `t10k-images.idx3-ubyte`, `t10k-labels.idx1-ubyte`). Both splits
+//! present: they are used as they are. Only one: it is split 80/20 (stratified, fixed seed).
+//! Class names come from an optional `classes.txt` (one name per line), else from the folder
+//! (a path containing "fashion" gets Fashion-MNIST's names), else they are the digits.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::idx::{self, IdxImages};
 use super::{DataError, Result};
+
+const EMBEDDED_IMAGES: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/mnist-10k-images-idx3-ubyte.gz"
+));
+const EMBEDDED_LABELS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/mnist-10k-labels-idx1-ubyte.gz"
+));
+
+/// The seed of every fixed train/test split. Changing it changes which images are test images.
+const SPLIT_SEED: u64 = 0x0b07_71e2_ec4d;
+/// Share of each class that goes to the training split when one split is cut in two.
+const TRAIN_NUM: usize = 4;
+const TRAIN_DEN: usize = 5;
+
+const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
 
 /// One split: `len` images stored row-major, `PIXELS` floats each, values in [0, 1].
 #[derive(Clone, Debug, Default)]
@@ -74,13 +115,70 @@ pub struct Dataset {
 impl Dataset {
     /// The 10,000 MNIST digits compiled into the binary, split 8,000 / 2,000 (stratified, fixed).
     pub fn embedded() -> Result<Dataset> {
-        todo!("data helper")
+        let images_path = Path::new("<embedded>/mnist-10k-images-idx3-ubyte.gz");
+        let labels_path = Path::new("<embedded>/mnist-10k-labels-idx1-ubyte.gz");
+        let images = idx::parse_images(EMBEDDED_IMAGES, images_path)?;
+        let labels = idx::parse_labels(EMBEDDED_LABELS, labels_path)?;
+        check_pair(&images, &labels, images_path, labels_path)?;
+        let (train, test) = stratified_split(&images.pixels, &labels);
+        Ok(Dataset {
+            name: "MNIST (embedded 10k)".into(),
+            class_names: digit_names(10),
+            train,
+            test,
+            source: DatasetSource::Embedded,
+        })
     }
 
     /// A folder holding IDX files (see module docs for the names looked for).
     pub fn load_dir(dir: &Path) -> Result<Dataset> {
-        let _ = dir;
-        todo!("data helper")
+        if !dir.is_dir() {
+            let source = match std::fs::metadata(dir) {
+                Err(e) => e,
+                Ok(_) => std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "not a folder: choose the folder that holds the IDX files",
+                ),
+            };
+            return Err(DataError::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+        let train = find_split(dir, "train")?;
+        let test = find_split(dir, "t10k")?;
+        let (train, test, label_files) = match (train, test) {
+            (Some(tr), Some(te)) => {
+                let (train_images, train_labels) = read_pair(&tr)?;
+                let (test_images, test_labels) = read_pair(&te)?;
+                let train = to_split(&train_images.pixels, &train_labels);
+                let test = to_split(&test_images.pixels, &test_labels);
+                (
+                    train,
+                    test,
+                    vec![(tr.labels, train_labels), (te.labels, test_labels)],
+                )
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                let (images, labels) = read_pair(&one)?;
+                let (train, test) = stratified_split(&images.pixels, &labels);
+                (train, test, vec![(one.labels, labels)])
+            }
+            (None, None) => {
+                return Err(DataError::MissingFiles {
+                    dir: dir.to_path_buf(),
+                    looked_for: looked_for(),
+                })
+            }
+        };
+        let (name, class_names) = names_for(dir, &label_files)?;
+        Ok(Dataset {
+            name,
+            class_names,
+            train,
+            test,
+            source: DatasetSource::Dir(std::path::absolute(dir).unwrap_or_else(|_| dir.into())),
+        })
     }
 
     /// `"embedded"` (or empty) for the built-in digits, anything else is a folder path.
@@ -117,5 +215,298 @@ impl Dataset {
     }
 }
 
-#[allow(dead_code)]
-fn _unused(_: DataError) {}
+/// The two files of one split found in a folder.
+struct PairPaths {
+    images: PathBuf,
+    labels: PathBuf,
+}
+
+/// The standard and the dotted name of one file, e.g. `train-images-idx3-ubyte` and
+/// `train-images.idx3-ubyte`, for `prefix` ("train" or "t10k") and `kind` ("images" or
+/// "labels").
+fn base_names(prefix: &str, kind: &str) -> [String; 2] {
+    let rank = if kind == "images" { 3 } else { 1 };
+    [
+        format!("{prefix}-{kind}-idx{rank}-ubyte"),
+        format!("{prefix}-{kind}.idx{rank}-ubyte"),
+    ]
+}
+
+/// Every file name tried, in order of preference (gzipped first).
+fn candidates(prefix: &str, kind: &str) -> Vec<String> {
+    base_names(prefix, kind)
+        .into_iter()
+        .flat_map(|base| [format!("{base}.gz"), base])
+        .collect()
+}
+
+fn looked_for() -> String {
+    let (mut plain, mut dotted) = (Vec::new(), Vec::new());
+    for prefix in ["train", "t10k"] {
+        for kind in ["images", "labels"] {
+            let [p, d] = base_names(prefix, kind);
+            plain.push(p);
+            dotted.push(d);
+        }
+    }
+    format!(
+        "{}, each also as .gz, or dotted: {}",
+        plain.join(", "),
+        dotted.join(", ")
+    )
+}
+
+fn find_file(dir: &Path, prefix: &str, kind: &str) -> Option<PathBuf> {
+    candidates(prefix, kind)
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// Both files of a split, none, or an error when only one of the two is there.
+fn find_split(dir: &Path, prefix: &str) -> Result<Option<PairPaths>> {
+    let images = find_file(dir, prefix, "images");
+    let labels = find_file(dir, prefix, "labels");
+    match (images, labels) {
+        (Some(images), Some(labels)) => Ok(Some(PairPaths { images, labels })),
+        (None, None) => Ok(None),
+        (Some(found), None) => Err(missing_partner(dir, &found, prefix, "labels")),
+        (None, Some(found)) => Err(missing_partner(dir, &found, prefix, "images")),
+    }
+}
+
+fn missing_partner(dir: &Path, found: &Path, prefix: &str, missing: &str) -> DataError {
+    let found = found
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    DataError::MissingFiles {
+        dir: dir.to_path_buf(),
+        looked_for: format!(
+            "the {missing} that go with {found}: {}",
+            candidates(prefix, missing).join(", ")
+        ),
+    }
+}
+
+fn read_pair(paths: &PairPaths) -> Result<(IdxImages, Vec<u8>)> {
+    let images = idx::read_images(&paths.images)?;
+    let labels = idx::read_labels(&paths.labels)?;
+    check_pair(&images, &labels, &paths.images, &paths.labels)?;
+    Ok((images, labels))
+}
+
+/// Same number of images and labels, and 28×28 images.
+fn check_pair(
+    images: &IdxImages,
+    labels: &[u8],
+    images_path: &Path,
+    labels_path: &Path,
+) -> Result<()> {
+    if images.count != labels.len() {
+        return Err(DataError::CountMismatch {
+            images: images_path.to_path_buf(),
+            labels: labels_path.to_path_buf(),
+            n_images: images.count,
+            n_labels: labels.len(),
+        });
+    }
+    if images.rows != crate::SIDE || images.cols != crate::SIDE {
+        return Err(DataError::WrongImageSize {
+            path: images_path.to_path_buf(),
+            rows: images.rows,
+            cols: images.cols,
+        });
+    }
+    Ok(())
+}
+
+fn to_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes.iter().map(|&b| f32::from(b) / 255.0).collect()
+}
+
+fn to_split(pixels: &[u8], labels: &[u8]) -> Split {
+    Split::new(to_f32(pixels), labels.to_vec())
+}
+
+/// Which examples go to the training split: per class, a fixed-seed shuffle puts about 80 % of
+/// the class in training, and the rounding is spread over the classes so that the training
+/// split holds exactly round(80 % of all). Returns one flag per example.
+fn stratified_train_mask(labels: &[u8]) -> Vec<bool> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 256];
+    for (i, &l) in labels.iter().enumerate() {
+        by_class[usize::from(l)].push(i);
+    }
+    // floor(80 % of each class), then the remainder to the classes with the largest fractional
+    // parts (ties: smaller label first).
+    let share = |c: usize| by_class[c].len() * TRAIN_NUM;
+    let mut quota: Vec<usize> = (0..by_class.len()).map(|c| share(c) / TRAIN_DEN).collect();
+    let target = (labels.len() * TRAIN_NUM * 2 + TRAIN_DEN) / (2 * TRAIN_DEN);
+    let assigned: usize = quota.iter().sum();
+    let mut order: Vec<usize> = (0..by_class.len())
+        .filter(|&c| share(c) % TRAIN_DEN > 0)
+        .collect();
+    // Stable sort: among equal fractional parts the smaller label comes first.
+    order.sort_by_key(|&c| std::cmp::Reverse(share(c) % TRAIN_DEN));
+    for &c in order.iter().take(target.saturating_sub(assigned)) {
+        quota[c] += 1;
+    }
+
+    let mut train = vec![false; labels.len()];
+    for (class, members) in by_class.iter_mut().enumerate() {
+        if members.is_empty() {
+            continue;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(SPLIT_SEED ^ class as u64);
+        members.shuffle(&mut rng);
+        for &i in &members[..quota[class]] {
+            train[i] = true;
+        }
+    }
+    train
+}
+
+/// The fixed stratified 80/20 split of one set of images; both halves keep the file's order.
+fn stratified_split(pixels: &[u8], labels: &[u8]) -> (Split, Split) {
+    let mask = stratified_train_mask(labels);
+    let n_train = mask.iter().filter(|&&t| t).count();
+    let mut train = Split {
+        images: Vec::with_capacity(n_train * crate::PIXELS),
+        labels: Vec::with_capacity(n_train),
+    };
+    let mut test = Split {
+        images: Vec::with_capacity((labels.len() - n_train) * crate::PIXELS),
+        labels: Vec::with_capacity(labels.len() - n_train),
+    };
+    for ((image, &label), &is_train) in pixels.chunks_exact(crate::PIXELS).zip(labels).zip(&mask) {
+        let split = if is_train { &mut train } else { &mut test };
+        split
+            .images
+            .extend(image.iter().map(|&b| f32::from(b) / 255.0));
+        split.labels.push(label);
+    }
+    (train, test)
+}
+
+fn digit_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
+}
+
+/// The dataset's name and class names (see the module docs for the rules). `label_files` are
+/// the labels read, with the file each came from (for error messages).
+fn names_for(dir: &Path, label_files: &[(PathBuf, Vec<u8>)]) -> Result<(String, Vec<String>)> {
+    let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let folder_name = full
+        .components()
+        .next_back()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| dir.display().to_string());
+    let max_label = label_files
+        .iter()
+        .flat_map(|(_, labels)| labels.iter().copied())
+        .max()
+        .map_or(0, usize::from);
+
+    let classes_file = dir.join("classes.txt");
+    if classes_file.is_file() {
+        let text = std::fs::read_to_string(&classes_file).map_err(|source| DataError::Io {
+            path: classes_file.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+        while names.last().is_some_and(|n| n.is_empty()) {
+            names.pop();
+        }
+        for (i, n) in names.iter_mut().enumerate() {
+            if n.is_empty() {
+                *n = i.to_string();
+            }
+        }
+        // Every label needs a name: report the first one that has none.
+        for (path, labels) in label_files {
+            if let Some((index, &label)) = labels
+                .iter()
+                .enumerate()
+                .find(|&(_, &l)| usize::from(l) >= names.len())
+            {
+                return Err(DataError::LabelOutOfRange {
+                    path: path.clone(),
+                    index,
+                    label,
+                    max: names.len(),
+                });
+            }
+        }
+        return Ok((folder_name, names));
+    }
+
+    let mut names = digit_names((max_label + 1).max(10));
+    if full.to_string_lossy().to_lowercase().contains("fashion") {
+        for (name, fashion) in names.iter_mut().zip(FASHION_CLASSES) {
+            *name = fashion.to_string();
+        }
+        return Ok(("Fashion-MNIST".into(), names));
+    }
+    Ok((folder_name, names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train_counts(labels: &[u8]) -> (usize, [usize; 256]) {
+        let mask = stratified_train_mask(labels);
+        let mut per_class = [0usize; 256];
+        for (&l, &t) in labels.iter().zip(&mask) {
+            per_class[usize::from(l)] += usize::from(t);
+        }
+        (mask.iter().filter(|&&t| t).count(), per_class)
+    }
+
+    #[test]
+    fn stratified_split_hits_the_exact_total_with_per_class_rounding() {
+        // Classes of 1..=13 examples: 91 in all, 80 % is 72.8 -> 73.
+        let labels: Vec<u8> = (1..=13u8)
+            .flat_map(|c| std::iter::repeat_n(c, usize::from(c)))
+            .collect();
+        let (total, per_class) = train_counts(&labels);
+        assert_eq!(total, 73);
+        for (c, &n) in per_class.iter().enumerate().take(14).skip(1) {
+            let floor = c * 4 / 5;
+            assert!(n == floor || n == floor + 1, "class {c}: {n}");
+        }
+        // Exactly 8000 of 10,000 whatever the class sizes.
+        let labels: Vec<u8> = (0..10_000)
+            .map(|i| ((i * 7919) % 10 + i % 3) as u8)
+            .collect();
+        assert_eq!(train_counts(&labels).0, 8000);
+        assert_eq!(train_counts(&[]).0, 0);
+        assert_eq!(train_counts(&[5]).0, 1);
+    }
+
+    #[test]
+    fn stratified_split_is_fixed() {
+        let labels: Vec<u8> = (0..500).map(|i| (i % 10) as u8).collect();
+        assert_eq!(
+            stratified_train_mask(&labels),
+            stratified_train_mask(&labels)
+        );
+        // And not simply the first 80 % of each class.
+        let mask = stratified_train_mask(&labels);
+        assert!(mask[..400].iter().any(|&t| !t));
+    }
+
+    #[test]
+    fn candidate_names() {
+        assert_eq!(
+            candidates("t10k", "labels"),
+            [
+                "t10k-labels-idx1-ubyte.gz",
+                "t10k-labels-idx1-ubyte",
+                "t10k-labels.idx1-ubyte.gz",
+                "t10k-labels.idx1-ubyte"
+            ]
+        );
+    }
+}
