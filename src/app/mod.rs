@@ -1,6 +1,704 @@
-//! The egui application (arrives with the app issue).
+//! The desktop app (eframe/egui). [`App`] owns the panels (one struct per tab, each with
+//! `ui(&mut self, ui, &mut Shared)`) and [`Shared`], the state they all read: the dataset, the
+//! training worker's handle and what it reported, the current model snapshot, PCA, settings
+//! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
+pub mod jobs;
+pub mod placeholder;
+pub mod settings;
+pub mod sidebar;
+pub mod train_panel;
+pub mod widgets;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Pca;
+use crate::data::Dataset;
+use crate::model::io::EpochRecord;
+use crate::model::{LossTerms, TrainConfig, TrainedModel};
+use crate::train::worker::{Command, Event, RunState, Snapshot, WorkerHandle};
+use jobs::Job;
+use settings::Settings;
+
+/// The activities, one tab each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tab {
+    #[default]
+    Train,
+    Latent,
+    Interpolate,
+    Denoise,
+    Pca,
+    Anomaly,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Train,
+        Tab::Latent,
+        Tab::Interpolate,
+        Tab::Denoise,
+        Tab::Pca,
+        Tab::Anomaly,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Train => "Train",
+            Tab::Latent => "Latent space",
+            Tab::Interpolate => "Interpolate",
+            Tab::Denoise => "Denoise",
+            Tab::Pca => "PCA vs AE",
+            Tab::Anomaly => "Anomaly",
+        }
+    }
+
+    /// The command-line spelling (`snapshot --panel`).
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Tab::Train => "train",
+            Tab::Latent => "latent",
+            Tab::Interpolate => "interpolate",
+            Tab::Denoise => "denoise",
+            Tab::Pca => "pca",
+            Tab::Anomaly => "anomaly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tab> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.cli_name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub at: Instant,
+}
+
+/// The training run as the UI sees it.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    pub state: RunState,
+    pub config: Option<TrainConfig>,
+    pub steps_per_epoch: usize,
+    /// Total epochs of the run (including any the model had before continuing).
+    pub epochs: usize,
+    pub first_epoch: usize,
+    /// 1-based epoch and step of the last reported step.
+    pub epoch: usize,
+    pub step: usize,
+    pub global_step: usize,
+    pub samples_per_sec: f64,
+    pub fused: bool,
+    /// Step losses: x = epochs as a fraction (e.g. 2.5 is half way through epoch 3).
+    pub step_curve: Vec<(f64, LossTerms)>,
+    pub history: Vec<EpochRecord>,
+    /// A message about the run shown in the Train panel (divergence, errors, finish).
+    pub message: Option<(Level, String)>,
+}
+
+impl Default for RunView {
+    fn default() -> Self {
+        Self {
+            state: RunState::Idle,
+            config: None,
+            steps_per_epoch: 0,
+            epochs: 0,
+            first_epoch: 0,
+            epoch: 0,
+            step: 0,
+            global_step: 0,
+            samples_per_sec: 0.0,
+            fused: false,
+            step_curve: Vec::new(),
+            history: Vec::new(),
+            message: None,
+        }
+    }
+}
+
+impl RunView {
+    /// Fraction of the run done, in [0, 1].
+    pub fn progress(&self) -> f32 {
+        let total = (self.epochs.saturating_sub(self.first_epoch)) * self.steps_per_epoch;
+        if total == 0 {
+            return 0.0;
+        }
+        let done =
+            self.epoch.saturating_sub(1 + self.first_epoch) * self.steps_per_epoch + self.step;
+        (done as f32 / total as f32).clamp(0.0, 1.0)
+    }
+
+    /// Estimated seconds left from the current throughput.
+    pub fn seconds_left(&self) -> f64 {
+        let Some(c) = &self.config else {
+            return f64::NAN;
+        };
+        let total = (self.epochs.saturating_sub(self.first_epoch)) * self.steps_per_epoch;
+        let done =
+            self.epoch.saturating_sub(1 + self.first_epoch) * self.steps_per_epoch + self.step;
+        let left = total.saturating_sub(done) as f64 * c.batch as f64;
+        if self.samples_per_sec > 0.0 {
+            left / self.samples_per_sec
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// A model trained or loaded during this session (the PCA-vs-AE panel plots them all).
+#[derive(Clone)]
+pub struct SessionModel {
+    pub label: String,
+    pub model: Arc<TrainedModel>,
+    /// Test MSE on the dataset it was measured on.
+    pub test_mse: Option<f64>,
+}
+
+/// State every panel can read and change.
+pub struct Shared {
+    pub data: Arc<Dataset>,
+    pub worker: WorkerHandle,
+    pub run: RunView,
+    /// The current model (latest snapshot of the run, or the loaded model).
+    pub snapshot: Option<Snapshot>,
+    /// Increments whenever `snapshot` changes (panels cache on it).
+    pub model_version: u64,
+    /// One snapshot per finished epoch of the current run (the latent timeline).
+    pub epoch_snapshots: Vec<Snapshot>,
+    pub session_models: Vec<SessionModel>,
+    pub pca: Option<Arc<Pca>>,
+    pca_job: Option<Job<Result<Pca, String>>>,
+    /// PCA test MSE by k, computed on demand.
+    pca_mse: HashMap<usize, f64>,
+    pub settings: Settings,
+    pub settings_path: Option<PathBuf>,
+    pub notices: Vec<Notice>,
+    /// Files dropped on the window this frame; a panel that uses them takes them.
+    pub dropped_files: Vec<egui::DroppedFileHandle>,
+    /// Tests set this to answer file dialogs without a window.
+    pub dialog_override: Option<PathBuf>,
+    /// A panel may ask to switch tabs.
+    pub switch_to: Option<Tab>,
+    pub egui: egui::Context,
+}
+
+impl Shared {
+    pub fn notify(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        if level == Level::Error {
+            eprintln!("bottleneck: {text}");
+        }
+        self.notices.push(Notice {
+            level,
+            text,
+            at: Instant::now(),
+        });
+        if self.notices.len() > 20 {
+            self.notices.remove(0);
+        }
+    }
+
+    pub fn model(&self) -> Option<&Arc<TrainedModel>> {
+        self.snapshot.as_ref().map(|s| &s.model)
+    }
+
+    /// PCA's test MSE with `k` components (None until PCA is fitted).
+    pub fn pca_test_mse(&mut self, k: usize) -> Option<f64> {
+        let pca = self.pca.clone()?;
+        Some(
+            *self
+                .pca_mse
+                .entry(k)
+                .or_insert_with(|| pca.mse(&self.data.test.images, k) as f64),
+        )
+    }
+
+    fn set_snapshot(&mut self, s: Snapshot) {
+        self.snapshot = Some(s);
+        self.model_version += 1;
+    }
+
+    /// Starts fitting PCA on the current dataset's training images in the background.
+    pub fn refit_pca(&mut self) {
+        self.pca = None;
+        self.pca_mse.clear();
+        let data = self.data.clone();
+        self.pca_job = Some(Job::spawn("pca", Some(self.egui.clone()), move || {
+            Pca::fit(&data.train.images, crate::PIXELS, 100).map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Replaces the dataset (training in progress keeps its own copy).
+    pub fn set_dataset(&mut self, data: Dataset) {
+        self.settings.dataset = data.spec();
+        self.data = Arc::new(data);
+        self.refit_pca();
+        self.epoch_snapshots.clear();
+        if let Some(m) = self.model().cloned() {
+            self.worker.send(Command::Adopt {
+                model: m,
+                data: self.data.clone(),
+            });
+        }
+    }
+
+    fn remember_model(&mut self, model: &Arc<TrainedModel>) {
+        if self
+            .session_models
+            .iter()
+            .any(|m| Arc::ptr_eq(&m.model, model))
+        {
+            return;
+        }
+        let test_mse = model
+            .meta
+            .history
+            .last()
+            .and_then(|r| r.test.get(crate::model::loss::MSE));
+        let n = self.session_models.len() + 1;
+        self.session_models.push(SessionModel {
+            label: format!("#{n} {}", model.config().describe()),
+            model: model.clone(),
+            test_mse,
+        });
+    }
+
+    /// Applies one worker event.
+    pub fn apply_event(&mut self, e: Event) {
+        match e {
+            Event::Started {
+                config,
+                steps_per_epoch,
+                epochs,
+                fused,
+                first_epoch,
+            } => {
+                let history = if first_epoch > 0 {
+                    self.model()
+                        .map(|m| m.meta.history.clone())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                self.run = RunView {
+                    state: RunState::Running,
+                    config: Some(config),
+                    steps_per_epoch,
+                    epochs,
+                    first_epoch,
+                    epoch: first_epoch + 1,
+                    fused,
+                    history,
+                    ..RunView::default()
+                };
+                self.epoch_snapshots.clear();
+            }
+            Event::Steps(s) => {
+                self.run.epoch = s.epoch;
+                self.run.step = s.step;
+                self.run.global_step = s.global_step;
+                self.run.samples_per_sec = s.samples_per_sec;
+                let x = (s.epoch - 1) as f64 + s.step as f64 / s.steps_per_epoch.max(1) as f64;
+                self.run.step_curve.push((x, s.terms));
+            }
+            Event::Epoch { record, snapshot } => {
+                self.run.history.push(record);
+                self.epoch_snapshots.push(snapshot.clone());
+                self.set_snapshot(snapshot);
+            }
+            Event::StateChanged(s) => self.run.state = s,
+            Event::Snapshot(s) => self.set_snapshot(s),
+            Event::Finished(s) => {
+                let msg = match s.model.meta.history.last() {
+                    Some(r) => format!(
+                        "Finished {} epochs: test MSE {:.4}.",
+                        s.model.meta.epochs_trained,
+                        r.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN)
+                    ),
+                    None => "Finished.".into(),
+                };
+                self.run.message = Some((Level::Info, msg));
+                let m = s.model.clone();
+                self.set_snapshot(s);
+                self.remember_model(&m);
+            }
+            Event::Diverged { message, snapshot } => {
+                self.run.message = Some((Level::Error, message.clone()));
+                self.notify(Level::Error, message);
+                self.set_snapshot(snapshot);
+            }
+            Event::Saved(p) => {
+                self.notify(Level::Info, format!("Saved the model to {}.", p.display()))
+            }
+            Event::Loaded { path, snapshot } => {
+                let m = snapshot.model.clone();
+                if !path.as_os_str().is_empty() {
+                    self.notify(
+                        Level::Info,
+                        format!("Loaded {} ({}).", path.display(), m.config().describe()),
+                    );
+                }
+                self.run = RunView {
+                    history: m.meta.history.clone(),
+                    config: Some(m.config().clone()),
+                    ..RunView::default()
+                };
+                self.epoch_snapshots.clear();
+                self.set_snapshot(snapshot);
+                self.remember_model(&m);
+            }
+            Event::Error(msg) => {
+                self.run.message = Some((Level::Error, msg.clone()));
+                self.notify(Level::Error, msg);
+            }
+        }
+    }
+
+    /// Drains the worker's events and finished jobs (once per frame).
+    pub fn poll(&mut self) {
+        for e in self.worker.drain() {
+            self.apply_event(e);
+        }
+        if let Some(r) = jobs::take_done(&mut self.pca_job) {
+            match r {
+                Ok(p) => {
+                    self.pca = Some(Arc::new(p));
+                    self.pca_mse.clear();
+                }
+                Err(e) => self.notify(Level::Error, format!("PCA failed: {e}")),
+            }
+        }
+    }
+
+    /// Sends a start command with the form's settings (after validating them).
+    pub fn start_training(&mut self) -> Result<(), String> {
+        let cfg = self.settings.train.clone();
+        cfg.validate()?;
+        self.run.message = None;
+        self.worker.send(Command::Start {
+            config: cfg,
+            data: self.data.clone(),
+        });
+        Ok(())
+    }
+
+    pub fn save_settings(&self) {
+        if let Some(p) = &self.settings_path {
+            if let Err(e) = self.settings.save(p) {
+                eprintln!("bottleneck: cannot save settings: {e}");
+            }
+        }
+    }
+}
+
+/// How the app starts.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// `--data`: overrides the dataset remembered in the settings.
+    pub data: Option<String>,
+    /// Where settings live (`None`: nowhere, nothing persists).
+    pub settings_path: Option<PathBuf>,
+}
+
+/// Rolling frame-time statistics (CPU time spent building each frame).
+#[derive(Default)]
+pub struct FrameStats {
+    recent: std::collections::VecDeque<f32>,
+}
+
+impl FrameStats {
+    fn push(&mut self, ms: f32) {
+        self.recent.push_back(ms);
+        if self.recent.len() > 120 {
+            self.recent.pop_front();
+        }
+    }
+    /// Median and maximum of the last frames, in milliseconds.
+    pub fn summary(&self) -> (f32, f32) {
+        if self.recent.is_empty() {
+            return (0.0, 0.0);
+        }
+        let mut v: Vec<f32> = self.recent.iter().copied().collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        (v[v.len() / 2], *v.last().unwrap())
+    }
+}
+
+pub struct App {
+    pub shared: Shared,
+    pub tab: Tab,
+    pub sidebar: sidebar::Sidebar,
+    pub train: train_panel::TrainPanel,
+    pub latent: placeholder::Placeholder,
+    pub interpolate: placeholder::Placeholder,
+    pub denoise: placeholder::Placeholder,
+    pub pca: placeholder::Placeholder,
+    pub anomaly: placeholder::Placeholder,
+    pub frames: FrameStats,
+    last_settings_save: Instant,
+}
+
+impl App {
+    /// Builds the app: loads settings and the dataset, starts the worker and PCA.
+    pub fn new(ctx: &egui::Context, opts: AppOptions) -> App {
+        let (settings, settings_notice) = Settings::load(opts.settings_path.as_deref());
+        let mut notices = Vec::new();
+        if let Some(n) = settings_notice {
+            notices.push((Level::Warning, n));
+        }
+        let spec = opts
+            .data
+            .clone()
+            .unwrap_or_else(|| settings.dataset.clone());
+        let data = match Dataset::load(&spec) {
+            Ok(d) => d,
+            Err(e) => {
+                notices.push((
+                    Level::Error,
+                    format!("Cannot open dataset {spec}: {e}. Using the embedded MNIST digits."),
+                ));
+                Dataset::embedded().expect("the embedded dataset is valid")
+            }
+        };
+        let waker_ctx = ctx.clone();
+        let worker = WorkerHandle::spawn(move || waker_ctx.request_repaint())
+            .expect("cannot start the training thread");
+        let tab = settings.tab;
+        let mut shared = Shared {
+            data: Arc::new(data),
+            worker,
+            run: RunView::default(),
+            snapshot: None,
+            model_version: 0,
+            epoch_snapshots: Vec::new(),
+            session_models: Vec::new(),
+            pca: None,
+            pca_job: None,
+            pca_mse: HashMap::new(),
+            settings,
+            settings_path: opts.settings_path,
+            notices: Vec::new(),
+            dropped_files: Vec::new(),
+            dialog_override: None,
+            switch_to: None,
+            egui: ctx.clone(),
+        };
+        shared.settings.dataset = shared.data.spec();
+        for (l, n) in notices {
+            shared.notify(l, n);
+        }
+        shared.refit_pca();
+        App {
+            train: train_panel::TrainPanel::new(&shared),
+            sidebar: sidebar::Sidebar::default(),
+            latent: placeholder::Placeholder::new(Tab::Latent),
+            interpolate: placeholder::Placeholder::new(Tab::Interpolate),
+            denoise: placeholder::Placeholder::new(Tab::Denoise),
+            pca: placeholder::Placeholder::new(Tab::Pca),
+            anomaly: placeholder::Placeholder::new(Tab::Anomaly),
+            shared,
+            tab,
+            frames: FrameStats::default(),
+            last_settings_save: Instant::now(),
+        }
+    }
+
+    /// The whole window.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let started = Instant::now();
+        self.shared.poll();
+        self.shared.dropped_files = ui.ctx().input(|i| i.raw.dropped_files.clone());
+
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Bottleneck");
+                ui.separator();
+                for t in Tab::ALL {
+                    if ui.selectable_label(self.tab == t, t.label()).clicked() {
+                        self.tab = t;
+                    }
+                }
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::left("settings")
+            .resizable(true)
+            .default_size(290.0)
+            .min_size(240.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.sidebar.ui(ui, &mut self.shared));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.notices(ui);
+            match self.tab {
+                Tab::Train => self.train.ui(ui, &mut self.shared),
+                Tab::Latent => self.latent.ui(ui, &mut self.shared),
+                Tab::Interpolate => self.interpolate.ui(ui, &mut self.shared),
+                Tab::Denoise => self.denoise.ui(ui, &mut self.shared),
+                Tab::Pca => self.pca.ui(ui, &mut self.shared),
+                Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
+            }
+        });
+
+        if !self.shared.dropped_files.is_empty() {
+            let n = self.shared.dropped_files.len();
+            self.shared.dropped_files.clear();
+            self.shared.notify(
+                Level::Warning,
+                format!(
+                    "{n} file(s) dropped here were not used: drop images on the Latent space, \
+                     Interpolate or Denoise panel."
+                ),
+            );
+        }
+        if let Some(t) = self.shared.switch_to.take() {
+            self.tab = t;
+        }
+        self.shared.settings.tab = self.tab;
+        if let Some(r) = ui.ctx().input(|i| i.viewport().inner_rect) {
+            self.shared.settings.window_size = Some([r.width(), r.height()]);
+        }
+        if self.last_settings_save.elapsed() > Duration::from_secs(20) {
+            self.shared.save_settings();
+            self.last_settings_save = Instant::now();
+        }
+        self.frames.push(started.elapsed().as_secs_f32() * 1e3);
+    }
+
+    fn notices(&mut self, ui: &mut egui::Ui) {
+        let now = Instant::now();
+        self.shared.notices.retain(|n| {
+            n.level == Level::Error || now.duration_since(n.at) < Duration::from_secs(8)
+        });
+        let mut dismiss = None;
+        for (i, n) in self.shared.notices.iter().enumerate() {
+            let color = match n.level {
+                Level::Info => ui.visuals().text_color(),
+                Level::Warning => ui.visuals().warn_fg_color,
+                Level::Error => ui.visuals().error_fg_color,
+            };
+            ui.horizontal(|ui| {
+                ui.colored_label(color, &n.text);
+                if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                    dismiss = Some(i);
+                }
+            });
+        }
+        if let Some(i) = dismiss {
+            self.shared.notices.remove(i);
+        }
+        // Info notices fade by themselves: make sure a frame comes to remove them.
+        if self.shared.notices.iter().any(|n| n.level != Level::Error) {
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        let s = &self.shared;
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "Dataset: {} ({} train / {} test)",
+                s.data.name,
+                s.data.train.len(),
+                s.data.test.len()
+            ));
+            ui.separator();
+            match s.model() {
+                Some(m) => ui.label(format!(
+                    "Model: {} · {} epochs",
+                    m.config().describe(),
+                    m.meta.epochs_trained
+                )),
+                None => ui.label("Model: none yet"),
+            };
+            ui.separator();
+            ui.label(format!(
+                "Device: CPU ({} threads)",
+                rayon::current_num_threads()
+            ));
+            ui.separator();
+            let state = match s.run.state {
+                RunState::Idle => "idle",
+                RunState::Running => "training",
+                RunState::Paused => "paused",
+            };
+            ui.label(format!("Training: {state}"));
+            ui.separator();
+            let (median, _) = self.frames.summary();
+            ui.label(format!("Frame {median:.1} ms"))
+                .on_hover_text("CPU time to build a frame (median of the last 120)");
+        });
+    }
+
+    pub fn on_exit(&mut self) {
+        self.shared.save_settings();
+    }
+}
+
+struct EframeApp(App);
+
+impl eframe::App for EframeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.0.show(ui);
+    }
+    fn on_exit(&mut self) {
+        self.0.on_exit();
+    }
+}
+
+/// Opens the app window on dataset `data` (`"embedded"` or a folder).
 pub fn run(data: &str) -> anyhow::Result<()> {
-    let _ = data;
-    anyhow::bail!("the desktop app is not built yet; use a subcommand (bottleneck --help)")
+    let settings_path = settings::settings_path();
+    let (settings, _) = Settings::load(settings_path.as_deref());
+    let size = settings.window_size.unwrap_or([1280.0, 800.0]);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Bottleneck")
+            .with_inner_size(size)
+            .with_min_inner_size([800.0, 560.0])
+            .with_drag_and_drop(true)
+            .with_app_id("bottleneck"),
+        ..Default::default()
+    };
+    let data = if data == "embedded"
+        && settings.dataset != "embedded"
+        && std::env::args().all(|a| a != "--data")
+    {
+        None
+    } else {
+        Some(data.to_string())
+    };
+    eframe::run_native(
+        "Bottleneck",
+        options,
+        Box::new(move |cc| {
+            let app = App::new(
+                &cc.egui_ctx,
+                AppOptions {
+                    data,
+                    settings_path,
+                },
+            );
+            Ok(Box::new(EframeApp(app)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

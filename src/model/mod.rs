@@ -169,6 +169,17 @@ pub struct TrainedModel {
     pub model: Autoencoder,
 }
 
+impl std::fmt::Debug for TrainedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TrainedModel({}, {} epochs)",
+            self.meta.config.describe(),
+            self.meta.epochs_trained
+        )
+    }
+}
+
 impl TrainedModel {
     /// A freshly initialised model (seeded Glorot weights).
     pub fn new(config: &TrainConfig, dataset: &str) -> Result<Self> {

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
+use super::kernels;
 use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfig};
 use crate::model::dense::{decoder_sizes, encoder_sizes};
 use crate::model::loss::{self, LossTerms};
@@ -31,8 +32,11 @@ struct Layer {
     name: String,
     input: usize,
     output: usize,
-    /// Offset of the `[output, input]` weight; the bias follows it.
+    /// Offset of the weight; the bias follows it.
     offset: usize,
+    /// The weight is stored `[input, output]` (transposed from candle's `[output, input]`),
+    /// so the sparse first-layer products read contiguous rows.
+    transposed: bool,
 }
 
 impl Layer {
@@ -71,6 +75,8 @@ struct Worker {
     grad: Vec<f32>,
     /// Partial sums: reconstruction, Σ|code|, KL.
     sums: [f64; 3],
+    /// The chunk's input in sparse form.
+    csr: kernels::Csr,
 }
 
 pub struct FusedMlp {
@@ -92,6 +98,10 @@ pub struct FusedMlp {
     t: i32,
     workers: Vec<Worker>,
     eps: Vec<f32>,
+    /// Σθ² after the last update (computed inside the Adam pass).
+    sq_sum: f64,
+    /// Workers holding gradients after the last forward/backward (1 or 2).
+    active: usize,
 }
 
 fn layers_for(prefix: &str, sizes: &[usize], offset: &mut usize) -> Vec<Layer> {
@@ -108,6 +118,7 @@ fn layer(name: String, input: usize, output: usize, offset: &mut usize) -> Layer
         input,
         output,
         offset: *offset,
+        transposed: false,
     };
     *offset = l.end();
     l
@@ -175,44 +186,48 @@ fn matmul(
     }
 }
 
-/// `out = x Wᵀ + b`, then the activation when `activate`.
+/// Below this fraction of nonzero inputs the first layer uses sparse products.
+const SPARSE_BELOW: f32 = 0.35;
+
+/// `out = x Wᵀ + b`, then the activation. `sparse` is `x` in CSR form when it is worth using
+/// (first layer only: its weight is stored transposed).
 fn dense_forward(
     p: &[f32],
     l: &Layer,
     x: &[f32],
+    sparse: Option<&kernels::Csr>,
     rows: usize,
     out: &mut [f32],
     act: Option<Activation>,
 ) {
     let w = &p[l.offset..l.b_off()];
     let b = &p[l.b_off()..l.end()];
-    matmul(rows, l.output, l.input, out, x, false, w, true, false);
-    for row in out[..rows * l.output].chunks_exact_mut(l.output) {
-        match act {
-            Some(Activation::Relu) => {
-                for (o, &bb) in row.iter_mut().zip(b) {
-                    *o = (*o + bb).max(0.0);
-                }
-            }
-            _ => {
-                for (o, &bb) in row.iter_mut().zip(b) {
-                    *o += bb;
-                }
-            }
-        }
+    let out = &mut out[..rows * l.output];
+    match (sparse, l.transposed) {
+        (Some(csr), true) => kernels::sparse_matmul(csr, w, l.output, out),
+        (_, true) => matmul(rows, l.output, l.input, out, x, false, w, false, false),
+        (_, false) => matmul(rows, l.output, l.input, out, x, false, w, true, false),
     }
+    kernels::bias_act(out, b, act == Some(Activation::Relu));
 }
 
 /// Weight and bias gradients of `l` from the output gradient `g` and the layer input `x`.
-fn dense_param_grad(grad: &mut [f32], l: &Layer, g: &[f32], x: &[f32], rows: usize) {
+fn dense_param_grad(
+    grad: &mut [f32],
+    l: &Layer,
+    g: &[f32],
+    x: &[f32],
+    sparse: Option<&kernels::Csr>,
+    rows: usize,
+) {
     let (w, b) = grad[l.offset..l.end()].split_at_mut(l.w_len());
-    matmul(l.output, l.input, rows, w, g, true, x, false, false);
-    b.fill(0.0);
-    for row in g[..rows * l.output].chunks_exact(l.output) {
-        for (bb, &gg) in b.iter_mut().zip(row) {
-            *bb += gg;
-        }
+    let g = &g[..rows * l.output];
+    match (sparse, l.transposed) {
+        (Some(csr), true) => kernels::sparse_t_matmul(csr, g, l.output, w),
+        (_, true) => matmul(l.input, l.output, rows, w, x, true, g, false, false),
+        (_, false) => matmul(l.output, l.input, rows, w, g, true, x, false, false),
     }
+    kernels::col_sums(g, b);
 }
 
 /// Input gradient `g_in = g W`, masked by the ReLU of the layer's input `x` when `relu`.
@@ -226,22 +241,11 @@ fn dense_input_grad(
     relu: bool,
 ) {
     let w = &p[l.offset..l.b_off()];
+    debug_assert!(!l.transposed, "the first layer has no input gradient");
     matmul(rows, l.input, l.output, g_in, g, false, w, false, false);
     if relu {
-        for (gi, &xi) in g_in[..rows * l.input].iter_mut().zip(x) {
-            if xi <= 0.0 {
-                *gi = 0.0;
-            }
-        }
+        kernels::relu_mask(&mut g_in[..rows * l.input], &x[..rows * l.input]);
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
 impl FusedMlp {
@@ -268,6 +272,8 @@ impl FusedMlp {
         } else {
             (layers_for("enc", &encoder_sizes(m), &mut off), None)
         };
+        let mut enc = enc;
+        enc[0].transposed = true;
         let dec = layers_for("dec", &decoder_sizes(m), &mut off);
         let mut s = Self {
             enc,
@@ -290,6 +296,8 @@ impl FusedMlp {
             t: 0,
             workers: Vec::new(),
             eps: Vec::new(),
+            sq_sum: 0.0,
+            active: 1,
         };
         s.read_from(varmap)?;
         Ok(s)
@@ -323,9 +331,16 @@ impl FusedMlp {
                         end - start
                     );
                 }
-                self.params[start..end].copy_from_slice(&values);
+                if suffix == "weight" && l.transposed {
+                    // candle's [output, input] → our [input, output]
+                    let t = transpose(&values, l.output, l.input);
+                    self.params[start..end].copy_from_slice(&t);
+                } else {
+                    self.params[start..end].copy_from_slice(&values);
+                }
             }
         }
+        self.sq_sum = self.params.iter().map(|&v| (v as f64) * (v as f64)).sum();
         Ok(())
     }
 
@@ -334,7 +349,7 @@ impl FusedMlp {
         let data = varmap.data().lock().expect("varmap lock");
         for l in self.all_layers() {
             let w = Tensor::from_slice(
-                &self.params[l.offset..l.b_off()],
+                &self.layer_weight(l, &self.params),
                 (l.output, l.input),
                 &Device::Cpu,
             )?;
@@ -401,7 +416,10 @@ impl FusedMlp {
                 *s += ws;
             }
         }
-        let finite = sum_gradients(&mut workers[..n_chunks], plen);
+        // More than two workers: fold the extra gradients into the second one; the first two
+        // are summed inside the Adam pass.
+        fold_extra_gradients(&mut workers[..n_chunks], plen);
+        self.active = n_chunks.min(2);
         self.workers = workers;
         let bd = (b * d) as f64;
         let mut terms = LossTerms::default();
@@ -419,7 +437,7 @@ impl FusedMlp {
             total += l;
         }
         terms.set(loss::TOTAL, total);
-        Ok((terms, finite))
+        Ok((terms, true))
     }
 
     /// One training step on `b` rows of `input` (what the network sees) and `target` (what
@@ -439,6 +457,21 @@ impl FusedMlp {
         Ok(terms)
     }
 
+    /// Layer `l`'s weight from a parameter-shaped buffer, in candle's `[output, input]` layout.
+    fn layer_weight(&self, l: &Layer, buf: &[f32]) -> Vec<f32> {
+        let w = &buf[l.offset..l.b_off()];
+        if l.transposed {
+            transpose(w, l.input, l.output)
+        } else {
+            w.to_vec()
+        }
+    }
+
+    /// Root mean square of all parameters (after the last update).
+    pub fn param_rms(&self) -> f64 {
+        (self.sq_sum / self.params.len().max(1) as f64).sqrt()
+    }
+
     /// The gradient of the loss for one batch, by variable name, without updating anything
     /// (for tests against autograd).
     pub fn gradients(
@@ -449,13 +482,14 @@ impl FusedMlp {
         rng: &mut ChaCha8Rng,
     ) -> candle_core::Result<(LossTerms, Vec<(String, Vec<f32>)>)> {
         let (terms, _) = self.forward_backward(input, target, b, rng)?;
-        let g = &self.workers[0].grad;
+        let mut g = self.workers[0].grad.clone();
+        if self.active == 2 {
+            kernels::add_assign(&mut g, &self.workers[1].grad);
+        }
+        let g = &g;
         let mut out = Vec::new();
         for l in self.all_layers() {
-            out.push((
-                format!("{}.weight", l.name),
-                g[l.offset..l.b_off()].to_vec(),
-            ));
+            out.push((format!("{}.weight", l.name), self.layer_weight(l, g)));
             out.push((format!("{}.bias", l.name), g[l.b_off()..l.end()].to_vec()));
         }
         Ok((terms, out))
@@ -464,7 +498,12 @@ impl FusedMlp {
     /// Applies Adam(W) to every parameter with the summed gradient, in parallel blocks.
     fn adam_update(&mut self) {
         let plen = self.params.len();
-        let grad = &self.workers[0].grad[..plen];
+        let g0 = &self.workers[0].grad[..plen];
+        let g1: &[f32] = if self.active == 2 {
+            &self.workers[1].grad[..plen]
+        } else {
+            &[]
+        };
         self.t += 1;
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
         let scale_m = (1.0 / (1.0 - b1.powi(self.t))) as f32;
@@ -472,23 +511,32 @@ impl FusedMlp {
         let lr = self.lr as f32;
         let decay = (1.0 - self.lr * self.weight_decay) as f32;
         let (b1, b2, eps) = (b1 as f32, b2 as f32, eps as f32);
-        self.params
+        self.sq_sum = self
+            .params
             .par_chunks_mut(BLOCK)
             .zip(self.m.par_chunks_mut(BLOCK))
             .zip(self.v.par_chunks_mut(BLOCK))
-            .zip(grad.par_chunks(BLOCK))
-            .for_each(|(((p, m), v), g)| {
-                for i in 0..p.len() {
-                    let gi = g[i];
-                    let mi = m[i] * b1 + gi * (1.0 - b1);
-                    let vi = v[i] * b2 + gi * gi * (1.0 - b2);
-                    m[i] = mi;
-                    v[i] = vi;
-                    let m_hat = mi * scale_m;
-                    let v_hat = vi * scale_v;
-                    p[i] = p[i] * decay - lr * (m_hat / (v_hat.sqrt() + eps));
-                }
-            });
+            .enumerate()
+            .map(|(i, ((p, m), v))| {
+                let start = i * BLOCK;
+                let end = start + p.len();
+                let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
+                kernels::adam(
+                    p,
+                    m,
+                    v,
+                    &g0[start..end],
+                    g1,
+                    lr,
+                    decay,
+                    b1,
+                    b2,
+                    eps,
+                    scale_m,
+                    scale_v,
+                )
+            })
+            .sum();
     }
 
     /// Forward and backward for one chunk of rows; `b` is the whole batch's size (the loss is
@@ -502,106 +550,92 @@ impl FusedMlp {
         let relu = self.act == Activation::Relu;
         let vae = self.heads.is_some();
         let k = self.latent;
+        let n_enc = self.enc.len();
+        let n_dec = self.dec.len();
+        // Mostly-black inputs go through the sparse first-layer products.
+        let use_sparse = w.csr.fill(x, d) < SPARSE_BELOW;
 
         // ---- forward: encoder ----
-        let n_enc = self.enc.len();
         for (j, l) in self.enc.iter().enumerate() {
             let activate = vae || j + 1 < n_enc;
             let (before, after) = w.enc.split_at_mut(j);
-            let inp: &[f32] = if j == 0 { x } else { &before[j - 1] };
+            let (inp, sp): (&[f32], _) = if j == 0 {
+                (x, use_sparse.then_some(&w.csr))
+            } else {
+                (&before[j - 1], None)
+            };
             dense_forward(
                 p,
                 l,
                 inp,
+                sp,
                 rows,
                 &mut after[0],
                 if activate { act } else { None },
             );
         }
-        let mut l1_sum = 0f64;
         let mut kl_sum = 0f64;
         if let Some((lm, lv)) = &self.heads {
             let h = &w.enc[n_enc - 1];
-            dense_forward(p, lm, h, rows, &mut w.mu, None);
-            dense_forward(p, lv, h, rows, &mut w.logvar, None);
+            dense_forward(p, lm, h, None, rows, &mut w.mu, None);
+            dense_forward(p, lv, h, None, rows, &mut w.logvar, None);
             for i in 0..rows * k {
                 let (mu, lvar) = (w.mu[i], w.logvar[i]);
                 w.z[i] = mu + (0.5 * lvar).exp() * eps[i];
                 kl_sum += (-0.5 * (1.0 + lvar - mu * mu - lvar.exp())) as f64;
             }
         }
-        let code: &[f32] = if vae { &w.mu } else { &w.enc[n_enc - 1] };
-        if self.l1 > 0.0 {
-            l1_sum = code[..rows * k].iter().map(|v| v.abs() as f64).sum();
-        }
+        let l1_sum = if self.l1 > 0.0 {
+            let code: &[f32] = if vae { &w.mu } else { &w.enc[n_enc - 1] };
+            code[..rows * k].iter().map(|v| v.abs() as f64).sum()
+        } else {
+            0.0
+        };
 
         // ---- forward: decoder ----
-        let n_dec = self.dec.len();
         for (j, l) in self.dec.iter().enumerate() {
-            let last = j + 1 == n_dec;
             let (before, after) = w.dec.split_at_mut(j);
-            let inp: &[f32] = if j == 0 {
-                if vae {
-                    &w.z
-                } else {
-                    &w.enc[n_enc - 1]
-                }
-            } else {
-                &before[j - 1]
+            let inp: &[f32] = match j {
+                0 if vae => &w.z,
+                0 => &w.enc[n_enc - 1],
+                _ => &before[j - 1],
             };
-            if last {
-                dense_forward(p, l, inp, rows, &mut w.logits, None);
+            if j + 1 == n_dec {
+                dense_forward(p, l, inp, None, rows, &mut w.logits, None);
             } else {
-                dense_forward(p, l, inp, rows, &mut after[0], act);
+                dense_forward(p, l, inp, None, rows, &mut after[0], act);
             }
         }
 
         // ---- loss and its gradient at the logits ----
+        let kind = match (self.loss, self.sigmoid_out) {
+            (LossKind::Mse, true) => 0,
+            (LossKind::Bce, _) => 1,
+            (LossKind::Mse, false) => 2,
+        };
         let scale = 1.0 / (b * d) as f32;
-        let mut rec_sum = 0f64;
-        {
-            let y = &mut w.dec[n_dec - 1];
-            let g = &mut w.g_a;
-            for i in 0..rows * d {
-                let z = w.logits[i];
-                let yi = if self.sigmoid_out { sigmoid(z) } else { z };
-                y[i] = yi;
-                let ti = t[i];
-                match self.loss {
-                    LossKind::Mse => {
-                        let e = yi - ti;
-                        rec_sum += (e * e) as f64;
-                        let dy = 2.0 * e * scale;
-                        g[i] = if self.sigmoid_out {
-                            dy * yi * (1.0 - yi)
-                        } else {
-                            dy
-                        };
-                    }
-                    LossKind::Bce => {
-                        rec_sum += (softplus(z) - ti * z) as f64;
-                        g[i] = (yi - ti) * scale;
-                    }
-                }
-            }
-        }
+        let n = rows * d;
+        let rec_sum = kernels::output_grad(
+            &w.logits[..n],
+            &t[..n],
+            &mut w.dec[n_dec - 1][..n],
+            &mut w.g_a[..n],
+            scale,
+            kind,
+        );
         w.sums = [rec_sum, l1_sum, kl_sum];
 
         // ---- backward: decoder ----
         // Invariant: w.g_a holds the gradient at the current layer's output.
         for j in (0..n_dec).rev() {
             let l = &self.dec[j];
-            let inp: &[f32] = if j == 0 {
-                if vae {
-                    &w.z
-                } else {
-                    &w.enc[n_enc - 1]
-                }
-            } else {
-                &w.dec[j - 1]
+            let inp: &[f32] = match j {
+                0 if vae => &w.z,
+                0 => &w.enc[n_enc - 1],
+                _ => &w.dec[j - 1],
             };
-            dense_param_grad(&mut w.grad, l, &w.g_a, inp, rows);
-            // The code layer is linear: no mask at j == 0.
+            dense_param_grad(&mut w.grad, l, &w.g_a, inp, None, rows);
+            // The code is linear: no mask at j == 0.
             dense_input_grad(p, l, &w.g_a, rows, &mut w.g_b, inp, relu && j > 0);
             std::mem::swap(&mut w.g_a, &mut w.g_b);
         }
@@ -622,8 +656,8 @@ impl FusedMlp {
                 w.g_lv[i] = gz * eps[i] * 0.5 * sd + kl_scale * 0.5 * (lvar.exp() - 1.0);
             }
             let h = &w.enc[n_enc - 1];
-            dense_param_grad(&mut w.grad, lm, &w.g_mu, h, rows);
-            dense_param_grad(&mut w.grad, lv, &w.g_lv, h, rows);
+            dense_param_grad(&mut w.grad, lm, &w.g_mu, h, None, rows);
+            dense_param_grad(&mut w.grad, lv, &w.g_lv, h, None, rows);
             // g_h = g_mu W_mu + g_lv W_lv, masked by the trunk's ReLU.
             let wm = &p[lm.offset..lm.b_off()];
             let wl = &p[lv.offset..lv.b_off()];
@@ -634,11 +668,7 @@ impl FusedMlp {
                 rows, lv.input, k, &mut w.g_a, &w.g_lv, false, wl, false, true,
             );
             if relu {
-                for (g, &hv) in w.g_a[..rows * lm.input].iter_mut().zip(h.iter()) {
-                    if hv <= 0.0 {
-                        *g = 0.0;
-                    }
-                }
+                kernels::relu_mask(&mut w.g_a[..rows * lm.input], &h[..rows * lm.input]);
             }
         } else if self.l1 > 0.0 {
             for (g, &c) in w.g_a[..rows * k].iter_mut().zip(&w.enc[n_enc - 1]) {
@@ -649,8 +679,12 @@ impl FusedMlp {
         // ---- backward: encoder ----
         for j in (0..n_enc).rev() {
             let l = &self.enc[j];
-            let inp: &[f32] = if j == 0 { x } else { &w.enc[j - 1] };
-            dense_param_grad(&mut w.grad, l, &w.g_a, inp, rows);
+            let (inp, sp): (&[f32], _) = if j == 0 {
+                (x, use_sparse.then_some(&w.csr))
+            } else {
+                (&w.enc[j - 1], None)
+            };
+            dense_param_grad(&mut w.grad, l, &w.g_a, inp, sp, rows);
             if j > 0 {
                 dense_input_grad(p, l, &w.g_a, rows, &mut w.g_b, inp, relu);
                 std::mem::swap(&mut w.g_a, &mut w.g_b);
@@ -698,24 +732,26 @@ impl FusedMlp {
 
 const BLOCK: usize = 16 * 1024;
 
-/// Sums the workers' gradients into the first worker's buffer, in parallel over parameter
-/// ranges; returns whether every summed value is finite.
-fn sum_gradients(workers: &mut [Worker], plen: usize) -> bool {
-    let (first, rest) = workers.split_first_mut().expect("at least one worker");
-    first.grad[..plen]
-        .par_chunks_mut(BLOCK)
-        .enumerate()
-        .map(|(i, g)| {
-            let start = i * BLOCK;
-            let len = g.len();
-            for other in rest.iter() {
-                for (a, &o) in g.iter_mut().zip(&other.grad[start..start + len]) {
-                    *a += o;
-                }
-            }
-            g.iter().all(|v| v.is_finite())
-        })
-        .reduce(|| true, |a, b| a && b)
+/// A row-major `[rows × cols]` matrix transposed.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
+}
+
+/// Adds the gradients of workers 2, 3, … into worker 1's (the Adam pass sums 0 and 1).
+fn fold_extra_gradients(workers: &mut [Worker], plen: usize) {
+    if workers.len() <= 2 {
+        return;
+    }
+    let (head, rest) = workers.split_at_mut(2);
+    for other in rest.iter() {
+        kernels::add_assign(&mut head[1].grad[..plen], &other.grad[..plen]);
+    }
 }
 
 fn sign(v: f32) -> f32 {

@@ -7,6 +7,7 @@
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
 
 pub mod fused;
+pub mod kernels;
 pub mod worker;
 
 use std::sync::Arc;
@@ -96,6 +97,10 @@ const EMA_ALPHA: f64 = 0.1;
 const RUNAWAY_FACTOR: f64 = 3.0;
 /// Steps before the runaway test applies (the first steps of any run are noisy).
 const GUARD_WARMUP: usize = 5;
+/// How far the weights' RMS may grow over its initial value before the run counts as
+/// diverged. A sigmoid output keeps an MSE bounded however large the weights get, so with a
+/// huge learning rate the loss alone may never blow up: the weights do.
+const WEIGHT_GROWTH_LIMIT: f64 = 100.0;
 
 impl Guard {
     fn new() -> Self {
@@ -153,6 +158,7 @@ pub struct Trainer {
     guard: Guard,
     checkpoint: Checkpoint,
     steps_since_checkpoint: usize,
+    initial_rms: f64,
 }
 
 /// Gives the fixed seed for evaluation noise, so test losses are comparable between epochs.
@@ -208,7 +214,9 @@ impl Trainer {
             },
             weights: copy_weights(&model)?,
         };
+        let initial_rms = weights_rms(&model)?;
         Ok(Self {
+            initial_rms,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1)),
             epoch: model.meta.epochs_trained,
             cfg,
@@ -268,22 +276,27 @@ impl Trainer {
         };
         let step_in_epoch = self.batcher.position();
         batch::gather(&self.data.train, &idx, &mut self.clean, &mut self.labels);
-        self.input.clear();
-        self.input.extend_from_slice(&self.clean);
-        if let Some(n) = self.cfg.noise {
-            noise::apply(n.kind, n.factor, &mut self.input, &mut self.rng);
-        }
+        // Only a denoising run needs a separate (corrupted) input.
+        let input: &[f32] = match self.cfg.noise {
+            Some(n) => {
+                self.input.clear();
+                self.input.extend_from_slice(&self.clean);
+                noise::apply(n.kind, n.factor, &mut self.input, &mut self.rng);
+                &self.input
+            }
+            None => &self.clean,
+        };
         let b = idx.len();
         let started = Instant::now();
         let terms = match &mut self.engine {
             Engine::Fused(f) => f
-                .step(&self.input, &self.clean, b, &mut self.rng)
+                .step(input, &self.clean, b, &mut self.rng)
                 .map_err(TrainError::from),
             Engine::Candle(opt) => candle_step(
                 &self.cfg,
                 &self.model.model,
                 opt,
-                &self.input,
+                input,
                 &self.clean,
                 b,
                 &mut self.rng,
@@ -292,7 +305,20 @@ impl Trainer {
         let seconds = started.elapsed().as_secs_f64();
         self.global_step += 1;
 
-        match self.guard.observe(terms.total()) {
+        let verdict = self.guard.observe(terms.total()).and_then(|best| {
+            let rms = self.param_rms()?;
+            if !rms.is_finite() {
+                return Err("a weight became NaN or infinite".into());
+            }
+            if self.initial_rms > 0.0 && rms > WEIGHT_GROWTH_LIMIT * self.initial_rms {
+                return Err(format!(
+                    "the weights exploded (their RMS grew from {:.3} to {:.3e}, over {WEIGHT_GROWTH_LIMIT}×)",
+                    self.initial_rms, rms
+                ));
+            }
+            Ok(best)
+        });
+        match verdict {
             Err(reason) => {
                 self.restore_checkpoint()?;
                 return Err(TrainError::Diverged {
@@ -369,6 +395,14 @@ impl Trainer {
             f.write_to(&self.model.varmap)?;
         }
         Ok(())
+    }
+
+    /// Root mean square of all weights now.
+    fn param_rms(&self) -> Result<f64, String> {
+        match &self.engine {
+            Engine::Fused(f) => Ok(f.param_rms()),
+            Engine::Candle(_) => weights_rms(&self.model).map_err(|e| e.to_string()),
+        }
     }
 
     fn take_checkpoint(&mut self, label: String) -> Result<()> {
@@ -520,6 +554,21 @@ fn candle_step(
         opt.backward_step(&total)?;
     }
     Ok(out)
+}
+
+fn weights_rms(model: &TrainedModel) -> candle_core::Result<f64> {
+    let data = model.varmap.data().lock().expect("varmap lock");
+    let (mut sq, mut n) = (0f64, 0usize);
+    for v in data.values() {
+        let t = v.as_tensor();
+        sq += t
+            .sqr()?
+            .sum_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
+        n += t.elem_count();
+    }
+    Ok((sq / n.max(1) as f64).sqrt())
 }
 
 fn copy_weights(model: &TrainedModel) -> candle_core::Result<Vec<(String, Tensor)>> {

@@ -1,0 +1,121 @@
+//! Background jobs for the UI: run a closure on a named thread and poll its result once per
+//! frame, so slow work (file dialogs, loading a dataset, fitting PCA, encoding 60,000 images)
+//! never blocks a frame. The thread asks egui to repaint when the result is ready.
+
+use std::path::PathBuf;
+
+use crossbeam_channel::{bounded, Receiver};
+
+/// A result that will arrive later.
+pub struct Job<T> {
+    rx: Receiver<T>,
+    pub name: String,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Runs `f` on a new named thread; `ctx` (if any) is asked to repaint when it finishes.
+    pub fn spawn(
+        name: &str,
+        ctx: Option<egui::Context>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Job<T> {
+        let (tx, rx) = bounded(1);
+        let thread_name = format!("bottleneck-{name}");
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let r = f();
+                let _ = tx.send(r);
+                if let Some(c) = ctx {
+                    c.request_repaint();
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("bottleneck: cannot start a background thread for {name}: {e}");
+        }
+        Job {
+            rx,
+            name: name.into(),
+        }
+    }
+
+    /// The result, once (later calls return `None`).
+    pub fn poll(&self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Waits for the result (tests only: the UI never waits).
+    pub fn wait(self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Polls an optional job: returns its result and clears the slot when it is done.
+pub fn take_done<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<T> {
+    let r = slot.as_ref()?.poll()?;
+    *slot = None;
+    Some(r)
+}
+
+/// What a file dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogKind {
+    OpenModel,
+    SaveModel,
+    OpenDataset,
+    OpenImages,
+    SavePng,
+    SaveCsv,
+}
+
+/// Opens a native dialog on its own thread (rfd's blocking dialog would freeze the UI).
+/// `None` in the result means the user cancelled (or no dialog could be shown).
+pub fn file_dialog(
+    kind: DialogKind,
+    ctx: &egui::Context,
+    suggested_name: &str,
+) -> Job<Vec<PathBuf>> {
+    let suggested = suggested_name.to_string();
+    Job::spawn("file-dialog", Some(ctx.clone()), move || {
+        let d = rfd::FileDialog::new();
+        match kind {
+            DialogKind::OpenModel => d
+                .set_title("Load a Bottleneck model")
+                .add_filter("Bottleneck model", &["safetensors"])
+                .pick_file()
+                .into_iter()
+                .collect(),
+            DialogKind::SaveModel => d
+                .set_title("Save the model")
+                .set_file_name(&suggested)
+                .add_filter("Bottleneck model", &["safetensors"])
+                .save_file()
+                .into_iter()
+                .collect(),
+            DialogKind::OpenDataset => d
+                .set_title("Open a folder of IDX files (MNIST layout)")
+                .pick_folder()
+                .into_iter()
+                .collect(),
+            DialogKind::OpenImages => d
+                .set_title("Open images")
+                .add_filter("Images", &["png", "jpg", "jpeg", "bmp", "gif", "webp"])
+                .pick_files()
+                .unwrap_or_default(),
+            DialogKind::SavePng => d
+                .set_title("Export as PNG")
+                .set_file_name(&suggested)
+                .add_filter("PNG image", &["png"])
+                .save_file()
+                .into_iter()
+                .collect(),
+            DialogKind::SaveCsv => d
+                .set_title("Export as CSV")
+                .set_file_name(&suggested)
+                .add_filter("CSV", &["csv"])
+                .save_file()
+                .into_iter()
+                .collect(),
+        }
+    })
+}

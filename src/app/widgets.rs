@@ -1,0 +1,189 @@
+//! Drawing helpers shared by the panels: digits as textures, grids of digits, the class
+//! palette (readable by colour-blind viewers), loss-term colours, heatmaps, and small layout
+//! helpers such as a titled help note.
+
+use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Vec2};
+
+/// Ten class colours that stay distinguishable with the common colour-vision deficiencies
+/// (Okabe & Ito's palette, extended with Paul Tol's muted purple, teal and grey), bright
+/// enough on dark and light backgrounds.
+pub const PALETTE: [Color32; 10] = [
+    Color32::from_rgb(0xE6, 0x9F, 0x00), // orange
+    Color32::from_rgb(0x56, 0xB4, 0xE9), // sky blue
+    Color32::from_rgb(0x00, 0x9E, 0x73), // bluish green
+    Color32::from_rgb(0xF0, 0xE4, 0x42), // yellow
+    Color32::from_rgb(0x00, 0x72, 0xB2), // blue
+    Color32::from_rgb(0xD5, 0x5E, 0x00), // vermillion
+    Color32::from_rgb(0xCC, 0x79, 0xA7), // reddish purple
+    Color32::from_rgb(0x99, 0x99, 0x99), // grey
+    Color32::from_rgb(0xAA, 0x44, 0x99), // purple
+    Color32::from_rgb(0x44, 0xAA, 0x99), // teal
+];
+
+pub fn class_color(label: u8) -> Color32 {
+    PALETTE[label as usize % PALETTE.len()]
+}
+
+/// Colour of a loss term's curve.
+pub fn term_color(term: &str) -> Color32 {
+    match term {
+        "total" => Color32::from_rgb(0xEE, 0xEE, 0xEE),
+        "reconstruction" => Color32::from_rgb(0x56, 0xB4, 0xE9),
+        "kl" => Color32::from_rgb(0xE6, 0x9F, 0x00),
+        "l1" => Color32::from_rgb(0x00, 0x9E, 0x73),
+        "contractive" => Color32::from_rgb(0xCC, 0x79, 0xA7),
+        "mse" => Color32::from_rgb(0xF0, 0xE4, 0x42),
+        _ => Color32::GRAY,
+    }
+}
+
+/// A grey image from values in [0, 1] (white ink on black, like MNIST).
+pub fn gray_image(pixels: &[f32], width: usize, height: usize) -> ColorImage {
+    let rgba: Vec<Color32> = pixels
+        .iter()
+        .map(|&v| {
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            Color32::from_gray(g)
+        })
+        .collect();
+    ColorImage {
+        size: [width, height],
+        source_size: Vec2::new(width as f32, height as f32),
+        pixels: rgba,
+    }
+}
+
+/// A 28×28 digit as an image.
+pub fn digit_image(pixels: &[f32]) -> ColorImage {
+    gray_image(pixels, crate::SIDE, crate::SIDE)
+}
+
+/// An error heatmap: 0 black, `vmax` and above bright (inferno-like ramp).
+pub fn heatmap_image(values: &[f32], side: usize, vmax: f32) -> ColorImage {
+    let stops = [
+        (0.0, [0u8, 0, 4]),
+        (0.25, [87, 16, 110]),
+        (0.5, [188, 55, 84]),
+        (0.75, [249, 142, 9]),
+        (1.0, [252, 255, 164]),
+    ];
+    let px = values
+        .iter()
+        .map(|&v| {
+            let t = if vmax > 0.0 {
+                (v / vmax).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let i = stops.iter().position(|s| s.0 >= t).unwrap_or(4).max(1);
+            let (t0, c0) = stops[i - 1];
+            let (t1, c1) = stops[i];
+            let f = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.0 };
+            let mix = |a: u8, b: u8| (a as f32 + f * (b as f32 - a as f32)).round() as u8;
+            Color32::from_rgb(mix(c0[0], c1[0]), mix(c0[1], c1[1]), mix(c0[2], c1[2]))
+        })
+        .collect();
+    ColorImage {
+        size: [side, side],
+        source_size: Vec2::splat(side as f32),
+        pixels: px,
+    }
+}
+
+/// Uploads (or replaces) a texture, sharp pixels when magnified.
+pub fn texture(ctx: &egui::Context, name: &str, image: ColorImage) -> TextureHandle {
+    ctx.load_texture(name, image, TextureOptions::NEAREST)
+}
+
+/// Updates `slot` with a new image, reusing the texture when there is one.
+pub fn set_texture(
+    slot: &mut Option<TextureHandle>,
+    ctx: &egui::Context,
+    name: &str,
+    image: ColorImage,
+) {
+    match slot {
+        Some(t) => t.set(image, TextureOptions::NEAREST),
+        None => *slot = Some(texture(ctx, name, image)),
+    }
+}
+
+/// Shows a texture as a square of `size` points, with a thin frame.
+pub fn show_texture(ui: &mut egui::Ui, tex: &TextureHandle, size: f32) -> egui::Response {
+    ui.add(
+        egui::Image::new(tex)
+            .fit_to_exact_size(Vec2::splat(size))
+            .corner_radius(2.0),
+    )
+}
+
+/// An empty square placeholder of `size` points (when there is nothing to show yet).
+pub fn empty_square(ui: &mut egui::Ui, size: f32) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(Vec2::splat(size), egui::Sense::hover());
+    ui.painter()
+        .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    resp
+}
+
+/// A collapsible "What am I looking at?" note.
+pub fn help_note(ui: &mut egui::Ui, id: &str, text: &str) {
+    egui::CollapsingHeader::new("What am I looking at?")
+        .id_salt(id)
+        .default_open(false)
+        .show(ui, |ui| {
+            ui.label(text);
+        });
+}
+
+/// Formats a duration in seconds as "1:23" or "1:02:03".
+pub fn format_duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "–".into();
+    }
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Formats a count with thousands separators: 12345 → "12,345".
+pub fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_duration(65.0), "1:05");
+        assert_eq!(format_duration(3725.0), "1:02:05");
+        assert_eq!(format_duration(f64::NAN), "–");
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn heatmap_ends() {
+        let img = heatmap_image(&[0.0, 1.0, 2.0, 0.5], 2, 1.0);
+        assert_eq!(img.pixels[0], Color32::from_rgb(0, 0, 4));
+        assert_eq!(img.pixels[1], Color32::from_rgb(252, 255, 164));
+        assert_eq!(img.pixels[2], img.pixels[1]);
+    }
+}
