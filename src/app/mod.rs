@@ -341,8 +341,11 @@ impl Shared {
                 self.remember_model(&m);
             }
             Event::Diverged { message, snapshot } => {
-                self.run.message = Some((Level::Error, message.clone()));
-                self.notify(Level::Error, message);
+                self.run.message = Some((Level::Error, message));
+                self.notify(
+                    Level::Warning,
+                    "Training stopped: it diverged (details in the Train panel).",
+                );
                 self.set_snapshot(snapshot);
             }
             Event::Saved(p) => {
@@ -365,10 +368,7 @@ impl Shared {
                 self.set_snapshot(snapshot);
                 self.remember_model(&m);
             }
-            Event::Error(msg) => {
-                self.run.message = Some((Level::Error, msg.clone()));
-                self.notify(Level::Error, msg);
-            }
+            Event::Error(msg) => self.notify(Level::Error, msg),
         }
     }
 
@@ -453,6 +453,8 @@ pub struct App {
     pub pca: placeholder::Placeholder,
     pub anomaly: placeholder::Placeholder,
     pub frames: FrameStats,
+    /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
+    pub deterministic: bool,
     last_settings_save: Instant,
 }
 
@@ -517,6 +519,7 @@ impl App {
             shared,
             tab,
             frames: FrameStats::default(),
+            deterministic: false,
             last_settings_save: Instant::now(),
         }
     }
@@ -597,7 +600,7 @@ impl App {
             };
             ui.horizontal(|ui| {
                 ui.colored_label(color, &n.text);
-                if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                if ui.small_button("Dismiss").clicked() {
                     dismiss = Some(i);
                 }
             });
@@ -630,10 +633,14 @@ impl App {
                 None => ui.label("Model: none yet"),
             };
             ui.separator();
-            ui.label(format!(
-                "Device: CPU ({} threads)",
-                rayon::current_num_threads()
-            ));
+            if self.deterministic {
+                ui.label("Device: CPU");
+            } else {
+                ui.label(format!(
+                    "Device: CPU ({} threads)",
+                    rayon::current_num_threads()
+                ));
+            }
             ui.separator();
             let state = match s.run.state {
                 RunState::Idle => "idle",
@@ -641,10 +648,12 @@ impl App {
                 RunState::Paused => "paused",
             };
             ui.label(format!("Training: {state}"));
-            ui.separator();
-            let (median, _) = self.frames.summary();
-            ui.label(format!("Frame {median:.1} ms"))
-                .on_hover_text("CPU time to build a frame (median of the last 120)");
+            if !self.deterministic {
+                ui.separator();
+                let (median, _) = self.frames.summary();
+                ui.label(format!("Frame {median:.1} ms"))
+                    .on_hover_text("CPU time to build a frame (median of the last 120)");
+            }
         });
     }
 

@@ -92,35 +92,35 @@ impl TrainPanel {
         let state = shared.run.state;
         ui.horizontal_wrapped(|ui| {
             if ui
-                .add_enabled(state == RunState::Idle, egui::Button::new("▶ Start"))
+                .add_enabled(state == RunState::Idle, egui::Button::new("Start"))
                 .on_hover_text("Train a new model with the settings on the left.")
                 .clicked()
             {
                 self.start(shared);
             }
             if ui
-                .add_enabled(state == RunState::Running, egui::Button::new("⏸ Pause"))
+                .add_enabled(state == RunState::Running, egui::Button::new("Pause"))
                 .on_hover_text("Pause between two steps; the panels get the current weights.")
                 .clicked()
             {
                 shared.worker.send(Command::Pause);
             }
             if ui
-                .add_enabled(state == RunState::Paused, egui::Button::new("⏵ Resume"))
+                .add_enabled(state == RunState::Paused, egui::Button::new("Resume"))
                 .on_hover_text("Carry on training.")
                 .clicked()
             {
                 shared.worker.send(Command::Resume);
             }
             if ui
-                .add_enabled(state != RunState::Running, egui::Button::new("⏭ Step"))
+                .add_enabled(state != RunState::Running, egui::Button::new("Step"))
                 .on_hover_text("Train exactly one mini-batch (starts a paused run if none is in progress).")
                 .clicked()
             {
                 self.step(shared);
             }
             if ui
-                .add_enabled(state != RunState::Idle, egui::Button::new("⏹ Stop"))
+                .add_enabled(state != RunState::Idle, egui::Button::new("Stop"))
                 .on_hover_text("End the run and keep the weights reached.")
                 .clicked()
             {
@@ -128,7 +128,7 @@ impl TrainPanel {
             }
             let can_continue = state == RunState::Idle && shared.model().is_some();
             if ui
-                .add_enabled(can_continue, egui::Button::new("↻ Continue"))
+                .add_enabled(can_continue, egui::Button::new("Continue"))
                 .on_hover_text("Train the current model for the form's number of epochs more.")
                 .clicked()
             {
@@ -143,14 +143,14 @@ impl TrainPanel {
             }
             ui.separator();
             if ui
-                .add_enabled(shared.model().is_some() && self.save_dialog.is_none(), egui::Button::new("💾 Save model…"))
+                .add_enabled(shared.model().is_some() && self.save_dialog.is_none(), egui::Button::new("Save model…"))
                 .on_hover_text("Save the weights (.safetensors) and settings (.json beside them).")
                 .clicked()
             {
                 self.save(shared);
             }
             if ui
-                .add_enabled(self.load_dialog.is_none(), egui::Button::new("📂 Load model…"))
+                .add_enabled(self.load_dialog.is_none(), egui::Button::new("Load model…"))
                 .on_hover_text("Load a model saved by Bottleneck; training stops, the loaded model becomes current.")
                 .clicked()
             {
@@ -310,7 +310,17 @@ impl TrainPanel {
             }
         });
         let tf = move |v: f64| if log { v.max(1e-12).log10() } else { v };
+        let epochs = run.epochs.max(shared.settings.train.epochs) as f64;
+        let top = pca_ref.map(|v| 2.0 * v).unwrap_or(0.1);
         let plot = Plot::new("loss-plot")
+            .include_x(0.0)
+            .include_x(if run.history.is_empty() && run.step_curve.is_empty() {
+                epochs
+            } else {
+                0.0
+            })
+            .include_y(if log { tf(top) } else { 0.0 })
+            .include_y(tf(top))
             .legend(Legend::default())
             .height((ui.available_height() - 8.0).max(220.0))
             .x_axis_label("epoch")
