@@ -3,8 +3,11 @@
 //! training worker's handle and what it reported, the current model snapshot, PCA, settings
 //! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
+pub mod interpolate;
 pub mod jobs;
+pub mod latent;
 pub mod placeholder;
+pub mod scatter;
 pub mod settings;
 pub mod sidebar;
 pub mod train_panel;
@@ -447,8 +450,8 @@ pub struct App {
     pub tab: Tab,
     pub sidebar: sidebar::Sidebar,
     pub train: train_panel::TrainPanel,
-    pub latent: placeholder::Placeholder,
-    pub interpolate: placeholder::Placeholder,
+    pub latent: latent::LatentPanel,
+    pub interpolate: interpolate::InterpolatePanel,
     pub denoise: placeholder::Placeholder,
     pub pca: placeholder::Placeholder,
     pub anomaly: placeholder::Placeholder,
@@ -511,8 +514,8 @@ impl App {
         App {
             train: train_panel::TrainPanel::new(&shared),
             sidebar: sidebar::Sidebar::default(),
-            latent: placeholder::Placeholder::new(Tab::Latent),
-            interpolate: placeholder::Placeholder::new(Tab::Interpolate),
+            latent: latent::LatentPanel::new(),
+            interpolate: interpolate::InterpolatePanel::new(),
             denoise: placeholder::Placeholder::new(Tab::Denoise),
             pca: placeholder::Placeholder::new(Tab::Pca),
             anomaly: placeholder::Placeholder::new(Tab::Anomaly),
