@@ -1,5 +1,7 @@
 //! `bottleneck bench`: training throughput (samples/s) of the dense AE (784-256-128-32, batch
-//! 256) on both engines, the conv AE and the VAE on the embedded digits, and PCA's fit time.
+//! 256) on both engines, the conv AE and the VAE on the embedded digits, PCA's fit time, and
+//! (`latent-ui`) the CPU time of app frames on the Latent space panel with 10,000 and 60,000
+//! points while hovering, panning and zooming.
 //! With `--pytorch FILE` (the JSON of `bench/pytorch_reference.py --json`, run on the same
 //! machine) it also prints the ratio to PyTorch. Speed targets live here, never in tests.
 
@@ -104,6 +106,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         out["pca_fit_seconds"] = json!(t);
     }
+    if wanted("latent-ui") {
+        out["latent_ui"] = latent_ui(a.json)?;
+    }
     if let Some(path) = &a.pytorch {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("--pytorch {}: {e}", path.display()))?;
@@ -130,4 +135,300 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&out)?);
     }
     Ok(())
+}
+
+/// Where `latent-ui` looks for the full Fashion-MNIST (60,000 training images).
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// 60,000 training and 10,000 test images made from the embedded digits, each copy with light
+/// noise so that no two points coincide (the `latent-ui` stand-in for Fashion-MNIST).
+fn synthetic_dataset() -> anyhow::Result<Dataset> {
+    use rand::{Rng, SeedableRng};
+    let base = Dataset::embedded()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut grow = |split: &crate::data::Split, n: usize| {
+        let mut images = Vec::with_capacity(n * crate::PIXELS);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let j = i % split.len();
+            images.extend(
+                split
+                    .image(j)
+                    .iter()
+                    .map(|&v| (v + rng.random_range(0.0..0.15f32)).min(1.0)),
+            );
+            labels.push(split.labels[j]);
+        }
+        crate::data::Split::new(images, labels)
+    };
+    let train = grow(&base.train, 60_000);
+    let test = grow(&base.test, 10_000);
+    Ok(Dataset {
+        name: "synthetic (embedded digits repeated with noise)".into(),
+        train,
+        test,
+        ..base
+    })
+}
+
+/// Runs app frames headless (egui context + tessellation, no GPU) and times each one.
+struct FrameDriver {
+    ctx: egui::Context,
+    time: f64,
+    screen: egui::Rect,
+}
+
+impl FrameDriver {
+    fn frame(&mut self, app: &mut crate::app::App, events: Vec<egui::Event>) -> f64 {
+        self.time += 1.0 / 60.0;
+        let raw = egui::RawInput {
+            screen_rect: Some(self.screen),
+            time: Some(self.time),
+            events,
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let out = self.ctx.run_ui(raw, |ui| app.show(ui));
+        let prims = self.ctx.tessellate(out.shapes, out.pixels_per_point);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        std::hint::black_box(prims);
+        ms
+    }
+
+    /// Steps frames (in real time) until `cond` holds.
+    fn wait(
+        &mut self,
+        app: &mut crate::app::App,
+        what: &str,
+        cond: impl Fn(&crate::app::App) -> bool,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while !cond(app) {
+            if started.elapsed().as_secs() > 300 {
+                anyhow::bail!("latent-ui: timed out waiting for {what}");
+            }
+            self.frame(app, Vec::new());
+            std::thread::sleep(std::time::Duration::from_millis(15));
+        }
+        Ok(())
+    }
+}
+
+fn median_p95(v: &[f64]) -> (f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let p95 = s[((s.len() as f64 * 0.95).ceil() as usize).clamp(1, s.len()) - 1];
+    (s[s.len() / 2], p95)
+}
+
+/// Frame times of the Latent space panel with the test (10,000) and training (60,000) splits
+/// of Fashion-MNIST, for a 2-D dense AE trained one epoch: 120 frames hovering along a curve
+/// across the map, 120 dragging (panning), 60 scrolling (zooming in and out) and 60 idle.
+fn latent_ui(json: bool) -> anyhow::Result<Value> {
+    use crate::app::latent::SplitChoice;
+    use crate::app::{App, AppOptions, Tab};
+    use crate::train::worker::Command;
+    use egui::{pos2, vec2, Event, PointerButton};
+
+    let (data, synthetic) = match Dataset::load_dir(std::path::Path::new(FASHION_MNIST_DIR)) {
+        Ok(d) if d.train.len() >= 60_000 => (d, false),
+        other => {
+            let why = match other {
+                Err(e) => e.to_string(),
+                Ok(d) => format!("only {} training images", d.train.len()),
+            };
+            eprintln!(
+                "latent-ui: Fashion-MNIST not usable at {FASHION_MNIST_DIR} ({why}); using \
+                 synthetic points from the embedded digits"
+            );
+            (synthetic_dataset()?, true)
+        }
+    };
+    let data = Arc::new(data);
+    let mut cfg = TrainConfig::preset(Variant::Dense, 2);
+    cfg.epochs = 1;
+    let mut trainer = Trainer::new(cfg, data.clone())?;
+    while !trainer.is_finished() {
+        trainer.step()?;
+    }
+    let model = Arc::new(trainer.snapshot()?);
+    let describe = model.config().describe();
+    drop(trainer);
+    let data = Arc::try_unwrap(data).unwrap_or_else(|d| (*d).clone());
+    let name = data.name.clone();
+
+    let ctx = egui::Context::default();
+    let mut driver = FrameDriver {
+        ctx: ctx.clone(),
+        time: 0.0,
+        screen: egui::Rect::from_min_size(pos2(0.0, 0.0), vec2(1280.0, 800.0)),
+    };
+    let mut app = App::new(
+        &ctx,
+        AppOptions {
+            data: Some("embedded".into()),
+            settings_path: None,
+        },
+    );
+    app.deterministic = true;
+    app.tab = Tab::Latent;
+    app.shared.set_dataset(data);
+    app.shared.worker.send(Command::Adopt {
+        model,
+        data: app.shared.data.clone(),
+    });
+    driver.wait(&mut app, "the model and PCA", |a| {
+        a.shared.snapshot.is_some() && a.shared.pca.is_some()
+    })?;
+
+    let mut results = json!({ "dataset": name, "synthetic": synthetic, "model": describe });
+    if !json {
+        println!("latent-ui     {name}, {describe} (1 epoch); frame = egui pass + tessellation");
+    }
+    for split in [SplitChoice::Test, SplitChoice::Train] {
+        app.latent.split = split;
+        driver.wait(&mut app, "the latent map", |a| {
+            a.latent.map().is_some_and(|m| m.split == split)
+                && a.latent.source.busy().is_none()
+                && !a.latent.scatter.is_moving()
+        })?;
+        let n = app.latent.map().map_or(0, |m| m.points.len());
+        for _ in 0..30 {
+            driver.frame(&mut app, Vec::new());
+        }
+        let rect = app
+            .latent
+            .scatter
+            .last_transform
+            .map(|t| t.screen)
+            .ok_or_else(|| anyhow::anyhow!("latent-ui: the map was not drawn"))?;
+        let at = |f: f32| {
+            let c = rect.center();
+            pos2(
+                c.x + 0.45 * rect.width() * (f * 6.283).sin(),
+                c.y + 0.45 * rect.height() * (f * 2.0 * 6.283).cos(),
+            )
+        };
+        let mut hover = Vec::new();
+        for i in 0..120 {
+            let p = at(i as f32 / 120.0);
+            hover.push(driver.frame(&mut app, vec![Event::PointerMoved(p)]));
+        }
+        let mut drag = Vec::new();
+        let start = rect.center();
+        drag.push(driver.frame(
+            &mut app,
+            vec![
+                Event::PointerMoved(start),
+                Event::PointerButton {
+                    pos: start,
+                    button: PointerButton::Primary,
+                    pressed: true,
+                    modifiers: Default::default(),
+                },
+            ],
+        ));
+        let mut last = start;
+        for i in 1..120 {
+            let a = i as f32 / 120.0 * 6.283;
+            last = start + vec2(120.0 * a.sin(), 80.0 * (1.0 - a.cos()));
+            drag.push(driver.frame(&mut app, vec![Event::PointerMoved(last)]));
+        }
+        drag.push(driver.frame(
+            &mut app,
+            vec![Event::PointerButton {
+                pos: last,
+                button: PointerButton::Primary,
+                pressed: false,
+                modifiers: Default::default(),
+            }],
+        ));
+        let mut zoom = Vec::new();
+        for i in 0..60 {
+            let dy = if (i / 15) % 2 == 0 { 40.0 } else { -40.0 };
+            zoom.push(driver.frame(
+                &mut app,
+                vec![
+                    Event::PointerMoved(at(i as f32 / 60.0)),
+                    Event::MouseWheel {
+                        unit: egui::MouseWheelUnit::Point,
+                        delta: vec2(0.0, dy),
+                        phase: egui::TouchPhase::Move,
+                        source: egui::MouseWheelSource::Unknown,
+                        modifiers: Default::default(),
+                    },
+                ],
+            ));
+        }
+        let mut idle = Vec::new();
+        for _ in 0..60 {
+            idle.push(driver.frame(&mut app, vec![Event::PointerMoved(rect.center())]));
+        }
+        let all: Vec<f64> = [&hover, &drag, &zoom, &idle]
+            .iter()
+            .flat_map(|v| v.iter().copied())
+            .collect();
+        let (med, p95) = median_p95(&all);
+        let phase = |v: &[f64]| {
+            let (m, p) = median_p95(v);
+            json!({ "median_ms": m, "p95_ms": p })
+        };
+        // Hit-testing cost: the grid against a plain scan of every point.
+        let (grid_us, scan_us) = match (app.latent.map(), app.latent.scatter.last_transform) {
+            (Some(m), Some(xf)) => {
+                let pts = &m.points;
+                let queries = 2000;
+                let t0 = Instant::now();
+                for i in 0..queries {
+                    std::hint::black_box(pts.hit(&xf, at(i as f32 / queries as f32), 6.0, &[]));
+                }
+                let grid = t0.elapsed().as_secs_f64() * 1e6 / queries as f64;
+                let t0 = Instant::now();
+                for i in 0..200 {
+                    let p = at(i as f32 / 200.0);
+                    let best = pts
+                        .xy
+                        .iter()
+                        .map(|q| (xf.to_screen(*q) - p).length_sq())
+                        .enumerate()
+                        .filter(|(_, d)| *d <= 36.0)
+                        .min_by(|a, b| a.1.total_cmp(&b.1));
+                    std::hint::black_box(best);
+                }
+                (grid, t0.elapsed().as_secs_f64() * 1e6 / 200.0)
+            }
+            _ => (f64::NAN, f64::NAN),
+        };
+        if !json {
+            let (hm, hp) = median_p95(&hover);
+            let (dm, dp) = median_p95(&drag);
+            let (zm, zp) = median_p95(&zoom);
+            let (im, ip) = median_p95(&idle);
+            println!(
+                "  {:>6} points: frame median {med:.2} ms, p95 {p95:.2} ms  (hover {hm:.2}/{hp:.2}, \
+                 pan {dm:.2}/{dp:.2}, zoom {zm:.2}/{zp:.2}, idle {im:.2}/{ip:.2}); hit test \
+                 {grid_us:.2} µs with the grid, {scan_us:.0} µs scanning",
+                widgets_thousands(n),
+            );
+        }
+        results[format!("points_{n}")] = json!({
+            "points": n,
+            "median_ms": med,
+            "p95_ms": p95,
+            "hover": phase(&hover),
+            "pan": phase(&drag),
+            "zoom": phase(&zoom),
+            "idle": phase(&idle),
+            "hit_test_grid_us": grid_us,
+            "hit_test_scan_us": scan_us,
+        });
+    }
+    Ok(results)
+}
+
+fn widgets_thousands(n: usize) -> String {
+    crate::app::widgets::thousands(n as f64)
 }

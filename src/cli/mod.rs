@@ -150,7 +150,7 @@ pub struct BenchArgs {
     /// Seconds to time each case (after a warm-up).
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca.
+    /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca, latent-ui.
     #[arg(long)]
     pub only: Option<String>,
     /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.
