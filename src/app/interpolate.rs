@@ -337,6 +337,14 @@ impl InterpolatePanel {
                 ui.spinner();
                 ui.label(b);
             });
+        } else if shared.run.state != crate::train::worker::RunState::Idle {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "Training epoch {} of {}: interpolation is ready when the first epoch ends.",
+                    shared.run.epoch, shared.run.epochs
+                ));
+            });
         } else {
             ui.label(
                 "No model yet. Train one in the Train tab or load a saved model, then slide \

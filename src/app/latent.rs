@@ -740,6 +740,14 @@ impl LatentPanel {
                 ui.spinner();
                 ui.label(b);
             });
+        } else if shared.run.state != crate::train::worker::RunState::Idle {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "Training epoch {} of {}: the map appears when the first epoch ends.",
+                    shared.run.epoch, shared.run.epochs
+                ));
+            });
         } else {
             ui.label(
                 "No model yet. Train one in the Train tab (a dense autoencoder with a 2-value \
@@ -899,20 +907,18 @@ impl LatentPanel {
                 self.picture_job = Some(load_picture(PictureSource::Path(p), &shared.egui));
             }
         }
+        // A picture read while the map is still being prepared waits for it.
+        let Some(map) = self.source.map().cloned() else {
+            return;
+        };
         if let Some(r) = jobs::take_done(&mut self.picture_job) {
             match r {
-                Ok(p) => match self.source.map().cloned() {
-                    Some(map) => {
-                        self.picture_error = p.blank.then(|| {
-                            format!("{}: no ink found, the model sees a black square.", p.name)
-                        });
-                        self.place_picture(&map, p);
-                    }
-                    None => {
-                        self.picture_error =
-                            Some("Train or load a model first: then drop a picture.".into())
-                    }
-                },
+                Ok(p) => {
+                    self.picture_error = p.blank.then(|| {
+                        format!("{}: no ink found, the model sees a black square.", p.name)
+                    });
+                    self.place_picture(&map, p);
+                }
                 Err(e) => self.picture_error = Some(e),
             }
         }
@@ -1241,7 +1247,10 @@ impl LatentPanel {
             ui.visuals().text_color(),
         );
 
-        // Hover preview.
+        // Hover preview (a tooltip needs a second frame to size itself: ask for it).
+        if out.hovered != self.hovered {
+            ui.ctx().request_repaint();
+        }
         self.hovered = out.hovered;
         if let Some(i) = out.hovered {
             let key = (map.points.id, i);
@@ -1266,7 +1275,8 @@ impl LatentPanel {
                     .gap(14.0)
                     .show(|ui| {
                         widgets::show_texture(ui, tex, 84.0);
-                        ui.label(format!("{name} · {} image #{i}", map.split.name()));
+                        ui.strong(name);
+                        ui.weak(format!("{} image #{i}", map.split.name()));
                     });
             }
         }
