@@ -348,7 +348,7 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         ));
         let mut zoom = Vec::new();
         for i in 0..60 {
-            let dy = if (i / 15) % 2 == 0 { 40.0 } else { -40.0 };
+            let dy = if (i / 15) % 2 == 0 { 10.0 } else { -10.0 };
             zoom.push(driver.frame(
                 &mut app,
                 vec![
