@@ -95,8 +95,8 @@ impl Geom {
         x
     }
 
-    /// `[b, o, ho, wo]` → `[o, b·ho·wo]`.
-    fn to_mat(&self, t: &[f32]) -> Vec<f32> {
+    /// `[b, o, ho, wo]` → `[o, b·ho·wo]` (output-shaped tensor to matrix).
+    fn gather_out(&self, t: &[f32]) -> Vec<f32> {
         let (howo, n) = (self.ho * self.wo, self.n());
         let mut m = vec![0f32; self.o * n];
         m.par_chunks_mut(n).enumerate().for_each(|(o, row)| {
@@ -107,8 +107,8 @@ impl Geom {
         m
     }
 
-    /// `[o, b·ho·wo]` → `[b, o, ho, wo]`.
-    fn from_mat(&self, m: &[f32]) -> Vec<f32> {
+    /// `[o, b·ho·wo]` → `[b, o, ho, wo]` (matrix back to an output-shaped tensor).
+    fn scatter_out(&self, m: &[f32]) -> Vec<f32> {
         let (howo, n) = (self.ho * self.wo, self.n());
         let mut t = vec![0f32; self.b * self.o * howo];
         t.par_chunks_mut(howo).enumerate().for_each(|(bo, dst)| {
@@ -226,7 +226,7 @@ impl CustomOp2 for Conv {
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geom(l1.dims(), l2.dims())?;
         let (x, w) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-        let y = g.from_mat(&matmul(g.o, g.n(), g.ckk(), w, false, &g.im2col(x), false));
+        let y = g.scatter_out(&matmul(g.o, g.n(), g.ckk(), w, false, &g.im2col(x), false));
         Ok((CpuStorage::F32(y), Shape::from((g.b, g.o, g.ho, g.wo))))
     }
 
@@ -238,7 +238,7 @@ impl CustomOp2 for Conv {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), w.dims())?;
-        let (xv, wv, dyv) = (values(x)?, values(w)?, g.to_mat(&values(dy)?));
+        let (xv, wv, dyv) = (values(x)?, values(w)?, g.gather_out(&values(dy)?));
         // dW[o, ckk] = dY[o, n] · colsᵀ ; dX = col2im(Wᵀ[ckk, o] · dY[o, n])
         let dw = matmul(g.o, g.ckk(), g.n(), &dyv, false, &g.im2col(&xv), true);
         let dx = g.col2im(&matmul(g.ckk(), g.n(), g.o, &wv, true, &dyv, false));
@@ -302,7 +302,7 @@ impl CustomOp2 for ConvTranspose {
         let g = self.geom(l1.dims(), l2.dims())?;
         let (x, w) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
         // y = col2im(Wᵀ[co·k·k, ci] · X[ci, n])
-        let y = g.col2im(&matmul(g.ckk(), g.n(), g.o, w, true, &g.to_mat(x), false));
+        let y = g.col2im(&matmul(g.ckk(), g.n(), g.o, w, true, &g.gather_out(x), false));
         Ok((CpuStorage::F32(y), Shape::from((g.b, g.c, g.h, g.w))))
     }
 
@@ -314,10 +314,10 @@ impl CustomOp2 for ConvTranspose {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), w.dims())?;
-        let (xv, wv) = (g.to_mat(&values(x)?), values(w)?);
+        let (xv, wv) = (g.gather_out(&values(x)?), values(w)?);
         let cols = g.im2col(&values(dy)?);
         // dX = W[ci, co·k·k] · im2col(dY) ; dW = X[ci, n] · im2col(dY)ᵀ
-        let dx = g.from_mat(&matmul(g.o, g.n(), g.ckk(), &wv, false, &cols, false));
+        let dx = g.scatter_out(&matmul(g.o, g.n(), g.ckk(), &wv, false, &cols, false));
         let dw = matmul(g.o, g.ckk(), g.n(), &xv, false, &cols, true);
         Ok((
             Some(Tensor::from_vec(dx, x.dims(), x.device())?),
