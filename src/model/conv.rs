@@ -3,17 +3,40 @@
 //! convolutions back to 28×28.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 
 use super::config::{Activation, ModelConfig};
+use super::convops;
 use super::layers::{activate, linear};
+
+/// A 3×3 stride-2 (transposed) convolution's parameters.
+#[derive(Clone, Debug)]
+struct ConvLayer {
+    weight: Tensor,
+    bias: Tensor,
+    /// Transposed convolutions only.
+    output_padding: usize,
+}
+
+impl ConvLayer {
+    fn bias4(&self) -> Result<Tensor> {
+        self.bias.reshape((1, self.bias.dim(0)?, 1, 1))
+    }
+    fn conv(&self, x: &Tensor) -> Result<Tensor> {
+        convops::conv2d(x, &self.weight, 2, 1)?.broadcast_add(&self.bias4()?)
+    }
+    fn deconv(&self, x: &Tensor) -> Result<Tensor> {
+        convops::conv_transpose2d(x, &self.weight, 2, 1, self.output_padding)?
+            .broadcast_add(&self.bias4()?)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct ConvAe {
-    convs: Vec<Conv2d>,
+    convs: Vec<ConvLayer>,
     enc_fc: Linear,
     dec_fc: Linear,
-    deconvs: Vec<ConvTranspose2d>,
+    deconvs: Vec<ConvLayer>,
     act: Activation,
     /// Spatial sizes: `sizes[0] = 28`, then after each convolution.
     sizes: Vec<usize>,
@@ -40,12 +63,11 @@ impl ConvAe {
             let vbi = vb.pp(format!("conv.{i}"));
             let w = vbi.get_with_hints((cout, cin, 3, 3), "weight", glorot(cin * 9, cout * 9))?;
             let b = vbi.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-            let c = Conv2dConfig {
-                padding: 1,
-                stride: 2,
-                ..Default::default()
-            };
-            convs.push(Conv2d::new(w, Some(b), c));
+            convs.push(ConvLayer {
+                weight: w,
+                bias: b,
+                output_padding: 0,
+            });
         }
         let last_c = *chans.last().unwrap();
         let last_s = *sizes.last().unwrap();
@@ -61,13 +83,11 @@ impl ConvAe {
             let vbj = vb.pp(format!("deconv.{j}"));
             let w = vbj.get_with_hints((cin, cout, 3, 3), "weight", glorot(cin * 9, cout * 9))?;
             let b = vbj.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-            let c = ConvTranspose2dConfig {
-                padding: 1,
+            deconvs.push(ConvLayer {
+                weight: w,
+                bias: b,
                 output_padding,
-                stride: 2,
-                dilation: 1,
-            };
-            deconvs.push(ConvTranspose2d::new(w, Some(b), c));
+            });
         }
         Ok(Self {
             convs,
@@ -85,7 +105,7 @@ impl ConvAe {
         let b = x.dim(0)?;
         let mut h = x.reshape((b, 1, crate::SIDE, crate::SIDE))?;
         for c in &self.convs {
-            h = activate(&c.forward(&h)?, self.act)?;
+            h = activate(&c.conv(&h)?, self.act)?;
         }
         self.enc_fc.forward(&h.flatten_from(1)?)
     }
@@ -98,7 +118,7 @@ impl ConvAe {
         let mut h = activate(&self.dec_fc.forward(z)?, self.act)?.reshape((b, c, s, s))?;
         let n = self.deconvs.len();
         for (j, d) in self.deconvs.iter().enumerate() {
-            h = d.forward(&h)?;
+            h = d.deconv(&h)?;
             if j + 1 < n {
                 h = activate(&h, self.act)?;
             }

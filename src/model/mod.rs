@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod conv;
+pub mod convops;
 pub mod dense;
 pub mod io;
 pub mod layers;
