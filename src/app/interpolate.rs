@@ -295,8 +295,10 @@ impl InterpolatePanel {
             self.endpoints_version,
         );
 
-        let left_w = (ui.available_width() * 0.42).clamp(260.0, 460.0);
+        // The map as large as the height allows (below its ~200 px of controls), leaving
+        // about half the width to the images.
         let height = ui.available_height();
+        let left_w = (height - 200.0).min(ui.available_width() * 0.52).max(260.0);
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
                 ui.set_width(left_w);
@@ -495,7 +497,7 @@ impl InterpolatePanel {
                 };
                 ui.vertical(|ui| {
                     ui.set_width(ui.available_width().min(200.0));
-                    ui.radio_value(&mut self.target, which, format!("{}", which.name()))
+                    ui.radio_value(&mut self.target, which, which.name())
                         .on_hover_text(format!(
                             "The next point you click (or picture you drop) becomes {}.",
                             which.name()
@@ -645,11 +647,10 @@ impl InterpolatePanel {
             ui.separator();
             ui.checkbox(&mut self.animate, "Animate")
                 .on_hover_text("Sweep t back and forth.");
-            ui.separator();
-            ui.add(egui::Slider::new(&mut self.steps, 3..=20).text("steps"));
         });
         ui.horizontal(|ui| {
-            ui.spacing_mut().slider_width = (ui.available_width() - 60.0).max(120.0);
+            // Room for the value box and the label after the slider.
+            ui.spacing_mut().slider_width = (ui.available_width() - 100.0).max(100.0);
             if ui
                 .add(
                     egui::Slider::new(&mut self.t, 0.0..=1.0)
@@ -685,7 +686,9 @@ impl InterpolatePanel {
                 );
             }
         }
-        let big = ((ui.available_width() - 40.0) / 2.0).clamp(120.0, 230.0);
+        let big = ((ui.available_width() - 24.0) / 2.0)
+            .min(ui.available_height() - 300.0)
+            .clamp(110.0, 320.0);
         ui.add_space(6.0);
         ui.horizontal_top(|ui| {
             for (tex, caption) in [
@@ -693,7 +696,7 @@ impl InterpolatePanel {
                     &self.tex_shown,
                     format!("decoded from the code at t = {:.2}", self.t),
                 ),
-                (&self.tex_fade, format!("pixel crossfade (1-t)·A + t·B")),
+                (&self.tex_fade, "pixel crossfade (1-t)·A + t·B".to_string()),
             ] {
                 ui.vertical(|ui| {
                     ui.set_width(big);
@@ -706,6 +709,7 @@ impl InterpolatePanel {
             }
         });
         ui.add_space(8.0);
+        ui.add(egui::Slider::new(&mut self.steps, 3..=20).text("steps in the strips"));
         let n = self.strip.len() / PIXELS;
         if n > 0 {
             if self.tex_strip.is_none() {

@@ -1275,8 +1275,14 @@ impl LatentPanel {
                     .gap(14.0)
                     .show(|ui| {
                         widgets::show_texture(ui, tex, 84.0);
-                        ui.strong(name);
-                        ui.weak(format!("{} image #{i}", map.split.name()));
+                        ui.add(egui::Label::new(egui::RichText::new(name).strong()).extend());
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(format!("{} image #{i}", map.split.name()))
+                                    .weak(),
+                            )
+                            .extend(),
+                        );
                     });
             }
         }
@@ -1362,7 +1368,7 @@ impl LatentPanel {
                 );
             }
             if let Some(t) = &d.tex {
-                widgets::show_texture(ui, t, 168.0);
+                widgets::show_texture(ui, t, 150.0);
             }
         }
         if let Some(s) = &mut self.selected {
@@ -1443,9 +1449,23 @@ impl LatentPanel {
             }
             if let Some(t) = &p.tex {
                 let w = ui.available_width().min(240.0);
-                ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(w, w)));
+                let r = ui
+                    .add(egui::Image::new(t).fit_to_exact_size(egui::vec2(w, w)))
+                    .rect;
+                // Number the tiles like the squares on the map.
+                let tile = r.width() / 4.0;
+                for i in 0..PRIOR_SAMPLES {
+                    let at = r.min + egui::vec2((i % 4) as f32 * tile, (i / 4) as f32 * tile);
+                    ui.painter().text(
+                        at + egui::vec2(3.0, 2.0),
+                        egui::Align2::LEFT_TOP,
+                        (i + 1).to_string(),
+                        egui::FontId::proportional(10.0),
+                        ui.visuals().weak_text_color(),
+                    );
+                }
             }
-            ui.weak("Numbered squares on the map show where each sample lies.");
+            ui.weak("The numbered squares on the map show where each sample lies.");
         }
         if clear_prior {
             self.prior = None;
@@ -1468,29 +1488,40 @@ impl LatentPanel {
                 self.hidden.iter_mut().for_each(|h| *h = true);
             }
         });
-        for (label, count) in counts.iter().enumerate() {
-            ui.horizontal(|ui| {
-                let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                let c = widgets::class_color(label as u8);
-                if self.hidden[label] {
-                    ui.painter()
-                        .circle_stroke(r.center(), 4.5, Stroke::new(1.5, c));
-                } else {
-                    ui.painter().circle_filled(r.center(), 5.0, c);
-                }
-                let mut on = !self.hidden[label];
-                let name = map.data.class_name(label as u8);
-                if ui
-                    .checkbox(
-                        &mut on,
-                        format!("{name} ({})", widgets::thousands(*count as f64)),
-                    )
-                    .changed()
-                {
-                    self.hidden[label] = !on;
+        egui::Grid::new("latent-legend")
+            .num_columns(2)
+            .spacing(egui::vec2(8.0, 2.0))
+            .show(ui, |ui| {
+                for (label, count) in counts.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        let (r, _) =
+                            ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                        let c = widgets::class_color(label as u8);
+                        if self.hidden[label] {
+                            ui.painter()
+                                .circle_stroke(r.center(), 4.5, Stroke::new(1.5, c));
+                        } else {
+                            ui.painter().circle_filled(r.center(), 5.0, c);
+                        }
+                        let mut on = !self.hidden[label];
+                        let name = map.data.class_name(label as u8);
+                        if ui
+                            .checkbox(&mut on, name)
+                            .on_hover_text(format!(
+                                "{} {} images; untick to hide them",
+                                widgets::thousands(*count as f64),
+                                map.split.name()
+                            ))
+                            .changed()
+                        {
+                            self.hidden[label] = !on;
+                        }
+                    });
+                    if label % 2 == 1 {
+                        ui.end_row();
+                    }
                 }
             });
-        }
     }
 }
 

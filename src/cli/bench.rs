@@ -375,8 +375,8 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         let at = |f: f32| {
             let c = rect.center();
             pos2(
-                c.x + 0.45 * rect.width() * (f * 6.283).sin(),
-                c.y + 0.45 * rect.height() * (f * 2.0 * 6.283).cos(),
+                c.x + 0.45 * rect.width() * (f * std::f32::consts::TAU).sin(),
+                c.y + 0.45 * rect.height() * (f * 2.0 * std::f32::consts::TAU).cos(),
             )
         };
         let mut hover = Vec::new();
@@ -400,7 +400,7 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         ));
         let mut last = start;
         for i in 1..120 {
-            let a = i as f32 / 120.0 * 6.283;
+            let a = i as f32 / 120.0 * std::f32::consts::TAU;
             last = start + vec2(120.0 * a.sin(), 80.0 * (1.0 - a.cos()));
             drag.push(driver.frame(&mut app, vec![Event::PointerMoved(last)]));
         }
