@@ -261,6 +261,9 @@ struct MapKey {
     data: usize,
     split: SplitChoice,
     comps: (usize, usize),
+    /// The snapshot's test codes (test split only): a new snapshot of the same model, e.g.
+    /// after the dataset changed, gives a new map.
+    codes: usize,
 }
 
 /// What map a panel wants this frame.
@@ -283,6 +286,10 @@ impl MapRequest {
             data: Arc::as_ptr(&self.data) as usize,
             split: self.split,
             comps: self.comps,
+            codes: match (&self.test_codes, self.split) {
+                (Some(c), SplitChoice::Test) => Arc::as_ptr(c) as usize,
+                _ => 0,
+            },
         }
     }
 }
@@ -342,18 +349,23 @@ impl MapSource {
         {
             return changed;
         }
-        // Reuse what the current map already computed.
+        // Reuse what the current map already computed; codes from the snapshot are checked
+        // against a few fresh encodings (they may belong to the previous dataset).
         let n = req.split.of(&req.data).len();
         let k = req.model.latent();
         let mut codes = match (&req.test_codes, req.split) {
             (Some(c), SplitChoice::Test) if c.len() == n * k => Some(c.clone()),
             _ => None,
         };
+        let mut verify = codes.is_some();
         let mut pca = None;
         if let Some(m) = &self.map {
             if m.key.model == key.model && m.key.data == key.data && m.split == req.split {
-                let c = codes.get_or_insert_with(|| m.codes.clone());
-                if Arc::ptr_eq(c, &m.codes) {
+                if codes.is_none() {
+                    codes = Some(m.codes.clone());
+                    verify = false;
+                }
+                if codes.as_ref().is_some_and(|c| Arc::ptr_eq(c, &m.codes)) {
                     if let Projection::Pca { pca: p, .. } = &m.projection {
                         pca = Some(p.clone());
                     }
@@ -371,7 +383,7 @@ impl MapSource {
         });
         let job_key = key.clone();
         let job = Job::spawn("latent-map", Some(ctx.clone()), move || {
-            prepare_map(req, job_key, codes, pca)
+            prepare_map(req, job_key, codes, verify, pca)
         });
         self.job = Some((key, job));
         changed
@@ -382,11 +394,13 @@ fn prepare_map(
     req: MapRequest,
     key: MapKey,
     codes: Option<Arc<Vec<f32>>>,
+    verify: bool,
     pca: Option<Arc<Pca>>,
 ) -> Result<LatentMap, String> {
     let split = req.split.of(&req.data);
     let k = req.model.latent().max(1);
     let n = split.len();
+    let codes = codes.filter(|c| !verify || codes_match(&req.model, split, c, k));
     let codes = match codes {
         Some(c) => c,
         None => Arc::new(
@@ -425,6 +439,21 @@ fn prepare_map(
         note,
         key,
     })
+}
+
+/// Whether `codes` are this model's codes of `split`, judged on its first few images.
+fn codes_match(model: &TrainedModel, split: &Split, codes: &[f32], k: usize) -> bool {
+    let m = split.len().min(8);
+    if m == 0 {
+        return true;
+    }
+    match model.encode(&split.images[..m * PIXELS]) {
+        Ok(fresh) => fresh
+            .iter()
+            .zip(&codes[..m * k])
+            .all(|(a, b)| (a - b).abs() <= 1e-3 * (1.0 + a.abs())),
+        Err(_) => false,
+    }
 }
 
 /// Where a user's picture comes from.
@@ -1643,6 +1672,56 @@ mod tests {
                 .fold(0f32, f32::max);
             assert!(err < 0.06, "error {err}");
         }
+    }
+
+    fn wait_for_map(src: &mut MapSource, req: &MapRequest, ctx: &egui::Context) {
+        let start = std::time::Instant::now();
+        loop {
+            src.update(Some(req.clone()), ctx);
+            if src.map().is_some_and(|m| m.key == req.key()) {
+                return;
+            }
+            assert!(src.error().is_none(), "{:?}", src.error());
+            assert!(start.elapsed().as_secs() < 60, "the map job never finished");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn snapshot_codes_are_used_only_when_they_belong_to_the_dataset() {
+        use crate::model::{TrainConfig, Variant};
+        let data = Arc::new(Dataset::embedded().unwrap());
+        let cfg = TrainConfig::preset(Variant::Dense, 2);
+        let model = Arc::new(TrainedModel::new(&cfg, "embedded").unwrap());
+        let n = data.test.len();
+        let ctx = egui::Context::default();
+        let mut src = MapSource::default();
+        // Codes of the right size but from elsewhere (e.g. the dataset used before).
+        let wrong = Arc::new(vec![0.5f32; n * 2]);
+        let req = MapRequest {
+            model: model.clone(),
+            data: data.clone(),
+            split: SplitChoice::Test,
+            comps: (0, 1),
+            test_codes: Some(wrong.clone()),
+            epoch: 0,
+        };
+        wait_for_map(&mut src, &req, &ctx);
+        let m = src.map().unwrap();
+        assert!(!Arc::ptr_eq(&m.codes, &wrong), "stale codes are not drawn");
+        let fresh = model.encode(data.test.image(1234)).unwrap();
+        for (a, b) in m.code(1234).iter().zip(&fresh) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        assert_eq!(m.points.len(), n);
+        // The model's own codes are used as they are (no re-encoding).
+        let right = Arc::new(model.encode(&data.test.images).unwrap());
+        let req = MapRequest {
+            test_codes: Some(right.clone()),
+            ..req
+        };
+        wait_for_map(&mut src, &req, &ctx);
+        assert!(Arc::ptr_eq(&src.map().unwrap().codes, &right));
     }
 
     #[test]
