@@ -1,9 +1,27 @@
 //! `bottleneck`: the app by default, headless subcommands for scripting (see `cli`).
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = bottleneck::cli::Cli::parse();
+    let cli = match bottleneck::cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                // clap's message is several lines; its first line names the argument.
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("error: bad arguments");
+                eprintln!("{first} (see bottleneck --help)");
+                return std::process::ExitCode::from(2);
+            }
+        },
+    };
     match bottleneck::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

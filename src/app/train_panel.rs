@@ -276,21 +276,7 @@ impl TrainPanel {
             .unwrap_or(shared.settings.train.model.latent);
         let pca_ref = shared.pca_test_mse(k);
         let run = &shared.run;
-        let mut terms: Vec<String> = Vec::new();
-        for rec in &run.history {
-            for (t, _) in rec.train.iter().chain(rec.test.iter()) {
-                if !terms.iter().any(|x| x == t) {
-                    terms.push(t.to_string());
-                }
-            }
-        }
-        for (_, st) in run.step_curve.iter().take(1) {
-            for (t, _) in st.iter() {
-                if !terms.iter().any(|x| x == t) {
-                    terms.push(t.to_string());
-                }
-            }
-        }
+        let terms = plotted_terms(run.config.as_ref().unwrap_or(&shared.settings.train));
         ui.horizontal_wrapped(|ui| {
             ui.strong("Loss");
             ui.checkbox(&mut shared.settings.log_scale, "log scale")
@@ -311,6 +297,7 @@ impl TrainPanel {
         });
         let tf = move |v: f64| if log { v.max(1e-12).log10() } else { v };
         let epochs = run.epochs.max(shared.settings.train.epochs) as f64;
+        let empty = run.history.is_empty() && run.step_curve.is_empty();
         let top = pca_ref.map(|v| 2.0 * v).unwrap_or(0.1);
         let plot = Plot::new("loss-plot")
             .include_x(0.0)
@@ -319,7 +306,7 @@ impl TrainPanel {
             } else {
                 0.0
             })
-            .include_y(if log { tf(top) } else { 0.0 })
+            .include_y(if empty && !log { 0.0 } else { tf(top) })
             .include_y(tf(top))
             .legend(Legend::default())
             .height((ui.available_height() - 8.0).max(220.0))
@@ -345,8 +332,9 @@ impl TrainPanel {
                     .filter_map(|(x, st)| st.get(t).map(|v| [*x, tf(v)]))
                     .collect();
                 if !steps.is_empty() {
+                    // Same name as the epoch curve: one legend entry shows and hides both.
                     p.line(
-                        Line::new(format!("{t} (steps)"), PlotPoints::from(steps))
+                        Line::new(format!("train {t}"), PlotPoints::from(steps))
                             .color(c.gamma_multiply(0.35))
                             .width(1.0),
                     );
@@ -432,6 +420,27 @@ impl TrainPanel {
     }
 }
 
+/// The loss terms worth a curve: the objective's terms, "total" only when it sums several, and
+/// the clean-input MSE only when it differs from the reconstruction term (BCE, denoising, VAE).
+pub fn plotted_terms(cfg: &crate::model::TrainConfig) -> Vec<String> {
+    let mut t: Vec<String> = cfg
+        .term_names()
+        .into_iter()
+        .filter(|n| *n != loss::TOTAL)
+        .map(String::from)
+        .collect();
+    if t.len() > 1 {
+        t.push(loss::TOTAL.into());
+    }
+    let differs = cfg.loss != crate::model::LossKind::Mse
+        || cfg.noise.is_some()
+        || cfg.model.arch == crate::model::Arch::Vae;
+    if differs {
+        t.push(loss::MSE.into());
+    }
+    t
+}
+
 /// Originals on rows 0 and 2, reconstructions on rows 1 and 3, 1-pixel gaps.
 fn grid_image(originals: &[f32], recon: Option<&[f32]>) -> egui::ColorImage {
     let s = crate::SIDE;
@@ -462,6 +471,27 @@ fn grid_image(originals: &[f32], recon: Option<&[f32]>) -> egui::ColorImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plotted_terms_skip_duplicates() {
+        use crate::model::{TrainConfig, Variant};
+        assert_eq!(
+            plotted_terms(&TrainConfig::preset(Variant::Dense, 2)),
+            vec!["reconstruction"]
+        );
+        assert_eq!(
+            plotted_terms(&TrainConfig::preset(Variant::Vae, 2)),
+            vec!["reconstruction", "kl", "total", "mse"]
+        );
+        assert_eq!(
+            plotted_terms(&TrainConfig::preset(Variant::Denoising, 2)),
+            vec!["reconstruction", "mse"]
+        );
+        assert_eq!(
+            plotted_terms(&TrainConfig::preset(Variant::Sparse, 2)),
+            vec!["reconstruction", "l1", "total"]
+        );
+    }
 
     #[test]
     fn grid_takes_one_of_each_class_first() {

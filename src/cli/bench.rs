@@ -54,6 +54,59 @@ pub fn training_throughput(
     }))
 }
 
+/// Frame CPU time of the whole app (Train panel visible) while its worker trains a dense AE:
+/// the app is driven headless by egui_kittest at ~60 frames per second.
+pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
+    use crate::app::{App, AppOptions};
+    let mut times: Vec<f64> = Vec::new();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(
+            |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    let mut a = App::new(
+                        ui.ctx(),
+                        AppOptions {
+                            data: Some("embedded".into()),
+                            settings_path: None,
+                        },
+                    );
+                    let mut cfg = TrainConfig::preset(Variant::Dense, 2);
+                    cfg.epochs = 1000;
+                    a.shared.settings.train = cfg;
+                    a
+                });
+                app.show(ui);
+            },
+            None,
+        );
+    harness.step();
+    if let Some(app) = harness.state_mut().as_mut() {
+        app.shared.start_training().map_err(anyhow::Error::msg)?;
+    }
+    let started = Instant::now();
+    while started.elapsed().as_secs_f64() < seconds {
+        let t = Instant::now();
+        harness.step();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(std::time::Duration::from_millis(16));
+    }
+    let app = harness.state().as_ref().expect("app built");
+    let sps = app.shared.run.samples_per_sec;
+    let steps = app.shared.run.global_step;
+    app.shared.worker.send(crate::train::worker::Command::Stop);
+    times.sort_by(|a, b| a.total_cmp(b));
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Ok(json!({
+        "frames": times.len(),
+        "median_ms": pick(0.5),
+        "p95_ms": pick(0.95),
+        "max_ms": pick(1.0),
+        "samples_per_sec": sps,
+        "training_steps": steps,
+    }))
+}
+
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let only: Option<Vec<String>> = a
         .only
@@ -103,6 +156,20 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             println!("pca fit       {:>8.3} s  (8,000 × 784, median of 3)", t);
         }
         out["pca_fit_seconds"] = json!(t);
+    }
+    if wanted("ui-train") {
+        let r = ui_frame_times_while_training(a.seconds.max(3.0))?;
+        if !a.json {
+            println!(
+                "ui-train      frame CPU time while training: median {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames; training at {:.0} samples/s)",
+                r["median_ms"].as_f64().unwrap_or(0.0),
+                r["p95_ms"].as_f64().unwrap_or(0.0),
+                r["max_ms"].as_f64().unwrap_or(0.0),
+                r["frames"],
+                r["samples_per_sec"].as_f64().unwrap_or(0.0),
+            );
+        }
+        out["ui-train"] = r;
     }
     if let Some(path) = &a.pytorch {
         let text = std::fs::read_to_string(path)

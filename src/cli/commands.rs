@@ -132,14 +132,19 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         }
         if let Some(e) = r.epoch_done {
             last_train = e.train.total();
-            bar.println(format!(
+            let line = format!(
                 "epoch {:>3}: train {:.5}  test {:.5}  test MSE {:.5}  {:.0} samples/s",
                 e.epoch,
                 e.train.total(),
                 e.test.total(),
                 e.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN),
                 e.samples_per_sec
-            ));
+            );
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
     }
     bar.finish_and_clear();

@@ -47,6 +47,7 @@ pub struct DataArg {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArg,
@@ -150,7 +151,7 @@ pub struct BenchArgs {
     /// Seconds to time each case (after a warm-up).
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca.
+    /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca, ui-train.
     #[arg(long)]
     pub only: Option<String>,
     /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.

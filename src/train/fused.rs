@@ -25,6 +25,9 @@ use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfi
 use crate::model::dense::{decoder_sizes, encoder_sizes};
 use crate::model::loss::{self, LossTerms};
 
+/// Gradients by variable name.
+pub type NamedGrads = Vec<(String, Vec<f32>)>;
+
 /// One fully connected layer's place in the flat parameter vector.
 #[derive(Clone, Debug)]
 struct Layer {
@@ -480,7 +483,7 @@ impl FusedMlp {
         target: &[f32],
         b: usize,
         rng: &mut ChaCha8Rng,
-    ) -> candle_core::Result<(LossTerms, Vec<(String, Vec<f32>)>)> {
+    ) -> candle_core::Result<(LossTerms, NamedGrads)> {
         let (terms, _) = self.forward_backward(input, target, b, rng)?;
         let mut g = self.workers[0].grad.clone();
         if self.active == 2 {
@@ -505,12 +508,16 @@ impl FusedMlp {
             &[]
         };
         self.t += 1;
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-        let scale_m = (1.0 / (1.0 - b1.powi(self.t))) as f32;
-        let scale_v = (1.0 / (1.0 - b2.powi(self.t))) as f32;
-        let lr = self.lr as f32;
-        let decay = (1.0 - self.lr * self.weight_decay) as f32;
-        let (b1, b2, eps) = (b1 as f32, b2 as f32, eps as f32);
+        let (b1, b2) = (0.9f64, 0.999f64);
+        let h = kernels::AdamStep {
+            lr: self.lr as f32,
+            decay: (1.0 - self.lr * self.weight_decay) as f32,
+            b1: b1 as f32,
+            b2: b2 as f32,
+            eps: 1e-8,
+            scale_m: (1.0 / (1.0 - b1.powi(self.t))) as f32,
+            scale_v: (1.0 / (1.0 - b2.powi(self.t))) as f32,
+        };
         self.sq_sum = self
             .params
             .par_chunks_mut(BLOCK)
@@ -521,20 +528,7 @@ impl FusedMlp {
                 let start = i * BLOCK;
                 let end = start + p.len();
                 let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
-                kernels::adam(
-                    p,
-                    m,
-                    v,
-                    &g0[start..end],
-                    g1,
-                    lr,
-                    decay,
-                    b1,
-                    b2,
-                    eps,
-                    scale_m,
-                    scale_v,
-                )
+                kernels::adam(p, m, v, &g0[start..end], g1, h)
             })
             .sum();
     }
@@ -579,9 +573,14 @@ impl FusedMlp {
             let h = &w.enc[n_enc - 1];
             dense_forward(p, lm, h, None, rows, &mut w.mu, None);
             dense_forward(p, lv, h, None, rows, &mut w.logvar, None);
-            for i in 0..rows * k {
-                let (mu, lvar) = (w.mu[i], w.logvar[i]);
-                w.z[i] = mu + (0.5 * lvar).exp() * eps[i];
+            let n = rows * k;
+            for (((z, &mu), &lvar), &e) in w.z[..n]
+                .iter_mut()
+                .zip(&w.mu[..n])
+                .zip(&w.logvar[..n])
+                .zip(&eps[..n])
+            {
+                *z = mu + (0.5 * lvar).exp() * e;
                 kl_sum += (-0.5 * (1.0 + lvar - mu * mu - lvar.exp())) as f64;
             }
         }
@@ -645,15 +644,21 @@ impl FusedMlp {
         let l1_scale = self.l1 / b as f32;
         if let Some((lm, lv)) = &self.heads {
             let kl_scale = self.beta * scale;
-            for i in 0..rows * k {
-                let (mu, lvar, gz) = (w.mu[i], w.logvar[i], w.g_a[i]);
+            let n = rows * k;
+            let heads = w.g_mu[..n].iter_mut().zip(w.g_lv[..n].iter_mut());
+            let inputs = w.mu[..n]
+                .iter()
+                .zip(&w.logvar[..n])
+                .zip(&w.g_a[..n])
+                .zip(&eps[..n]);
+            for ((gm_out, glv_out), (((&mu, &lvar), &gz), &e)) in heads.zip(inputs) {
                 let sd = (0.5 * lvar).exp();
                 let mut gm = gz + kl_scale * mu;
                 if self.l1 > 0.0 {
                     gm += l1_scale * sign(mu);
                 }
-                w.g_mu[i] = gm;
-                w.g_lv[i] = gz * eps[i] * 0.5 * sd + kl_scale * 0.5 * (lvar.exp() - 1.0);
+                *gm_out = gm;
+                *glv_out = gz * e * 0.5 * sd + kl_scale * 0.5 * (lvar.exp() - 1.0);
             }
             let h = &w.enc[n_enc - 1];
             dense_param_grad(&mut w.grad, lm, &w.g_mu, h, None, rows);

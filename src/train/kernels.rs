@@ -219,44 +219,38 @@ fn ln_1p_small(u: f32) -> f32 {
                     + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0)))))))
 }
 
+/// Adam(W)'s settings for one step (bias corrections included).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    pub lr: f32,
+    /// 1 − lr·weight_decay (AdamW's decoupled decay; 1 for Adam).
+    pub decay: f32,
+    pub b1: f32,
+    pub b2: f32,
+    pub eps: f32,
+    /// 1 / (1 − β₁ᵗ) and 1 / (1 − β₂ᵗ).
+    pub scale_m: f32,
+    pub scale_v: f32,
+}
+
 /// Adam(W) update of one block with the gradient `g0 + g1` (`g1` may be empty: one worker);
 /// returns Σ of the squared new parameters (NaN if a gradient was not finite).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn adam_generic(
     p: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     g0: &[f32],
     g1: &[f32],
-    lr: f32,
-    decay: f32,
-    b1: f32,
-    b2: f32,
-    eps: f32,
-    scale_m: f32,
-    scale_v: f32,
+    h: AdamStep,
 ) -> f64 {
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn one(
-        p: &mut f32,
-        m: &mut f32,
-        v: &mut f32,
-        g: f32,
-        lr: f32,
-        decay: f32,
-        b1: f32,
-        b2: f32,
-        eps: f32,
-        sm: f32,
-        sv: f32,
-    ) -> f32 {
-        let m2 = *m * b1 + g * (1.0 - b1);
-        let v2 = *v * b2 + g * g * (1.0 - b2);
+    fn one(p: &mut f32, m: &mut f32, v: &mut f32, g: f32, h: AdamStep) -> f32 {
+        let m2 = *m * h.b1 + g * (1.0 - h.b1);
+        let v2 = *v * h.b2 + g * g * (1.0 - h.b2);
         *m = m2;
         *v = v2;
-        let np = *p * decay - lr * ((m2 * sm) / ((v2 * sv).sqrt() + eps));
+        let np = *p * h.decay - h.lr * ((m2 * h.scale_m) / ((v2 * h.scale_v).sqrt() + h.eps));
         *p = np;
         np * np
     }
@@ -278,19 +272,7 @@ fn adam_generic(
             let gc: &[f32; LANES] = gc.try_into().expect("exact chunk");
             let hc: &[f32; LANES] = hc.try_into().expect("exact chunk");
             for l in 0..LANES {
-                acc[l] += one(
-                    &mut pc[l],
-                    &mut mc[l],
-                    &mut vc[l],
-                    gc[l] + hc[l],
-                    lr,
-                    decay,
-                    b1,
-                    b2,
-                    eps,
-                    scale_m,
-                    scale_v,
-                );
+                acc[l] += one(&mut pc[l], &mut mc[l], &mut vc[l], gc[l] + hc[l], h);
             }
         }
     } else {
@@ -300,23 +282,18 @@ fn adam_generic(
             let vc: &mut [f32; LANES] = vc.try_into().expect("exact chunk");
             let gc: &[f32; LANES] = gc.try_into().expect("exact chunk");
             for l in 0..LANES {
-                acc[l] += one(
-                    &mut pc[l], &mut mc[l], &mut vc[l], gc[l], lr, decay, b1, b2, eps, scale_m,
-                    scale_v,
-                );
+                acc[l] += one(&mut pc[l], &mut mc[l], &mut vc[l], gc[l], h);
             }
         }
     }
     let mut sq: f64 = acc.iter().map(|&a| a as f64).sum();
     for j in full..n {
         let g = if two { g0[j] + g1[j] } else { g0[j] };
-        sq += one(
-            &mut p[j], &mut m[j], &mut v[j], g, lr, decay, b1, b2, eps, scale_m, scale_v,
-        ) as f64;
+        sq += one(&mut p[j], &mut m[j], &mut v[j], g, h) as f64;
     }
     sq
 }
-dispatch!(adam, adam_generic, (p: &mut [f32], m: &mut [f32], v: &mut [f32], g0: &[f32], g1: &[f32], lr: f32, decay: f32, b1: f32, b2: f32, eps: f32, scale_m: f32, scale_v: f32) -> f64);
+dispatch!(adam, adam_generic, (p: &mut [f32], m: &mut [f32], v: &mut [f32], g0: &[f32], g1: &[f32], h: AdamStep) -> f64);
 
 /// `acc += other`, elementwise.
 #[inline(always)]
@@ -562,27 +539,20 @@ mod tests {
         let (mut m, mut v) = (vec![0.0; 19], vec![0.0; 19]);
         let g0 = vec![0.5f32; 19];
         let g1 = vec![-1.5f32; 19];
-        let sq = adam(
-            &mut p, &mut m, &mut v, &g0, &g1, 0.1, 1.0, 0.9, 0.999, 1e-8, 10.0, 1000.0,
-        );
+        let h = AdamStep {
+            lr: 0.1,
+            decay: 1.0,
+            b1: 0.9,
+            b2: 0.999,
+            eps: 1e-8,
+            scale_m: 10.0,
+            scale_v: 1000.0,
+        };
+        let sq = adam(&mut p, &mut m, &mut v, &g0, &g1, h);
         // First Adam step moves each weight by lr·sign(g) = +0.1 (g = −1).
         assert!(p.iter().all(|&x| (x - 1.1).abs() < 1e-5), "{p:?}");
         assert!((sq - 19.0 * 1.21).abs() < 1e-3);
         let bad = vec![f32::NAN; 19];
-        assert!(adam(
-            &mut p,
-            &mut m,
-            &mut v,
-            &bad,
-            &[],
-            0.1,
-            1.0,
-            0.9,
-            0.999,
-            1e-8,
-            10.0,
-            1000.0
-        )
-        .is_nan());
+        assert!(adam(&mut p, &mut m, &mut v, &bad, &[], h).is_nan());
     }
 }

@@ -1,0 +1,235 @@
+//! The command line, run as a user would: JSON reports, files written, and every error one
+//! line on stderr naming the file or argument, with a non-zero exit code.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bottleneck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().last().expect("output");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
+}
+
+/// The error is exactly one line starting with "error:" and mentioning `what`.
+fn one_line_error(o: &Output, what: &str) {
+    assert!(!o.status.success(), "must fail");
+    let e = stderr(o);
+    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {e}");
+    assert!(lines[0].contains(what), "'{what}' not in: {e}");
+}
+
+#[test]
+fn train_json_reports_every_field_and_saves_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let o = bottleneck(&[
+        "train",
+        "--variant",
+        "dense",
+        "--latent",
+        "2",
+        "--epochs",
+        "2",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    for key in [
+        "variant",
+        "latent",
+        "epochs",
+        "seconds",
+        "samples_per_sec",
+        "train_loss",
+        "test_mse",
+        "test_terms",
+        "pca_test_mse",
+        "knn_accuracy",
+        "pca_knn_accuracy",
+    ] {
+        assert!(j.get(key).is_some(), "missing {key} in {j}");
+    }
+    assert_eq!(j["variant"], "dense");
+    assert_eq!(j["latent"], 2);
+    assert_eq!(j["epochs"], 2);
+    assert!(j["test_terms"]["reconstruction"].as_f64().unwrap() > 0.0);
+    assert!(
+        j["pca_test_mse"].as_f64().unwrap() > 0.05 && j["pca_test_mse"].as_f64().unwrap() < 0.06
+    );
+    assert!(out.exists() && out.with_extension("json").exists());
+
+    // eval gives the same test MSE for the saved model.
+    let e = bottleneck(&["eval", out.to_str().unwrap(), "--json"]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let je = last_json(&e);
+    let (a, b) = (
+        je["test_mse"].as_f64().unwrap(),
+        j["test_mse"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+
+    // encode writes label, z1, z2 for the 2,000 test digits.
+    let csv = dir.path().join("codes.csv");
+    let c = bottleneck(&[
+        "encode",
+        out.to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(c.status.success(), "{}", stderr(&c));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("label,z1,z2"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2000);
+    assert!(rows.iter().all(|r| r.split(',').count() == 3));
+
+    // denoise an image the test draws.
+    let img = dir.path().join("digit.png");
+    let mut canvas = image::GrayImage::from_pixel(60, 90, image::Luma([255]));
+    for y in 15..75 {
+        for x in 25..35 {
+            canvas.put_pixel(x, y, image::Luma([0]));
+        }
+    }
+    canvas.save(&img).unwrap();
+    let den = dir.path().join("den.png");
+    let d = bottleneck(&[
+        "denoise",
+        out.to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--noise",
+        "saltpepper",
+        "--factor",
+        "0.2",
+        "--out",
+        den.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(d.status.success(), "{}", stderr(&d));
+    let back = image::open(&den).unwrap();
+    assert_eq!((back.width(), back.height()), (28, 28));
+    let jd = last_json(&d);
+    assert!(jd["noisy_mse"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn every_variant_name_is_accepted_and_a_wrong_one_is_named() {
+    let o = bottleneck(&["train", "--variant", "bogus"]);
+    one_line_error(&o, "--variant");
+    assert!(stderr(&o).contains("bogus"));
+    one_line_error(&bottleneck(&["train", "--no-such-flag"]), "--no-such-flag");
+}
+
+#[test]
+fn a_missing_dataset_folder_is_one_line_naming_it() {
+    let o = bottleneck(&["train", "--data", "/nonexistent/mnist", "--epochs", "1"]);
+    one_line_error(&o, "/nonexistent/mnist");
+}
+
+#[test]
+fn a_missing_model_file_is_one_line_naming_it() {
+    let o = bottleneck(&["eval", "/nonexistent/model.safetensors"]);
+    one_line_error(&o, "/nonexistent/model");
+}
+
+#[test]
+fn invalid_settings_are_one_line_naming_the_setting() {
+    one_line_error(
+        &bottleneck(&["train", "--latent", "0", "--epochs", "1"]),
+        "latent",
+    );
+    one_line_error(
+        &bottleneck(&["train", "--hidden", "256,x", "--epochs", "1"]),
+        "--hidden",
+    );
+    one_line_error(
+        &bottleneck(&["train", "--lr", "-1", "--epochs", "1"]),
+        "learning rate",
+    );
+    one_line_error(
+        &bottleneck(&[
+            "train",
+            "--epochs",
+            "1",
+            "--out",
+            "/nonexistent/dir/m.safetensors",
+        ]),
+        "/nonexistent/dir",
+    );
+}
+
+#[test]
+fn a_diverging_run_fails_with_a_readable_message_and_keeps_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.safetensors");
+    let o = bottleneck(&[
+        "train",
+        "--lr",
+        "100",
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("diverged") && e.contains("smaller learning rate"),
+        "{e}"
+    );
+    assert!(out.exists(), "the last good weights are saved");
+    assert!(bottleneck(&["eval", out.to_str().unwrap()])
+        .status
+        .success());
+}
+
+#[test]
+fn denoise_rejects_a_file_that_is_not_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    assert!(bottleneck(&[
+        "train",
+        "--epochs",
+        "1",
+        "--latent",
+        "2",
+        "--out",
+        model.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let bad = dir.path().join("notes.png");
+    std::fs::write(&bad, b"this is text, not a picture").unwrap();
+    let o = bottleneck(&[
+        "denoise",
+        model.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("o.png").to_str().unwrap(),
+    ]);
+    one_line_error(&o, "notes.png");
+    assert!(!Path::new(&dir.path().join("o.png")).exists());
+}
+
+#[test]
+fn bench_reports_json() {
+    let o = bottleneck(&["bench", "--only", "pca", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    assert!(j["pca_fit_seconds"].as_f64().unwrap() > 0.0);
+}
