@@ -175,7 +175,8 @@ pub struct SetTable {
     pub images: usize,
     pub noisy_psnr: f32,
     pub noisy_mse: f32,
-    pub rows: Vec<(String, Result<SetScores, String>)>,
+    /// (title, detail) of each output and its scores.
+    pub rows: Vec<((String, String), Result<SetScores, String>)>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -337,13 +338,28 @@ impl DenoisePanel {
                 self.images_row(ui, &entries);
                 ui.add_space(6.0);
                 ui.separator();
-                let wide = ui.available_width() > 760.0;
-                if wide {
-                    ui.columns(2, |c| {
-                        self.own_images(&mut c[0]);
-                        self.right_column(&mut c[1], shared, &entries);
+                let full = ui.available_width();
+                if full > 860.0 {
+                    let draw_w = 290.0;
+                    let rest = full - draw_w - 2.0 * 12.0;
+                    let (mid_w, right_w) = (rest * 0.48, rest * 0.52);
+                    ui.horizontal_top(|ui| {
+                        ui.spacing_mut().item_spacing.x = 12.0;
+                        ui.vertical(|ui| {
+                            ui.set_width(draw_w);
+                            self.drawing_ui(ui);
+                        });
+                        ui.vertical(|ui| {
+                            ui.set_width(mid_w);
+                            self.own_images(ui);
+                        });
+                        ui.vertical(|ui| {
+                            ui.set_width(right_w);
+                            self.right_column(ui, shared, &entries);
+                        });
                     });
                 } else {
+                    self.drawing_ui(ui);
                     self.own_images(ui);
                     self.right_column(ui, shared, &entries);
                 }
@@ -377,11 +393,6 @@ impl DenoisePanel {
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);
             }
-            ui.separator();
-            ui.checkbox(&mut self.show_steps, "Show preprocessing steps")
-                .on_hover_text("Show each step that turns your picture into the 28×28 input.");
-            ui.checkbox(&mut self.batch_view, "Batch view")
-                .on_hover_text("16 test digits at this noise: noisy above, denoised below.");
         });
         if self.noise == NoiseChoice::Occlusion {
             ui.weak("Drag on the noisy image to draw the rectangle; drag inside it to move it.");
@@ -412,7 +423,7 @@ impl DenoisePanel {
             }
             if let Source::Test(i) = self.source {
                 if let Some(&l) = shared.data.test.labels.get(i) {
-                    ui.label(format!("({})", shared.data.class_name(l)));
+                    ui.label(format!("(class {})", shared.data.class_name(l)));
                 }
             }
             if ui
@@ -670,10 +681,11 @@ impl DenoisePanel {
                 Ok((name, m)) => {
                     let model = Arc::new(m);
                     let label = format!("{name} ({})", short_name(&model));
-                    self.message = Some((
+                    shared.notify(
                         Level::Info,
-                        format!("Loaded {name}: {}.", model.config().describe()),
-                    ));
+                        format!("Loaded {name} to compare: {}.", model.config().describe()),
+                    );
+                    self.message = None;
                     self.extra_models.push(ExtraModel {
                         name,
                         label,
@@ -863,7 +875,7 @@ impl DenoisePanel {
         };
         let n = 2 + shown.outputs.len();
         let gap = ui.spacing().item_spacing.x + 8.0;
-        let size = ((ui.available_width() - gap * (n as f32 - 1.0)) / n as f32).clamp(90.0, 220.0);
+        let size = ((ui.available_width() - gap * (n as f32 - 1.0)) / n as f32).clamp(90.0, 200.0);
         let best = shown
             .outputs
             .iter()
@@ -873,7 +885,7 @@ impl DenoisePanel {
             .map(|(i, _)| i);
         ui.horizontal_top(|ui| {
             ui.spacing_mut().item_spacing.x = gap;
-            column(ui, size, "Clean", &self.source_caption(), self.tex_clean.as_ref(), None, "the target");
+            column(ui, size, "Clean", &self.source_caption(), self.tex_clean.as_ref(), None, false);
             let occl = self.noise == NoiseChoice::Occlusion;
             ui.vertical(|ui| {
                 ui.set_width(size);
@@ -902,17 +914,16 @@ impl DenoisePanel {
                         resp.on_hover_cursor(egui::CursorIcon::Crosshair);
                     }
                 }
-                ui.label(score_text(&shown.noisy_score));
+                ui.label(format!("MSE {:.4}", shown.noisy_score.mse));
+                ui.label(format!("PSNR {:.1} dB", shown.noisy_score.psnr));
             });
             for (i, o) in shown.outputs.iter().enumerate() {
                 let detail = entries.get(i).map(|e| e.detail.clone()).unwrap_or_default();
                 match &o.result {
                     Ok((_, s)) => {
-                        let mut text = score_text(s);
-                        if Some(i) == best && shown.outputs.len() > 1 {
-                            text.push_str("  best");
-                        }
-                        column(ui, size, &o.title, &detail, self.tex_out.get(i).and_then(|t| t.as_ref()), Some(s), &text);
+                        let is_best = Some(i) == best && shown.outputs.len() > 1;
+                        let tex = self.tex_out.get(i).and_then(|t| t.as_ref());
+                        column(ui, size, &o.title, &detail, tex, Some(s), is_best);
                     }
                     Err(e) => {
                         ui.vertical(|ui| {
@@ -1038,48 +1049,56 @@ impl DenoisePanel {
                 self.user_images.retain(|u| u.id != id);
             }
         }
-        ui.add_space(6.0);
+        ui.add_space(4.0);
+        ui.checkbox(&mut self.show_steps, "Show preprocessing steps")
+            .on_hover_text("Show each step that turns the picture into the 28×28 input.");
+        if self.show_steps {
+            self.steps_ui(ui);
+        }
+    }
+
+    fn drawing_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.strong("Draw a digit");
-            ui.weak("(left button draws, right button erases)");
+            if ui.small_button("Clear").clicked() {
+                self.canvas.clear();
+            }
+            if ui
+                .add_enabled(
+                    !self.canvas.is_blank(),
+                    egui::Button::new("Use drawing").small(),
+                )
+                .on_hover_text("Denoise the drawing (it is used as soon as you draw).")
+                .clicked()
+            {
+                self.source = Source::Drawing;
+            }
         });
         let size = ui.available_width().clamp(140.0, 280.0);
-        ui.horizontal_top(|ui| {
-            let resp = self.canvas.ui(ui, size);
-            if resp.changed() {
-                self.source = Source::Drawing;
-                ui.ctx().request_repaint();
-            }
-            ui.vertical(|ui| {
-                ui.add(
-                    egui::Slider::new(&mut self.canvas.brush, canvas::BRUSH_RANGE)
-                        .text("brush")
-                        .fixed_decimals(1),
-                )
-                .on_hover_text("Brush radius in pixels of the 28×28 image.");
-                if ui.button("Clear").clicked() {
-                    self.canvas.clear();
-                }
-                if ui
-                    .add_enabled(!self.canvas.is_blank(), egui::Button::new("Use drawing"))
-                    .on_hover_text("Denoise the drawing (it is used as soon as you draw).")
-                    .clicked()
-                {
-                    self.source = Source::Drawing;
-                }
-                if self.source == Source::Drawing && self.canvas.is_blank() {
-                    ui.weak("Draw a digit: the canvas is empty.");
-                }
-            });
-        });
+        let resp = self
+            .canvas
+            .ui(ui, size)
+            .on_hover_text("Left button draws, right button erases.");
+        if resp.changed() {
+            self.source = Source::Drawing;
+            ui.ctx().request_repaint();
+        }
+        ui.add(
+            egui::Slider::new(&mut self.canvas.brush, canvas::BRUSH_RANGE)
+                .text("brush size")
+                .fixed_decimals(1),
+        )
+        .on_hover_text("Brush radius in pixels of the 28×28 image.");
+        if self.source == Source::Drawing && self.canvas.is_blank() {
+            ui.weak("The canvas is empty: draw a digit.");
+        }
     }
 
     fn right_column(&mut self, ui: &mut egui::Ui, shared: &Shared, entries: &[Entry]) {
         self.set_table_ui(ui, shared);
-        if self.show_steps {
-            ui.add_space(6.0);
-            self.steps_ui(ui);
-        }
+        ui.add_space(4.0);
+        ui.checkbox(&mut self.batch_view, "Batch view")
+            .on_hover_text("16 test digits at this noise: noisy above, denoised below.");
         if self.batch_view {
             ui.add_space(6.0);
             self.batch_ui(ui, shared, entries);
@@ -1087,7 +1106,6 @@ impl DenoisePanel {
     }
 
     fn steps_ui(&mut self, ui: &mut egui::Ui) {
-        ui.strong("Preprocessing steps");
         let ctx = ui.ctx().clone();
         let steps_and_tex: Option<(&[StepThumb], &[TextureHandle])> = match self.source {
             Source::Test(_) => {
@@ -1168,7 +1186,7 @@ impl DenoisePanel {
                 .map(|e| {
                     let r = experiment::test_set_scores(e.denoiser(), clean, &corruption, seed)
                         .map_err(|err| err.to_string());
-                    (format!("{}: {}", e.title, e.detail), r)
+                    ((e.title.clone(), e.detail.clone()), r)
                 })
                 .collect();
             SetTable {
@@ -1214,16 +1232,13 @@ impl DenoisePanel {
                 ui.label(format!("{:.2} dB", t.noisy_psnr));
                 ui.label(format!("{:.4}", t.noisy_mse));
                 ui.end_row();
-                for (i, (name, r)) in t.rows.iter().enumerate() {
-                    ui.label(name);
+                for (i, ((title, detail), r)) in t.rows.iter().enumerate() {
+                    ui.label(title).on_hover_text(detail);
                     match r {
                         Ok(s) => {
                             let text = format!("{:.2} dB", s.denoised_psnr);
                             if Some(i) == best && t.rows.len() > 1 {
-                                ui.colored_label(
-                                    Color32::from_rgb(0x00, 0x9E, 0x73),
-                                    format!("{text} best"),
-                                );
+                                ui.colored_label(BEST, format!("{text} best"));
                             } else {
                                 ui.label(text);
                             }
@@ -1284,35 +1299,46 @@ impl DenoisePanel {
     }
 }
 
-/// One labelled image column: title, a detail line, the image, a score line.
+/// One labelled image column: title, a detail line, the image, and its error against the clean
+/// image on two lines (or "the target").
 fn column(
     ui: &mut egui::Ui,
     size: f32,
     title: &str,
     detail: &str,
     tex: Option<&TextureHandle>,
-    _score: Option<&Score>,
-    text: &str,
-) {
+    score: Option<&Score>,
+    best: bool,
+) -> egui::Response {
     ui.vertical(|ui| {
         ui.set_width(size);
         ui.strong(title);
         ui.small(detail);
-        match tex {
-            Some(t) => {
-                widgets::show_texture(ui, t, size);
+        let r = match tex {
+            Some(t) => widgets::show_texture(ui, t, size),
+            None => widgets::empty_square(ui, size),
+        };
+        match score {
+            Some(s) => {
+                ui.label(format!("MSE {:.4}", s.mse));
+                let psnr = format!("PSNR {:.1} dB", s.psnr);
+                if best {
+                    ui.colored_label(BEST, format!("{psnr}  best"));
+                } else {
+                    ui.label(psnr);
+                }
             }
             None => {
-                widgets::empty_square(ui, size);
+                ui.label("the target");
             }
         }
-        ui.label(text);
-    });
+        r
+    })
+    .inner
 }
 
-fn score_text(s: &Score) -> String {
-    format!("MSE {:.4} · PSNR {:.1} dB", s.mse, s.psnr)
-}
+/// The colour marking the best output.
+const BEST: Color32 = Color32::from_rgb(0x00, 0x9E, 0x73);
 
 /// "Denoising AE, k = 32".
 fn short_name(m: &TrainedModel) -> String {
@@ -1427,7 +1453,7 @@ fn step_textures(ctx: &egui::Context, name: &str, steps: &[StepThumb]) -> Vec<Te
         .enumerate()
         .map(|(i, s)| {
             let img = widgets::gray_image(&s.thumb.pixels, s.thumb.width, s.thumb.height);
-            ctx.load_texture(format!("{name}-{i}"), img, egui::TextureOptions::LINEAR)
+            ctx.load_texture(format!("{name}-{i}"), img, egui::TextureOptions::NEAREST)
         })
         .collect()
 }
