@@ -225,8 +225,8 @@ mod tests {
             let mut px = vec![0.0f32; PIXELS];
             stroke(
                 &mut px,
-                Pos2::new(14.0, 14.0),
-                Pos2::new(14.0, 14.0),
+                Pos2::new(14.5, 14.5),
+                Pos2::new(14.5, 14.5),
                 r,
                 1.0,
             );

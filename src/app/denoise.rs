@@ -1097,12 +1097,7 @@ impl DenoisePanel {
     fn right_column(&mut self, ui: &mut egui::Ui, shared: &Shared, entries: &[Entry]) {
         self.set_table_ui(ui, shared);
         ui.add_space(4.0);
-        ui.checkbox(&mut self.batch_view, "Batch view")
-            .on_hover_text("16 test digits at this noise: noisy above, denoised below.");
-        if self.batch_view {
-            ui.add_space(6.0);
-            self.batch_ui(ui, shared, entries);
-        }
+        self.batch_ui(ui, shared, entries);
     }
 
     fn steps_ui(&mut self, ui: &mut egui::Ui) {
@@ -1135,23 +1130,35 @@ impl DenoisePanel {
             }
         };
         if let Some((steps, tex)) = steps_and_tex {
-            ui.horizontal_wrapped(|ui| {
-                for (s, t) in steps.iter().zip(tex) {
-                    ui.vertical(|ui| {
-                        let (w, h) = (s.thumb.width.max(1) as f32, s.thumb.height.max(1) as f32);
-                        let scale = 72.0 / w.max(h);
-                        let (rect, _) = ui.allocate_exact_size(Vec2::splat(72.0), Sense::hover());
-                        let img_rect =
-                            Rect::from_center_size(rect.center(), Vec2::new(w * scale, h * scale));
-                        ui.painter()
-                            .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-                        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
-                        ui.painter().image(t.id(), img_rect, uv, Color32::WHITE);
-                        ui.small(&s.name);
-                        ui.small(format!("{}×{}", s.width, s.height));
-                    });
-                }
-            });
+            // Fixed cells in rows (nested layouts do not wrap by themselves).
+            const CELL: f32 = 72.0;
+            let gap = ui.spacing().item_spacing.x;
+            let per_row = (((ui.available_width() + gap) / (CELL + gap)) as usize).max(1);
+            let cells: Vec<_> = steps.iter().zip(tex).collect();
+            for row in cells.chunks(per_row) {
+                ui.horizontal_top(|ui| {
+                    for (s, t) in row {
+                        ui.vertical(|ui| {
+                            ui.set_width(CELL);
+                            let w = s.thumb.width.max(1) as f32;
+                            let h = s.thumb.height.max(1) as f32;
+                            let scale = CELL / w.max(h);
+                            let (rect, _) =
+                                ui.allocate_exact_size(Vec2::splat(CELL), Sense::hover());
+                            let img_rect = Rect::from_center_size(
+                                rect.center(),
+                                Vec2::new(w * scale, h * scale),
+                            );
+                            ui.painter()
+                                .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                            let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+                            ui.painter().image(t.id(), img_rect, uv, Color32::WHITE);
+                            ui.small(&s.name);
+                            ui.small(format!("{}×{}", s.width, s.height));
+                        });
+                    }
+                });
+            }
         }
     }
 
@@ -1255,23 +1262,30 @@ impl DenoisePanel {
     }
 
     fn batch_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, entries: &[Entry]) {
+        if self.batch_output >= entries.len() {
+            self.batch_output = 0;
+        }
         ui.horizontal(|ui| {
-            ui.strong("Batch: 16 test digits, noisy (top) and denoised (below)");
+            ui.checkbox(&mut self.batch_view, "Batch view")
+                .on_hover_text("16 test digits at this noise: noisy above, denoised below.");
+            if self.batch_view && !entries.is_empty() {
+                egui::ComboBox::from_label("denoised by")
+                    .selected_text(&entries[self.batch_output].title)
+                    .show_ui(ui, |ui| {
+                        for (i, e) in entries.iter().enumerate() {
+                            ui.selectable_value(&mut self.batch_output, i, &e.title);
+                        }
+                    });
+            }
         });
+        if !self.batch_view {
+            return;
+        }
+        ui.weak("16 test digits at this noise: noisy rows, each above its denoised row.");
         if entries.is_empty() {
             ui.weak("No model to denoise with: train or load one, or tick PCA.");
             return;
         }
-        if self.batch_output >= entries.len() {
-            self.batch_output = 0;
-        }
-        egui::ComboBox::from_label("denoised by")
-            .selected_text(&entries[self.batch_output].title)
-            .show_ui(ui, |ui| {
-                for (i, e) in entries.iter().enumerate() {
-                    ui.selectable_value(&mut self.batch_output, i, &e.title);
-                }
-            });
         let entry = &entries[self.batch_output];
         let key = ViewKey {
             source: Source::Test(usize::MAX),
@@ -1292,7 +1306,7 @@ impl DenoisePanel {
             self.batch_key = Some(key);
         }
         if let Some(tex) = &self.batch_tex {
-            let w = ui.available_width().min(460.0);
+            let w = ui.available_width().min(320.0);
             let s = tex.size_vec2();
             ui.add(egui::Image::new(tex).fit_to_exact_size(Vec2::new(w, w * s.y / s.x)));
         }
