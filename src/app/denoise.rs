@@ -22,6 +22,7 @@ use super::jobs::{self, DialogKind, Job};
 use super::widgets;
 use super::{Level, Shared};
 use crate::analysis::denoise::{self as experiment, Corruption, Denoiser, Score, SetScores};
+use crate::analysis::metrics::psnr;
 use crate::analysis::Pca;
 use crate::data::preprocess::{Gray, Preprocessed};
 use crate::data::{Dataset, NoiseKind, Occlusion};
@@ -377,26 +378,27 @@ impl DenoisePanel {
                     .on_hover_text(c.hint());
             }
             ui.separator();
-            let slider = egui::Slider::new(&mut self.factor, 0.0..=1.0)
-                .text("noise factor")
-                .fixed_decimals(2);
-            ui.add_enabled(self.noise != NoiseChoice::Occlusion, slider)
-                .on_hover_text("Gaussian: standard deviation. Salt and pepper, masking: fraction of pixels hit.")
-                .on_disabled_hover_text("The occlusion is the rectangle you drag on the noisy image.");
-            if ui
-                .button("New noise")
-                .on_hover_text("Draw new random noise (the same noise is kept until you ask).")
-                .clicked()
-            {
-                self.seed = self
-                    .seed
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+            if self.noise == NoiseChoice::Occlusion {
+                ui.weak("Drag on the noisy image to draw the rectangle; drag inside it to move it.");
+            } else {
+                let slider = egui::Slider::new(&mut self.factor, 0.0..=1.0)
+                    .text("noise factor")
+                    .fixed_decimals(2);
+                ui.add(slider).on_hover_text(
+                    "Gaussian: standard deviation. Salt and pepper, masking: fraction of pixels hit.",
+                );
+                if ui
+                    .button("New noise")
+                    .on_hover_text("Draw new random noise (the same noise is kept until you ask).")
+                    .clicked()
+                {
+                    self.seed = self
+                        .seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                }
             }
         });
-        if self.noise == NoiseChoice::Occlusion {
-            ui.weak("Drag on the noisy image to draw the rectangle; drag inside it to move it.");
-        }
 
         ui.horizontal_wrapped(|ui| {
             ui.strong("Image");
@@ -1224,7 +1226,7 @@ impl DenoisePanel {
             .rows
             .iter()
             .enumerate()
-            .filter_map(|(i, (_, r))| r.as_ref().ok().map(|s| (i, s.denoised_psnr)))
+            .filter_map(|(i, (_, r))| r.as_ref().ok().map(|s| (i, -s.denoised_mse)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
         egui::Grid::new("denoise-set-table")
@@ -1232,18 +1234,20 @@ impl DenoisePanel {
             .num_columns(3)
             .show(ui, |ui| {
                 ui.strong("Output");
-                ui.strong("mean PSNR");
+                ui.strong("PSNR").on_hover_text(
+                    "10 log10(1 / MSE), with the MSE over all pixels of all test digits.",
+                );
                 ui.strong("MSE");
                 ui.end_row();
                 ui.label("Noisy input");
-                ui.label(format!("{:.2} dB", t.noisy_psnr));
+                ui.label(format!("{:.2} dB", psnr(t.noisy_mse)));
                 ui.label(format!("{:.4}", t.noisy_mse));
                 ui.end_row();
                 for (i, ((title, detail), r)) in t.rows.iter().enumerate() {
                     ui.label(title).on_hover_text(detail);
                     match r {
                         Ok(s) => {
-                            let text = format!("{:.2} dB", s.denoised_psnr);
+                            let text = format!("{:.2} dB", psnr(s.denoised_mse));
                             if Some(i) == best && t.rows.len() > 1 {
                                 ui.colored_label(BEST, format!("{text} best"));
                             } else {
