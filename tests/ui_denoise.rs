@@ -448,3 +448,16 @@ fn another_model_is_compared_on_the_image_and_the_test_set_then_the_batch_view()
     assert_eq!(d.len(), 16 * 784);
     assert!(has(&h, "16 test digits"));
 }
+
+#[test]
+fn denoise_panel_snapshot() {
+    let (mut h, _d) = denoise_app(None, |a| a.denoise.batch_view = true);
+    let canvas = h.get_by_label("Drawing canvas").rect();
+    let p = |x: f32, y: f32| canvas.min + (canvas.size() * egui::vec2(x, y));
+    mouse_drag(&mut h, p(0.35, 0.25), p(0.6, 0.75));
+    assert!(wait_until(&mut h, T, |a| a
+        .denoise
+        .set_table_is_current(&a.shared)));
+    h.step();
+    h.snapshot("denoise_panel");
+}
