@@ -3,6 +3,8 @@
 //! training worker's handle and what it reported, the current model snapshot, PCA, settings
 //! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
+pub mod canvas;
+pub mod denoise;
 pub mod jobs;
 pub mod placeholder;
 pub mod settings;
@@ -449,7 +451,7 @@ pub struct App {
     pub train: train_panel::TrainPanel,
     pub latent: placeholder::Placeholder,
     pub interpolate: placeholder::Placeholder,
-    pub denoise: placeholder::Placeholder,
+    pub denoise: denoise::DenoisePanel,
     pub pca: placeholder::Placeholder,
     pub anomaly: placeholder::Placeholder,
     pub frames: FrameStats,
@@ -513,7 +515,7 @@ impl App {
             sidebar: sidebar::Sidebar::default(),
             latent: placeholder::Placeholder::new(Tab::Latent),
             interpolate: placeholder::Placeholder::new(Tab::Interpolate),
-            denoise: placeholder::Placeholder::new(Tab::Denoise),
+            denoise: denoise::DenoisePanel::new(),
             pca: placeholder::Placeholder::new(Tab::Pca),
             anomaly: placeholder::Placeholder::new(Tab::Anomaly),
             shared,
