@@ -2,8 +2,10 @@
 //! with, also used to project wide latent codes to 2-D) and metrics (MSE, BCE, PSNR, kNN
 //! accuracy on codes, ROC AUC and curve, precision/recall, histograms). Plain slices in,
 //! numbers out; degenerate input (empty, constant, NaN) gives an error or a documented value,
-//! never a panic.
+//! never a panic. `denoise` is the denoising experiment (corrupt, reconstruct with a model or
+//! PCA, measure) shared by the Denoise panel and the command line.
 
+pub mod denoise;
 pub mod metrics;
 pub mod pca;
 

@@ -3,6 +3,8 @@
 //! training worker's handle and what it reported, the current model snapshot, PCA, settings
 //! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
+pub mod canvas;
+pub mod denoise;
 pub mod interpolate;
 pub mod jobs;
 pub mod latent;
@@ -452,7 +454,7 @@ pub struct App {
     pub train: train_panel::TrainPanel,
     pub latent: latent::LatentPanel,
     pub interpolate: interpolate::InterpolatePanel,
-    pub denoise: placeholder::Placeholder,
+    pub denoise: denoise::DenoisePanel,
     pub pca: placeholder::Placeholder,
     pub anomaly: placeholder::Placeholder,
     pub frames: FrameStats,
@@ -516,7 +518,7 @@ impl App {
             sidebar: sidebar::Sidebar::default(),
             latent: latent::LatentPanel::new(),
             interpolate: interpolate::InterpolatePanel::new(),
-            denoise: placeholder::Placeholder::new(Tab::Denoise),
+            denoise: denoise::DenoisePanel::new(),
             pca: placeholder::Placeholder::new(Tab::Pca),
             anomaly: placeholder::Placeholder::new(Tab::Anomaly),
             shared,

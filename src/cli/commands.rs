@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
 use serde_json::json;
 
 use super::{parse_sizes, DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
@@ -264,7 +263,8 @@ pub fn denoise(a: DenoiseArgs) -> anyhow::Result<()> {
         bail!("--factor {}: must be between 0 and 1", a.factor);
     }
     let model = load_model(&a.model)?;
-    let result = denoise_image(&model, &a.input, a.noise, a.factor, a.seed)?;
+    let result =
+        crate::analysis::denoise::denoise_file(&model, &a.input, a.noise, a.factor, a.seed)?;
     let side = crate::SIDE;
     let to_gray = |p: &[f32]| data::preprocess::Gray {
         width: side,
@@ -298,35 +298,4 @@ pub fn denoise(a: DenoiseArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// What `denoise` computes; shared with the Denoise panel.
-pub struct DenoiseResult {
-    pub clean: Vec<f32>,
-    pub noisy: Vec<f32>,
-    pub denoised: Vec<f32>,
-    pub noisy_mse: f32,
-    pub denoised_mse: f32,
-}
-
-pub fn denoise_image(
-    model: &crate::model::TrainedModel,
-    input: &Path,
-    kind: data::NoiseKind,
-    factor: f32,
-    seed: u64,
-) -> anyhow::Result<DenoiseResult> {
-    let img = data::preprocess::load(input)?;
-    let clean = data::preprocess::preprocess(&img).pixels;
-    let mut noisy = clean.clone();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    data::noise::apply(kind, factor, &mut noisy, &mut rng);
-    let denoised = model.reconstruct(&noisy)?;
-    Ok(DenoiseResult {
-        noisy_mse: crate::analysis::metrics::mse(&noisy, &clean),
-        denoised_mse: crate::analysis::metrics::mse(&denoised, &clean),
-        clean,
-        noisy,
-        denoised,
-    })
 }

@@ -142,7 +142,7 @@ impl Dataset {
             };
             return Err(DataError::Io {
                 path: dir.to_path_buf(),
-                source,
+                error: source,
             });
         }
         let train = find_split(dir, "train")?;
@@ -412,7 +412,7 @@ fn names_for(dir: &Path, label_files: &[(PathBuf, Vec<u8>)]) -> Result<(String, 
     if classes_file.is_file() {
         let text = std::fs::read_to_string(&classes_file).map_err(|source| DataError::Io {
             path: classes_file.clone(),
-            source,
+            error: source,
         })?;
         let mut names: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
         while names.last().is_some_and(|n| n.is_empty()) {

@@ -95,7 +95,7 @@ fn dim_u32(d: usize) -> u32 {
 fn read_file(path: &Path) -> Result<Vec<u8>> {
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let limit = MAX_DATA_BYTES + MAX_HEADER_BYTES;
     let mut bytes = Vec::new();
@@ -162,7 +162,7 @@ fn read_up_to(reader: &mut impl Read, n: usize, path: &Path) -> Result<Vec<u8>> 
 fn stream_error(source: io::Error, path: &Path) -> DataError {
     DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

@@ -19,11 +19,11 @@ use std::path::PathBuf;
 /// file it is about, so that the message alone tells the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // In the message, not chained: the one-line CLI report would print it twice.
+        error: std::io::Error,
     },
     #[error(
         "{path}: not an IDX {what} file (magic number {found:#010x}, expected {expected:#010x})"

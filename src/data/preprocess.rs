@@ -111,7 +111,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Gray> {
 pub fn load(path: &Path) -> Result<Gray> {
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let too_big = |len: u64| DataError::Image {
         path: path.to_path_buf(),
@@ -206,7 +206,7 @@ pub fn save_png(image: &Gray, path: &Path) -> Result<()> {
     };
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let (w, h) = (image.width, image.height);
     if w == 0 || h == 0 || w.checked_mul(h) != Some(image.pixels.len()) {

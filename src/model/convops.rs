@@ -302,7 +302,15 @@ impl CustomOp2 for ConvTranspose {
         let g = self.geom(l1.dims(), l2.dims())?;
         let (x, w) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
         // y = col2im(Wᵀ[co·k·k, ci] · X[ci, n])
-        let y = g.col2im(&matmul(g.ckk(), g.n(), g.o, w, true, &g.gather_out(x), false));
+        let y = g.col2im(&matmul(
+            g.ckk(),
+            g.n(),
+            g.o,
+            w,
+            true,
+            &g.gather_out(x),
+            false,
+        ));
         Ok((CpuStorage::F32(y), Shape::from((g.b, g.c, g.h, g.w))))
     }
 

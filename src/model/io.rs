@@ -56,11 +56,11 @@ impl ModelMeta {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelIoError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // In the message, not chained: the one-line CLI report would print it twice.
+        error: std::io::Error,
     },
     #[error("{path}: not a Bottleneck model description: {message}")]
     Meta { path: PathBuf, message: String },
@@ -95,9 +95,9 @@ pub fn sidecar_path(weights: &Path) -> PathBuf {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
-    move |source| ModelIoError::Io {
+    move |error| ModelIoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -151,19 +151,24 @@ pub fn save(model: &TrainedModel, path: &Path) -> Result<(), ModelIoError> {
 pub fn load_meta(path: &Path) -> Result<ModelMeta, ModelIoError> {
     let side = sidecar_path(path);
     let text = std::fs::read_to_string(&side).map_err(io_err(&side))?;
-    let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| ModelIoError::Meta {
-        path: side.clone(),
+    parse_meta(&text, &side)
+}
+
+/// Parses and checks a sidecar's text; `side` names it in errors.
+pub fn parse_meta(text: &str, side: &Path) -> Result<ModelMeta, ModelIoError> {
+    let meta: ModelMeta = serde_json::from_str(text).map_err(|e| ModelIoError::Meta {
+        path: side.to_path_buf(),
         message: e.to_string(),
     })?;
     if meta.format != FORMAT {
         return Err(ModelIoError::Meta {
-            path: side,
+            path: side.to_path_buf(),
             message: format!("format is '{}', expected '{FORMAT}'", meta.format),
         });
     }
     if meta.version > VERSION {
         return Err(ModelIoError::Meta {
-            path: side,
+            path: side.to_path_buf(),
             message: format!(
                 "version {} is newer than this Bottleneck understands ({VERSION})",
                 meta.version
@@ -173,7 +178,7 @@ pub fn load_meta(path: &Path) -> Result<ModelMeta, ModelIoError> {
     meta.config
         .validate()
         .map_err(|message| ModelIoError::Config {
-            path: side,
+            path: side.to_path_buf(),
             message,
         })?;
     Ok(meta)
@@ -183,7 +188,17 @@ pub fn load_meta(path: &Path) -> Result<ModelMeta, ModelIoError> {
 pub fn load(path: &Path) -> Result<TrainedModel, ModelIoError> {
     let meta = load_meta(path)?;
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelIoError::Weights {
+    from_parts(meta, &bytes, path)
+}
+
+/// Builds a model from its metadata and safetensors bytes, checking every tensor's name and
+/// shape against the configuration; `path` names the weights in errors.
+pub fn from_parts(
+    meta: ModelMeta,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<TrainedModel, ModelIoError> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| ModelIoError::Weights {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

@@ -4,6 +4,7 @@
 //! settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy of a model
 //! for inference (what the UI panels and the command line use).
 
+pub mod bundled;
 pub mod config;
 pub mod conv;
 pub mod convops;
