@@ -412,3 +412,31 @@ fn clicking_the_interpolation_map_sets_the_endpoints() {
         "A then B: {ia} {ib} {picks:?}"
     );
 }
+
+#[test]
+fn animate_sweeps_t_until_the_slider_is_touched() {
+    let (mut h, _d) = app_with(dense2(), Tab::Interpolate);
+    h.get_by_label("Animate").click();
+    h.step();
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        h.step();
+        seen.push(state(&h).interpolate.t);
+    }
+    let p = &state(&h).interpolate;
+    assert!(p.animate, "still animating");
+    let (lo, hi) = seen
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, u), &t| (l.min(t), u.max(t)));
+    assert!(hi - lo > 0.2, "t moves: {seen:?}");
+    assert!(seen.iter().all(|t| (0.0..=1.0).contains(t)));
+    let shown = p.shown.clone();
+    h.get_by_role_and_label(egui::Role::Slider, "t")
+        .set_value_accesskit(0.25);
+    h.step();
+    h.step();
+    let p = &state(&h).interpolate;
+    assert!(!p.animate, "moving the slider stops the animation");
+    assert_eq!(p.t, 0.25);
+    assert_ne!(p.shown, shown);
+}

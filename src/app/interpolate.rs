@@ -559,7 +559,7 @@ impl InterpolatePanel {
                 if ui
                     .add_enabled(
                         !busy,
-                        egui::Button::new(format!("Picture as {}...", which.name())),
+                        egui::Button::new(format!("Picture as {}…", which.name())),
                     )
                     .on_hover_text("Use a picture of your own (preprocessed like MNIST).")
                     .clicked()
@@ -655,7 +655,8 @@ impl InterpolatePanel {
                 .add(
                     egui::Slider::new(&mut self.t, 0.0..=1.0)
                         .text("t")
-                        .fixed_decimals(2),
+                        // Shown with 2 decimals but not rounded: Animate moves t in small steps.
+                        .custom_formatter(|v, _| format!("{v:.2}")),
                 )
                 .changed()
             {

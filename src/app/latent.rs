@@ -374,12 +374,12 @@ impl MapSource {
         }
         self.busy = Some(if codes.is_none() {
             format!(
-                "Encoding {} {} images...",
+                "Encoding {} {} images…",
                 widgets::thousands(n as f64),
                 req.split.name()
             )
         } else {
-            "Projecting the codes...".into()
+            "Projecting the codes…".into()
         });
         let job_key = key.clone();
         let job = Job::spawn("latent-map", Some(ctx.clone()), move || {
@@ -1070,7 +1070,7 @@ impl LatentPanel {
             if ui
                 .add_enabled(
                     self.picture_job.is_none(),
-                    egui::Button::new("Open picture..."),
+                    egui::Button::new("Open picture…"),
                 )
                 .on_hover_text(
                     "Encode a picture of your own and mark where it lands (or drop an image \
@@ -1458,7 +1458,7 @@ impl LatentPanel {
         if self.picture_job.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Reading the picture...");
+                ui.label("Reading the picture…");
             });
         }
         let mut clear_prior = false;
