@@ -318,10 +318,7 @@ impl AnomalyPanel {
                     self.view = View::OtherDataset;
                     self.error = None;
                 }
-                Err(e) => {
-                    self.error = Some(e.clone());
-                    shared.notify(Level::Error, e);
-                }
+                Err(e) => self.error = Some(e),
             }
         }
     }
@@ -425,13 +422,18 @@ impl AnomalyPanel {
         });
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(!training, |ui| {
-                ui.label("Code size k");
+                let l = ui.label("Code size k");
                 ui.add(egui::DragValue::new(&mut self.settings.latent).range(1..=256))
+                    .labelled_by(l.id)
                     .on_hover_text("Size of the detector's code: smaller codes generalise less.");
-                ui.label("Epochs");
-                ui.add(egui::DragValue::new(&mut self.settings.epochs).range(1..=500));
-                ui.label("Seed");
-                ui.add(egui::DragValue::new(&mut self.settings.seed));
+                let l = ui.label("Epochs");
+                ui.add(egui::DragValue::new(&mut self.settings.epochs).range(1..=500))
+                    .labelled_by(l.id)
+                    .on_hover_text("Passes over the normal training images.");
+                let l = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut self.settings.seed))
+                    .labelled_by(l.id)
+                    .on_hover_text("Seed of the initial weights and the batch order.");
             });
             let valid = self.settings.validate(self.classes);
             let button = ui
@@ -729,8 +731,8 @@ impl AnomalyPanel {
             .y_axis_formatter(fmt)
             .x_axis_label("false positive rate")
             .y_axis_label("true positive rate")
-            .default_x_bounds(0.0, 1.0)
-            .default_y_bounds(0.0, 1.0)
+            .default_x_bounds(-0.02, 1.02)
+            .default_y_bounds(-0.02, 1.02)
             .allow_scroll(false)
             .show(ui, |p| {
                 p.line(

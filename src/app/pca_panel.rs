@@ -16,7 +16,7 @@ use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
 use super::jobs::Job;
-use super::{widgets, Level, SessionModel, Shared};
+use super::{widgets, SessionModel, Shared};
 use crate::analysis::{metrics, Pca};
 use crate::data::Dataset;
 use crate::model::{TrainConfig, TrainedModel, Variant};
@@ -345,8 +345,7 @@ impl PcaPanel {
                     }
                     Err(e) => {
                         self.analysis = None;
-                        self.analysis_error = Some(e.clone());
-                        shared.notify(Level::Error, format!("PCA vs AE: {e}"));
+                        self.analysis_error = Some(format!("Cannot compare with PCA: {e}"));
                     }
                 }
                 self.analysis_key = Some(key);
