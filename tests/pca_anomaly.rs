@@ -11,9 +11,9 @@ use bottleneck::analysis::anomaly::{self, DetectorSettings};
 use bottleneck::analysis::{metrics, Pca};
 use bottleneck::app::pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
-use clap::Parser;
 use bottleneck::data::{idx, Dataset};
 use bottleneck::model::TrainedModel;
+use clap::Parser;
 
 fn embedded() -> Arc<Dataset> {
     static DATA: OnceLock<Arc<Dataset>> = OnceLock::new();

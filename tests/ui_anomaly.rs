@@ -51,9 +51,7 @@ fn training_shows_the_auc_and_the_threshold_moves_precision_and_recall() {
             .is_some(),
         "the AUC is on screen"
     );
-    assert!(h
-        .query_by_label_contains("Held-out classes: 7")
-        .is_some());
+    assert!(h.query_by_label_contains("Held-out classes: 7").is_some());
     assert!(h
         .query_by_label_contains("Highest reconstruction errors")
         .is_some());
@@ -154,10 +152,20 @@ fn another_dataset_is_scored_out_of_distribution() {
     let a = state(&h);
     assert_eq!(a.anomaly.view, View::OtherDataset);
     let s = a.anomaly.scored().unwrap();
-    assert_eq!(s.counts().1, 40, "every image of the other dataset is an anomaly");
+    assert_eq!(
+        s.counts().1,
+        40,
+        "every image of the other dataset is an anomaly"
+    );
     assert_eq!(
         s.counts().0,
-        a.shared.data.test.labels.iter().filter(|&&l| l != 7).count(),
+        a.shared
+            .data
+            .test
+            .labels
+            .iter()
+            .filter(|&&l| l != 7)
+            .count(),
         "against the normal test images"
     );
     let auc = a.anomaly.auc().unwrap();
@@ -191,7 +199,12 @@ fn a_bad_folder_gives_an_error_and_keeps_the_scores() {
     assert!(wait_until(&mut h, T, |a| a.anomaly.error.is_some()));
     h.step();
     let a = state(&h);
-    assert!(a.anomaly.error.as_ref().unwrap().contains("Cannot open dataset"));
+    assert!(a
+        .anomaly
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("Cannot open dataset"));
     assert_eq!(a.anomaly.view, View::HeldOut);
     assert_eq!(a.anomaly.auc(), auc);
     assert!(h.query_by_label_contains("Cannot open dataset").is_some());

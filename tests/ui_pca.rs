@@ -113,7 +113,9 @@ fn a_model_is_measured_against_pca_and_a_linear_autoencoder_lands_on_pca() {
         a.shared.session_models[1].model.config().variant,
         Variant::Linear
     );
-    assert!(h.query_by_label_contains("it lands on PCA's error").is_some());
+    assert!(h
+        .query_by_label_contains("it lands on PCA's error")
+        .is_some());
 }
 
 #[test]

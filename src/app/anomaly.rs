@@ -58,6 +58,8 @@ pub struct OtherData {
 }
 
 type TrainOutcome = Result<Option<(TrainedModel, Scored, f64)>, String>;
+/// Another dataset loaded (when it is new) and scored.
+type OtherOutcome = Result<(Option<OtherData>, Scored), String>;
 
 struct TrainRun {
     job: Job<TrainOutcome>,
@@ -98,7 +100,7 @@ pub struct AnomalyPanel {
     pub other: Option<OtherData>,
     pub other_scored: Option<Arc<Scored>>,
     other_dialog: Option<Job<Vec<PathBuf>>>,
-    other_job: Option<Job<Result<(Option<OtherData>, Scored), String>>>,
+    other_job: Option<Job<OtherOutcome>>,
     pub view: View,
     pub threshold: f32,
     threshold_key: usize,

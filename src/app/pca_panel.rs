@@ -71,7 +71,7 @@ pub fn train_linear(
     data: Arc<Dataset>,
     progress: &AtomicUsize,
     cancel: &AtomicBool,
-) -> Result<Option<(TrainedModel, f64, f64)>, String> {
+) -> LinearOutcome {
     let started = Instant::now();
     let mut t = Trainer::new(linear_config(k), data.clone()).map_err(|e| e.to_string())?;
     while !t.is_finished() {
@@ -135,9 +135,13 @@ pub struct Curve {
 }
 
 type Key = (u64, usize, usize);
+/// A trained linear AE with its test MSE and training seconds (`None`: cancelled).
+type LinearOutcome = Result<Option<(TrainedModel, f64, f64)>, String>;
+/// A model's test MSE on a dataset (`None` when it cannot run), by (model, dataset) pointer.
+type SessionMse = Vec<((usize, usize), Option<f64>)>;
 
 struct LinearRun {
-    job: Job<Result<Option<(TrainedModel, f64, f64)>, String>>,
+    job: Job<LinearOutcome>,
     progress: Arc<AtomicUsize>,
     cancel: Arc<AtomicBool>,
     total: usize,
@@ -168,7 +172,7 @@ pub struct PcaPanel {
     curve_job: Option<((usize, usize), Job<Curve>)>,
     /// Test MSE of session models on the current dataset, by (model, dataset) pointer.
     session_mse: HashMap<(usize, usize), Option<f64>>,
-    session_job: Option<Job<Vec<((usize, usize), Option<f64>)>>>,
+    session_job: Option<Job<SessionMse>>,
     linear_run: Option<LinearRun>,
     pub linear_result: Option<LinearResult>,
     pub linear_error: Option<String>,
@@ -719,7 +723,7 @@ impl PcaPanel {
             return;
         };
         let data_key = ptr(&shared.data);
-        let current = shared.model().map(|m| ptr(m));
+        let current = shared.model().map(ptr);
         let mut ae_pts = Vec::new();
         let mut linear_pts = Vec::new();
         let mut current_pt = None;
