@@ -876,6 +876,7 @@ impl PcaPanel {
         let names = &shared.data.class_names;
         let map = if ae { &a.ae_map } else { &a.pca_map };
         denser_x_labels(Plot::new(if ae { "ae-map" } else { "pca-map" }))
+            .y_grid_spacer(egui_plot::uniform_grid_spacer(nice_grid))
             .height(MAP_HEIGHT)
             .allow_scroll(false)
             .show(ui, |p| {
@@ -895,12 +896,32 @@ impl PcaPanel {
     }
 }
 
-/// A plot whose x-axis labels may sit closer than egui_plot's default (60 points apart), so a
-/// narrow plot still gets a few numbers.
+/// Grid steps of 1, 2 or 5 times a power of ten, about five labelled steps across the view
+/// (egui_plot's default only uses powers of ten, which leaves a narrow plot with one label).
+pub fn nice_grid(input: egui_plot::GridInput) -> [f64; 3] {
+    let span = (input.bounds.1 - input.bounds.0).abs().max(1e-12);
+    let raw = span / 5.0;
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    let step = p * if m < 1.5 {
+        1.0
+    } else if m < 3.5 {
+        2.0
+    } else if m < 7.5 {
+        5.0
+    } else {
+        10.0
+    };
+    [step / 2.0, step, step * 10.0]
+}
+
+/// A plot whose x-axis labels may sit closer than egui_plot's default (60 points apart), on
+/// [`nice_grid`] steps, so a narrow plot still gets a few numbers.
 pub fn denser_x_labels(plot: Plot<'_>) -> Plot<'_> {
     plot.custom_x_axes(vec![
         egui_plot::AxisHints::new_x().label_spacing(34.0..=50.0)
     ])
+    .x_grid_spacer(egui_plot::uniform_grid_spacer(nice_grid))
 }
 
 /// Where k sits on the (logarithmic) k axes.
