@@ -233,3 +233,26 @@ fn checkboxes_choose_the_normal_classes_and_none_cannot_train() {
     assert!(state(&h).anomaly.detector.is_none());
     assert!(!state(&h).anomaly.busy());
 }
+
+#[test]
+fn a_new_dataset_drops_the_detector() {
+    let other = noise_folder(50);
+    let (mut h, _d) = anomaly_app(1);
+    train(&mut h);
+    let d = bottleneck::data::Dataset::load_dir(other.path()).unwrap();
+    state_mut(&mut h).shared.set_dataset(d);
+    h.step();
+    h.step();
+    let a = state(&h);
+    assert!(a.anomaly.detector.is_none());
+    assert!(a.anomaly.scored().is_none());
+    assert!(a
+        .anomaly
+        .settings
+        .normal
+        .iter()
+        .all(|&c| (c as usize) < a.shared.data.num_classes()));
+    assert!(h
+        .query_by_label_contains("train the anomaly detector again")
+        .is_some());
+}

@@ -135,3 +135,70 @@ fn without_a_model_pca_is_shown_alone() {
     assert!(c.cumulative.windows(2).all(|w| w[1] >= w[0]));
     assert!(a.pca.analysis.is_none());
 }
+
+#[test]
+fn a_new_dataset_is_measured_again() {
+    let (mut h, _d) = app(|a| a.tab = Tab::Pca);
+    h.step();
+    adopt_dense(&mut h, 3, 1);
+    assert!(wait_until(&mut h, T, |a| a.pca.analysis.is_some()
+        && !a.pca.measured(&a.shared).is_empty()));
+    let before = state(&h).pca.measured(&state(&h).shared)[0].1;
+
+    // The first 300 test digits, upside down, as a new dataset.
+    let dir = tempfile::tempdir().unwrap();
+    let test = &state(&h).shared.data.test;
+    let n = 300;
+    let pixels: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let img = test.image(i);
+            (0..784).map(move |p| (img[783 - p] * 255.0).round() as u8)
+        })
+        .collect();
+    let images = bottleneck::data::idx::IdxImages {
+        count: n,
+        rows: 28,
+        cols: 28,
+        pixels,
+    };
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        bottleneck::data::idx::encode_images(&images),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte"),
+        bottleneck::data::idx::encode_labels(&test.labels[..n]),
+    )
+    .unwrap();
+    let flipped = bottleneck::data::Dataset::load_dir(dir.path()).unwrap();
+    state_mut(&mut h).shared.set_dataset(flipped);
+    assert!(
+        wait_until(&mut h, T, |a| {
+            a.shared.pca.is_some()
+                && a.pca.analysis.as_ref().is_some_and(|an| {
+                    let p = a.shared.pca.as_ref().unwrap();
+                    (an.pca_test_mse - p.mse(&a.shared.data.test.images, 3) as f64).abs() < 1e-6
+                })
+                && !a.pca.measured(&a.shared).is_empty()
+        }),
+        "the analysis follows the new dataset"
+    );
+    let a = state(&h);
+    let after = a.pca.measured(&a.shared)[0].1;
+    assert_eq!(a.shared.data.test.len(), 60);
+    let direct =
+        bottleneck::app::pca_panel::test_mse(a.shared.model().unwrap(), &a.shared.data).unwrap();
+    assert!(
+        (after - direct).abs() < 1e-9,
+        "measured on the new test split"
+    );
+    assert!(
+        (after - before).abs() > 1e-4,
+        "not the old value: {before} -> {after}"
+    );
+    let an = a.pca.analysis.as_ref().unwrap();
+    assert!((an.ae_test_mse - after).abs() < 1e-9);
+    let points: usize = an.pca_map.iter().map(Vec::len).sum();
+    assert_eq!(points, 60);
+}

@@ -17,7 +17,7 @@ use egui_plot::{
 };
 
 use super::jobs::{self, DialogKind, Job};
-use super::pca_panel::denser_x_labels;
+use super::pca_panel::{denser_x_labels, Tag};
 use super::{widgets, Level, Shared};
 use crate::analysis::anomaly::{self, DetectorSettings, Scored};
 use crate::analysis::metrics;
@@ -68,7 +68,7 @@ struct TrainRun {
     cancel: Arc<AtomicBool>,
     settings: DetectorSettings,
     train_images: usize,
-    data_key: usize,
+    data: Tag<Dataset>,
 }
 
 impl Drop for TrainRun {
@@ -79,7 +79,7 @@ impl Drop for TrainRun {
 
 /// What the plots need from one set of scores, computed once per set.
 struct Stats {
-    key: usize,
+    key: u64,
     roc: Vec<[f64; 2]>,
     auc: Option<f32>,
     /// Histogram range and the share (%) of each group per bin.
@@ -93,7 +93,7 @@ struct Stats {
 
 pub struct AnomalyPanel {
     pub settings: DetectorSettings,
-    data_key: usize,
+    data: Tag<Dataset>,
     classes: usize,
     run: Option<TrainRun>,
     pub detector: Option<Detector>,
@@ -103,15 +103,13 @@ pub struct AnomalyPanel {
     other_job: Option<Job<OtherOutcome>>,
     pub view: View,
     pub threshold: f32,
-    threshold_key: usize,
+    threshold_key: Option<u64>,
+    /// Increments whenever the detector or the other dataset's scores change.
+    scores_gen: u64,
     stats: Option<Stats>,
     gallery: Vec<Option<TextureHandle>>,
-    gallery_key: usize,
+    gallery_key: Option<u64>,
     pub error: Option<String>,
-}
-
-fn ptr<T>(a: &Arc<T>) -> usize {
-    Arc::as_ptr(a) as *const u8 as usize
 }
 
 fn share(counts: &[u32], total: usize) -> Vec<f64> {
@@ -121,7 +119,7 @@ fn share(counts: &[u32], total: usize) -> Vec<f64> {
         .collect()
 }
 
-fn stats_of(s: &Scored, key: usize) -> Stats {
+fn stats_of(s: &Scored, key: u64) -> Stats {
     let finite: Vec<f32> = s.errors.iter().copied().filter(|v| v.is_finite()).collect();
     let min = finite.iter().copied().fold(f32::INFINITY, f32::min);
     let max = finite.iter().copied().fold(0.0f32, f32::max);
@@ -162,7 +160,7 @@ impl AnomalyPanel {
         let classes = shared.data.num_classes();
         Self {
             settings: DetectorSettings::all_but(7, classes),
-            data_key: ptr(&shared.data),
+            data: Tag::of(&shared.data),
             classes,
             run: None,
             detector: None,
@@ -172,10 +170,11 @@ impl AnomalyPanel {
             other_job: None,
             view: View::HeldOut,
             threshold: 0.0,
-            threshold_key: 0,
+            threshold_key: None,
+            scores_gen: 0,
             stats: None,
             gallery: Vec::new(),
-            gallery_key: 0,
+            gallery_key: None,
             error: None,
         }
     }
@@ -244,9 +243,10 @@ impl AnomalyPanel {
 
     /// Collects finished jobs; drops results that belong to another dataset.
     fn update(&mut self, shared: &mut Shared) {
-        let data_key = ptr(&shared.data);
-        if data_key != self.data_key {
-            self.data_key = data_key;
+        let data_key = Tag::of(&shared.data);
+        if data_key != self.data {
+            self.data = data_key.clone();
+            self.scores_gen += 1;
             let classes = shared.data.num_classes();
             if classes != self.classes {
                 self.classes = classes;
@@ -265,7 +265,7 @@ impl AnomalyPanel {
         if let Some(run) = &self.run {
             if let Some(r) = run.job.poll() {
                 let (settings, train_images, dk) =
-                    (run.settings.clone(), run.train_images, run.data_key);
+                    (run.settings.clone(), run.train_images, run.data.clone());
                 self.run = None;
                 match r {
                     Ok(Some((model, held_out, seconds))) if dk == data_key => {
@@ -280,6 +280,7 @@ impl AnomalyPanel {
                         });
                         self.error = None;
                         self.other_scored = None;
+                        self.scores_gen += 1;
                         if let Some(o) = &self.other {
                             let (test, split) = (shared.data.test.clone(), o.test.clone());
                             let normal = settings.normal.clone();
@@ -317,6 +318,7 @@ impl AnomalyPanel {
                         self.other = Some(o);
                     }
                     self.other_scored = Some(Arc::new(scored));
+                    self.scores_gen += 1;
                     self.view = View::OtherDataset;
                     self.error = None;
                 }
@@ -362,7 +364,7 @@ impl AnomalyPanel {
             cancel,
             settings,
             train_images,
-            data_key: ptr(&shared.data),
+            data: Tag::of(&shared.data),
         });
     }
 
@@ -563,13 +565,13 @@ impl AnomalyPanel {
         let Some(s) = self.scored() else {
             return;
         };
-        let key = ptr(&s);
+        let key = 2 * self.scores_gen + u64::from(self.view == View::OtherDataset);
         if self.stats.as_ref().map(|st| st.key) != Some(key) {
             self.stats = Some(stats_of(&s, key));
         }
-        if self.threshold_key != key {
+        if self.threshold_key != Some(key) {
             self.threshold = s.normal_quantile(DEFAULT_QUANTILE).unwrap_or(0.0);
-            self.threshold_key = key;
+            self.threshold_key = Some(key);
         }
         let Some(st) = self.stats.take() else {
             return;
@@ -758,13 +760,13 @@ impl AnomalyPanel {
 
     fn gallery_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, s: &Scored, st: &Stats) {
         ui.strong("Highest reconstruction errors");
-        if self.gallery_key != st.key {
+        if self.gallery_key != Some(st.key) {
             self.gallery.resize_with(GALLERY, || None);
             for (slot, &i) in self.gallery.iter_mut().zip(&st.top) {
                 let img = widgets::digit_image(s.split.image(i));
                 widgets::set_texture(slot, ui.ctx(), &format!("anomaly-gallery-{i}"), img);
             }
-            self.gallery_key = st.key;
+            self.gallery_key = Some(st.key);
         }
         let other_names = self.other.as_ref().map(|o| o.class_names.clone());
         let per_row = ((ui.available_width() / 70.0).floor() as usize).max(1);

@@ -8,8 +8,9 @@
 //! model version, the dataset and the PCA.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, TextureHandle};
@@ -54,7 +55,7 @@ pub struct LinearResult {
     pub pca_test_mse: f64,
     pub seconds: f64,
     pub model: Arc<TrainedModel>,
-    data_key: usize,
+    data: Tag<Dataset>,
 }
 
 impl LinearResult {
@@ -134,11 +135,14 @@ pub struct Curve {
     pub cumulative: Vec<f32>,
 }
 
-type Key = (u64, usize, usize);
+/// What an analysis depends on: the model version, the dataset and the PCA.
+type Key = (u64, Tag<Dataset>, Tag<Pca>);
+/// What PCA's curve depends on.
+type CurveKey = (Tag<Pca>, Tag<Dataset>);
 /// A trained linear AE with its test MSE and training seconds (`None`: cancelled).
 type LinearOutcome = Result<Option<(TrainedModel, f64, f64)>, String>;
-/// A model's test MSE on a dataset (`None` when it cannot run), by (model, dataset) pointer.
-type SessionMse = Vec<((usize, usize), Option<f64>)>;
+/// Models' test MSE on a dataset (`None` when a model cannot run on it).
+type SessionMse = Vec<((Tag<TrainedModel>, Tag<Dataset>), Option<f64>)>;
 
 struct LinearRun {
     job: Job<LinearOutcome>,
@@ -147,7 +151,7 @@ struct LinearRun {
     total: usize,
     k: usize,
     pca_test_mse: f64,
-    data_key: usize,
+    data: Tag<Dataset>,
 }
 
 impl Drop for LinearRun {
@@ -168,16 +172,18 @@ pub struct PcaPanel {
     analysis_job: Option<(Key, Job<Result<Analysis, String>>)>,
     pub analysis_error: Option<String>,
     pub curve: Option<Arc<Curve>>,
-    curve_key: Option<(usize, usize)>,
-    curve_job: Option<((usize, usize), Job<Curve>)>,
-    /// Test MSE of session models on the current dataset, by (model, dataset) pointer.
-    session_mse: HashMap<(usize, usize), Option<f64>>,
+    curve_key: Option<CurveKey>,
+    curve_job: Option<(CurveKey, Job<Curve>)>,
+    /// Test MSE of session models on a dataset, by model and dataset.
+    session_mse: HashMap<(Tag<TrainedModel>, Tag<Dataset>), Option<f64>>,
     session_job: Option<Job<SessionMse>>,
     linear_run: Option<LinearRun>,
     pub linear_result: Option<LinearResult>,
     pub linear_error: Option<String>,
     grid: Vec<Tile>,
-    grid_key: Option<Key>,
+    /// Increments with every new analysis (the grid is rebuilt when it changes).
+    analysis_gen: u64,
+    grid_gen: Option<u64>,
     /// Errors shown under the grid's reconstructions: (PCA, AE) per digit, for tests.
     pub grid_errors: Vec<(f32, f32)>,
     heat_max: f32,
@@ -189,8 +195,38 @@ impl Default for PcaPanel {
     }
 }
 
-fn ptr<T>(a: &Arc<T>) -> usize {
-    Arc::as_ptr(a) as *const u8 as usize
+/// The identity of an `Arc`'s value, for cache keys: compares and hashes by address and, being
+/// a `Weak`, keeps that address from going to another value while the key lives, without
+/// keeping the value itself alive.
+pub struct Tag<T>(Weak<T>);
+
+impl<T> Tag<T> {
+    pub fn of(a: &Arc<T>) -> Self {
+        Tag(Arc::downgrade(a))
+    }
+    fn addr(&self) -> usize {
+        Weak::as_ptr(&self.0) as *const u8 as usize
+    }
+}
+
+impl<T> Clone for Tag<T> {
+    fn clone(&self) -> Self {
+        Tag(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Tag<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+
+impl<T> Eq for Tag<T> {}
+
+impl<T> Hash for Tag<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.addr().hash(h)
+    }
 }
 
 impl PcaPanel {
@@ -209,7 +245,8 @@ impl PcaPanel {
             linear_result: None,
             linear_error: None,
             grid: Vec::new(),
-            grid_key: None,
+            analysis_gen: 0,
+            grid_gen: None,
             grid_errors: Vec::new(),
             heat_max: 0.0,
         }
@@ -217,14 +254,16 @@ impl PcaPanel {
 
     /// The session models with a measured test MSE on the current dataset: (k, MSE).
     pub fn measured(&self, shared: &Shared) -> Vec<(usize, f64)> {
-        let dk = ptr(&shared.data);
+        let dk = Tag::of(&shared.data);
         shared
             .session_models
             .iter()
-            .filter_map(|m| match self.session_mse.get(&(ptr(&m.model), dk)) {
-                Some(Some(v)) => Some((m.model.latent(), *v)),
-                _ => None,
-            })
+            .filter_map(
+                |m| match self.session_mse.get(&(Tag::of(&m.model), dk.clone())) {
+                    Some(Some(v)) => Some((m.model.latent(), *v)),
+                    _ => None,
+                },
+            )
             .collect()
     }
 
@@ -304,20 +343,20 @@ impl PcaPanel {
 
     /// Starts and collects background work.
     fn update(&mut self, shared: &mut Shared) {
-        let data_key = ptr(&shared.data);
+        let data_key = Tag::of(&shared.data);
         // PCA's curve.
         if let Some(pca) = shared.pca.clone() {
-            let key = (ptr(&pca), data_key);
+            let key = (Tag::of(&pca), data_key.clone());
             if let Some((k, job)) = &self.curve_job {
                 if let Some(c) = job.poll() {
                     if *k == key {
                         self.curve = Some(Arc::new(c));
-                        self.curve_key = Some(key);
+                        self.curve_key = Some(key.clone());
                     }
                     self.curve_job = None;
                 }
             }
-            if self.curve_key != Some(key) && self.curve_job.is_none() {
+            if self.curve_key.as_ref() != Some(&key) && self.curve_job.is_none() {
                 let data = shared.data.clone();
                 self.curve_job = Some((
                     key,
@@ -340,8 +379,9 @@ impl PcaPanel {
         // The current model's analysis.
         if let Some((key, job)) = &self.analysis_job {
             if let Some(r) = job.poll() {
-                let key = *key;
+                let key = key.clone();
                 self.analysis_job = None;
+                self.analysis_gen += 1;
                 match r {
                     Ok(a) => {
                         self.analysis = Some(Arc::new(a));
@@ -356,8 +396,8 @@ impl PcaPanel {
             }
         }
         if let (Some(snap), Some(pca)) = (shared.snapshot.clone(), shared.pca.clone()) {
-            let key = (shared.model_version, data_key, ptr(&pca));
-            if self.analysis_key != Some(key) && self.analysis_job.is_none() {
+            let key = (shared.model_version, data_key.clone(), Tag::of(&pca));
+            if self.analysis_key.as_ref() != Some(&key) && self.analysis_job.is_none() {
                 let data = shared.data.clone();
                 let fit_seconds = shared.pca_fit_seconds;
                 self.analysis_job = Some((
@@ -380,18 +420,23 @@ impl PcaPanel {
             let missing: Vec<Arc<TrainedModel>> = shared
                 .session_models
                 .iter()
-                .filter(|m| !self.session_mse.contains_key(&(ptr(&m.model), data_key)))
+                .filter(|m| {
+                    !self
+                        .session_mse
+                        .contains_key(&(Tag::of(&m.model), data_key.clone()))
+                })
                 .map(|m| m.model.clone())
                 .collect();
             if !missing.is_empty() {
                 let data = shared.data.clone();
+                let dk = data_key.clone();
                 self.session_job = Some(Job::spawn(
                     "session-mse",
                     Some(shared.egui.clone()),
                     move || {
                         missing
                             .iter()
-                            .map(|m| ((ptr(m), data_key), test_mse(m, &data).ok()))
+                            .map(|m| ((Tag::of(m), dk.clone()), test_mse(m, &data).ok()))
                             .collect()
                     },
                 ));
@@ -401,7 +446,7 @@ impl PcaPanel {
         // The linear autoencoder.
         if let Some(run) = &self.linear_run {
             if let Some(r) = run.job.poll() {
-                let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data_key);
+                let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data.clone());
                 self.linear_run = None;
                 match r {
                     Ok(Some((model, mse, seconds))) => {
@@ -412,11 +457,9 @@ impl PcaPanel {
                             pca_test_mse: pca_mse,
                             seconds,
                             model: model.clone(),
-                            data_key: dk,
+                            data: dk.clone(),
                         };
-                        if dk == data_key {
-                            self.session_mse.insert((ptr(&model), dk), Some(mse));
-                        }
+                        self.session_mse.insert((Tag::of(&model), dk), Some(mse));
                         let n = shared.session_models.len() + 1;
                         shared.session_models.push(SessionModel {
                             label: format!("#{n} {} (PCA vs AE panel)", model.config().describe()),
@@ -436,7 +479,7 @@ impl PcaPanel {
         if self
             .linear_result
             .as_ref()
-            .is_some_and(|r| r.data_key != data_key)
+            .is_some_and(|r| r.data != data_key)
         {
             self.linear_result = None;
         }
@@ -454,7 +497,7 @@ impl PcaPanel {
         let progress = Arc::new(AtomicUsize::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
         let (p, c) = (progress.clone(), cancel.clone());
-        let data_key = ptr(&data);
+        let data_tag = Tag::of(&data);
         self.linear_error = None;
         self.linear_run = Some(LinearRun {
             job: Job::spawn("linear-ae", Some(shared.egui.clone()), move || {
@@ -465,7 +508,7 @@ impl PcaPanel {
             total,
             k,
             pca_test_mse: a.pca_test_mse,
-            data_key,
+            data: data_tag,
         });
     }
 
@@ -475,10 +518,9 @@ impl PcaPanel {
             self.waiting(ui);
             return;
         };
-        let key = self.analysis_key.unwrap_or_default();
-        if self.grid_key != Some(key) {
+        if self.grid_gen != Some(self.analysis_gen) {
             self.build_grid(ui.ctx(), &a, &shared.data);
-            self.grid_key = Some(key);
+            self.grid_gen = Some(self.analysis_gen);
         }
         let rows = ["Original", "PCA", "AE", "PCA error", "AE error"];
         egui::Grid::new("pca-grid")
@@ -722,13 +764,14 @@ impl PcaPanel {
             ui.spinner();
             return;
         };
-        let data_key = ptr(&shared.data);
-        let current = shared.model().map(ptr);
+        let data_key = Tag::of(&shared.data);
+        let current = shared.model().map(Tag::of);
         let mut ae_pts = Vec::new();
         let mut linear_pts = Vec::new();
         let mut current_pt = None;
         for m in &shared.session_models {
-            let Some(Some(mse)) = self.session_mse.get(&(ptr(&m.model), data_key)) else {
+            let tag = Tag::of(&m.model);
+            let Some(Some(mse)) = self.session_mse.get(&(tag.clone(), data_key.clone())) else {
                 continue;
             };
             let p = [log_k(m.model.latent()), *mse];
@@ -737,7 +780,7 @@ impl PcaPanel {
             } else {
                 ae_pts.push(p);
             }
-            if Some(ptr(&m.model)) == current {
+            if current.as_ref() == Some(&tag) {
                 current_pt = Some(p);
             }
         }
