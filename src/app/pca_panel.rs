@@ -30,6 +30,8 @@ pub const KMAX: usize = 100;
 /// Neighbours of the kNN classifier that measures how well codes separate the classes.
 pub const KNN: usize = 5;
 const TILE: f32 = 38.0;
+/// Shortest time between two analyses while a model trains.
+const ANALYSIS_INTERVAL_WHILE_TRAINING: Duration = Duration::from_secs(3);
 const ERROR_PLOT_HEIGHT: f32 = 175.0;
 const VARIANCE_PLOT_HEIGHT: f32 = 110.0;
 const MAP_HEIGHT: f32 = 318.0;
@@ -170,6 +172,7 @@ pub struct PcaPanel {
     pub analysis: Option<Arc<Analysis>>,
     analysis_key: Option<Key>,
     analysis_job: Option<(Key, Job<Result<Analysis, String>>)>,
+    analysis_started: Option<Instant>,
     pub analysis_error: Option<String>,
     pub curve: Option<Arc<Curve>>,
     curve_key: Option<CurveKey>,
@@ -235,6 +238,7 @@ impl PcaPanel {
             analysis: None,
             analysis_key: None,
             analysis_job: None,
+            analysis_started: None,
             analysis_error: None,
             curve: None,
             curve_key: None,
@@ -397,7 +401,17 @@ impl PcaPanel {
         }
         if let (Some(snap), Some(pca)) = (shared.snapshot.clone(), shared.pca.clone()) {
             let key = (shared.model_version, data_key.clone(), Tag::of(&pca));
-            if self.analysis_key.as_ref() != Some(&key) && self.analysis_job.is_none() {
+            // While a run trains, a new snapshot arrives every epoch: measure at most every
+            // few seconds so the analysis does not take the training's cores.
+            let training = shared.run.state == crate::train::worker::RunState::Running;
+            let recent = self
+                .analysis_started
+                .is_some_and(|t| t.elapsed() < ANALYSIS_INTERVAL_WHILE_TRAINING);
+            if self.analysis_key.as_ref() != Some(&key)
+                && self.analysis_job.is_none()
+                && !(training && recent && self.analysis.is_some())
+            {
+                self.analysis_started = Some(Instant::now());
                 let data = shared.data.clone();
                 let fit_seconds = shared.pca_fit_seconds;
                 self.analysis_job = Some((
