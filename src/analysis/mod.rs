@@ -1,10 +1,12 @@
 //! Measuring what a model learned: PCA (the linear baseline every autoencoder is compared
 //! with, also used to project wide latent codes to 2-D) and metrics (MSE, BCE, PSNR, kNN
-//! accuracy on codes, ROC AUC and curve, precision/recall, histograms). Plain slices in,
+//! accuracy on codes, ROC AUC and curve, precision/recall, histograms), and anomaly detection
+//! by reconstruction error (`anomaly`, which trains and runs models). Plain slices in,
 //! numbers out; degenerate input (empty, constant, NaN) gives an error or a documented value,
 //! never a panic. `denoise` is the denoising experiment (corrupt, reconstruct with a model or
 //! PCA, measure) shared by the Denoise panel and the command line.
 
+pub mod anomaly;
 pub mod denoise;
 pub mod metrics;
 pub mod pca;

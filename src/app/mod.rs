@@ -3,11 +3,13 @@
 //! training worker's handle and what it reported, the current model snapshot, PCA, settings
 //! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
+pub mod anomaly;
 pub mod canvas;
 pub mod denoise;
 pub mod interpolate;
 pub mod jobs;
 pub mod latent;
+pub mod pca_panel;
 pub mod placeholder;
 pub mod scatter;
 pub mod settings;
@@ -190,7 +192,9 @@ pub struct Shared {
     pub epoch_snapshots: Vec<Snapshot>,
     pub session_models: Vec<SessionModel>,
     pub pca: Option<Arc<Pca>>,
-    pca_job: Option<Job<Result<Pca, String>>>,
+    /// Wall time of fitting `pca`.
+    pub pca_fit_seconds: Option<f64>,
+    pca_job: Option<Job<Result<(Pca, f64), String>>>,
     /// PCA test MSE by k, computed on demand.
     pca_mse: HashMap<usize, f64>,
     pub settings: Settings,
@@ -244,10 +248,14 @@ impl Shared {
     /// Starts fitting PCA on the current dataset's training images in the background.
     pub fn refit_pca(&mut self) {
         self.pca = None;
+        self.pca_fit_seconds = None;
         self.pca_mse.clear();
         let data = self.data.clone();
         self.pca_job = Some(Job::spawn("pca", Some(self.egui.clone()), move || {
-            Pca::fit(&data.train.images, crate::PIXELS, 100).map_err(|e| e.to_string())
+            let started = Instant::now();
+            Pca::fit(&data.train.images, crate::PIXELS, 100)
+                .map(|p| (p, started.elapsed().as_secs_f64()))
+                .map_err(|e| e.to_string())
         }));
     }
 
@@ -384,8 +392,9 @@ impl Shared {
         }
         if let Some(r) = jobs::take_done(&mut self.pca_job) {
             match r {
-                Ok(p) => {
+                Ok((p, seconds)) => {
                     self.pca = Some(Arc::new(p));
+                    self.pca_fit_seconds = Some(seconds);
                     self.pca_mse.clear();
                 }
                 Err(e) => self.notify(Level::Error, format!("PCA failed: {e}")),
@@ -455,8 +464,8 @@ pub struct App {
     pub latent: latent::LatentPanel,
     pub interpolate: interpolate::InterpolatePanel,
     pub denoise: denoise::DenoisePanel,
-    pub pca: placeholder::Placeholder,
-    pub anomaly: placeholder::Placeholder,
+    pub pca: pca_panel::PcaPanel,
+    pub anomaly: anomaly::AnomalyPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -498,6 +507,7 @@ impl App {
             epoch_snapshots: Vec::new(),
             session_models: Vec::new(),
             pca: None,
+            pca_fit_seconds: None,
             pca_job: None,
             pca_mse: HashMap::new(),
             settings,
@@ -519,8 +529,8 @@ impl App {
             latent: latent::LatentPanel::new(),
             interpolate: interpolate::InterpolatePanel::new(),
             denoise: denoise::DenoisePanel::new(),
-            pca: placeholder::Placeholder::new(Tab::Pca),
-            anomaly: placeholder::Placeholder::new(Tab::Anomaly),
+            pca: pca_panel::PcaPanel::new(),
+            anomaly: anomaly::AnomalyPanel::new(&shared),
             shared,
             tab,
             frames: FrameStats::default(),

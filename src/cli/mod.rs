@@ -1,7 +1,8 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
-//! (`train`, `eval`, `encode`, `denoise`, `bench`). Every failure is one line on stderr naming
-//! the file or argument at fault, with a non-zero exit code.
+//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`). Every failure is one line on
+//! stderr naming the file or argument at fault, with a non-zero exit code.
 
+pub mod anomaly;
 pub mod bench;
 pub mod commands;
 pub mod report;
@@ -37,6 +38,9 @@ pub enum Command {
     Denoise(DenoiseArgs),
     /// Measure training speed (samples/s) and PCA fit time.
     Bench(BenchArgs),
+    /// Train on the normal classes only and report how well reconstruction error finds the
+    /// others (ROC AUC), and optionally another dataset's images (--ood).
+    Anomaly(anomaly::AnomalyArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -213,5 +217,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Encode(a)) => commands::encode(a),
         Some(Command::Denoise(a)) => commands::denoise(a),
         Some(Command::Bench(a)) => bench::run(a),
+        Some(Command::Anomaly(a)) => anomaly::run(a),
     }
 }
