@@ -177,36 +177,3 @@ fn knn_on_pca_codes() {
     );
     assert!(raw > 0.9, "{raw}");
 }
-
-/// Timing on the full MNIST shape (60,000 × 10,000) with narrow codes; run with
-/// `cargo test --release --test analysis -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn knn_full_size_timing() {
-    let mut state = 12345u64;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 40) as f32) / ((1u64 << 24) as f32)
-    };
-    for dim in [2, 16, 64] {
-        let mut make = |n: usize| {
-            let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-            let codes: Vec<f32> = labels
-                .iter()
-                .flat_map(|&l| (0..dim).map(move |j| (l as usize * (j + 1) % 7) as f32))
-                .map(|c| c + 3.0 * next())
-                .collect();
-            (codes, labels)
-        };
-        let (train, train_labels) = make(60_000);
-        let (test, test_labels) = make(10_000);
-        let started = Instant::now();
-        let acc = metrics::knn_accuracy(&train, &train_labels, &test, &test_labels, dim, 5);
-        eprintln!(
-            "5-NN 60000 × 10000 at dim {dim}: accuracy {acc:.3} in {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
-}

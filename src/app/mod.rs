@@ -10,7 +10,6 @@ pub mod interpolate;
 pub mod jobs;
 pub mod latent;
 pub mod pca_panel;
-pub mod placeholder;
 pub mod scatter;
 pub mod settings;
 pub mod sidebar;

@@ -234,24 +234,14 @@ pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
         _ => vec![&data.test],
     };
     let k = model.latent();
-    let mut out = String::new();
-    out.push_str("label");
-    for j in 1..=k {
-        out.push_str(&format!(",z{j}"));
-    }
-    out.push('\n');
-    let mut rows = 0;
+    let mut labels = Vec::new();
+    let mut codes = Vec::new();
     for s in splits {
-        let codes = model.encode(&s.images)?;
-        for (i, &label) in s.labels.iter().enumerate() {
-            out.push_str(&label.to_string());
-            for v in &codes[i * k..(i + 1) * k] {
-                out.push_str(&format!(",{v}"));
-            }
-            out.push('\n');
-            rows += 1;
-        }
+        codes.extend(model.encode(&s.images)?);
+        labels.extend_from_slice(&s.labels);
     }
+    let rows = labels.len();
+    let out = io::codes_csv(&labels, &codes, k);
     io::write_atomic(&a.out, out.as_bytes())
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     eprintln!("wrote {rows} codes of size {k} to {}", a.out.display());

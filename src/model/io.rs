@@ -240,6 +240,80 @@ pub fn from_parts(
     Ok(fresh)
 }
 
+/// Latent codes as CSV: a `label,z1,…,zk` header, then one row per image.
+pub fn codes_csv(labels: &[u8], codes: &[f32], k: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("label");
+    for j in 1..=k {
+        let _ = write!(out, ",z{j}");
+    }
+    out.push('\n');
+    for (i, &label) in labels.iter().enumerate() {
+        let Some(row) = codes.get(i * k..(i + 1) * k) else { break };
+        let _ = write!(out, "{label}");
+        for v in row {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The loss history as CSV: `epoch,train_<term>…,test_<term>…,samples_per_sec,seconds`.
+pub fn history_csv(history: &[EpochRecord]) -> String {
+    use std::fmt::Write;
+    let mut train_terms: Vec<&str> = Vec::new();
+    let mut test_terms: Vec<&str> = Vec::new();
+    for r in history {
+        for (t, _) in r.train.iter() {
+            if !train_terms.contains(&t) {
+                train_terms.push(t);
+            }
+        }
+        for (t, _) in r.test.iter() {
+            if !test_terms.contains(&t) {
+                test_terms.push(t);
+            }
+        }
+    }
+    let mut out = String::from("epoch");
+    for t in &train_terms {
+        let _ = write!(out, ",train_{t}");
+    }
+    for t in &test_terms {
+        let _ = write!(out, ",test_{t}");
+    }
+    out.push_str(",samples_per_sec,seconds\n");
+    for r in history {
+        let _ = write!(out, "{}", r.epoch);
+        for t in &train_terms {
+            let _ = write!(out, ",{}", r.train.get(t).map(|v| v.to_string()).unwrap_or_default());
+        }
+        for t in &test_terms {
+            let _ = write!(out, ",{}", r.test.get(t).map(|v| v.to_string()).unwrap_or_default());
+        }
+        let _ = writeln!(out, ",{},{}", r.samples_per_sec, r.seconds);
+    }
+    out
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_history_csv() {
+        let csv = codes_csv(&[3, 7], &[0.5, -1.0, 2.0, 0.25], 2);
+        assert_eq!(csv, "label,z1,z2\n3,0.5,-1\n7,2,0.25\n");
+        let mut a = EpochRecord { epoch: 1, samples_per_sec: 100.0, seconds: 2.0, ..Default::default() };
+        a.train.set("total", 0.5);
+        a.test.set("total", 0.25);
+        a.test.set("mse", 0.125);
+        let csv = history_csv(&[a]);
+        assert_eq!(csv, "epoch,train_total,test_mse,test_total,samples_per_sec,seconds\n1,0.5,0.125,0.25,100,2\n");
+    }
+}
+
 /// Adapter so safetensors can serialise candle tensors without a detour through files.
 struct SafeView {
     shape: Vec<usize>,
