@@ -16,3 +16,10 @@ pub mod train;
 pub const SIDE: usize = 28;
 /// Pixels per image.
 pub const PIXELS: usize = SIDE * SIDE;
+
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When the process started (first call to this function, made at the top of `main`).
+pub fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}

@@ -4,6 +4,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    bottleneck::started();
     let cli = match bottleneck::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => match e.kind() {

@@ -263,6 +263,7 @@ fn settings_persist_and_a_corrupt_file_gives_a_notice() {
         bottleneck::app::AppOptions {
             data: Some("embedded".into()),
             settings_path: Some(path.clone()),
+            load_bundled: false,
         },
     );
     assert!(
@@ -286,6 +287,7 @@ fn a_missing_dataset_folder_falls_back_with_a_message() {
         bottleneck::app::AppOptions {
             data: Some("/nonexistent/folder".into()),
             settings_path: None,
+            load_bundled: false,
         },
     );
     assert_eq!(app.shared.data.train.len(), 8000, "the embedded digits");

@@ -204,6 +204,11 @@ impl AnomalyPanel {
         self.scored()?.auc()
     }
 
+    /// True while a background job of this panel is still computing (headless renders wait).
+    pub fn working(&self) -> bool {
+        self.busy()
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.update(shared);
         if self.busy() {

@@ -324,6 +324,43 @@ impl DenoisePanel {
         self.set_table.as_ref().is_some_and(|(k, _)| *k == key)
     }
 
+    /// A state worth a picture (for `bottleneck snapshot`): a "2" drawn on the canvas, the
+    /// built-in plain 32-D autoencoder beside the current model, and the batch view.
+    pub fn demo(&mut self, shared: &Shared) {
+        let pts = [
+            (9.0, 9.5),
+            (11.0, 6.5),
+            (15.0, 5.5),
+            (18.5, 7.5),
+            (18.5, 11.5),
+            (15.5, 15.5),
+            (11.5, 19.0),
+            (8.5, 22.0),
+            (20.5, 22.0),
+        ];
+        self.canvas.clear();
+        for w in pts.windows(2) {
+            let (a, b) = (egui::pos2(w[0].0, w[0].1), egui::pos2(w[1].0, w[1].1));
+            super::canvas::stroke(&mut self.canvas.pixels, a, b, 1.4, 1.0);
+        }
+        self.canvas.version += 1;
+        self.source = Source::Drawing;
+        self.batch_view = true;
+        if let Some(s) = shared.session_models.iter().find(|s| {
+            s.model.config().variant == crate::model::Variant::Dense && s.model.latent() == 32
+        }) {
+            let ptr = Arc::as_ptr(&s.model) as usize;
+            if !self.session_on.contains(&ptr) {
+                self.session_on.push(ptr);
+            }
+        }
+    }
+
+    /// True while a background job of this panel is still computing (headless renders wait).
+    pub fn working(&self) -> bool {
+        !self.image_jobs.is_empty() || self.model_job.is_some() || self.set_job.is_some()
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.poll(shared);
         self.take_drops(shared);
@@ -566,7 +603,7 @@ impl DenoisePanel {
                 continue;
             }
             out.push(Entry {
-                title: format!("Model {}", session_number(&s.label)),
+                title: session_title(&s.label),
                 detail: short_name(&s.model),
                 key: (ptr, 0),
                 engine: Engine::Model(s.model.clone()),
@@ -1373,8 +1410,22 @@ fn short_name(m: &TrainedModel) -> String {
 }
 
 /// "#2" from a session label such as "#2 dense 784-…".
+/// "#3" for a model of this session, "built-in" for one shipped with the app.
 fn session_number(label: &str) -> String {
-    label.split_whitespace().next().unwrap_or(label).to_string()
+    if let Some(rest) = label.strip_prefix('#') {
+        return format!("#{}", rest.split_whitespace().next().unwrap_or(""));
+    }
+    label.split(':').next().unwrap_or(label).trim().to_string()
+}
+
+/// A column title for a session model.
+fn session_title(label: &str) -> String {
+    let n = session_number(label);
+    if n.starts_with('#') {
+        format!("Model {n}")
+    } else {
+        format!("Model ({n})")
+    }
 }
 
 /// The rectangle in image coordinates covering the pixels between two points (any order),

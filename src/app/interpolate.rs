@@ -249,6 +249,11 @@ impl InterpolatePanel {
         }
     }
 
+    /// True while a background job of this panel is still computing (headless renders wait).
+    pub fn working(&self) -> bool {
+        self.source.busy().is_some() || self.picture_job.is_some()
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let ctx = ui.ctx().clone();
         let req = shared.snapshot.as_ref().map(|s| MapRequest {
@@ -307,7 +312,8 @@ impl InterpolatePanel {
                     .available_width()
                     .min(ui.available_height() - 4.0)
                     .max(160.0);
-                self.path_map(ui, &map, side);
+                let scale = shared.draw_scale();
+                self.path_map(ui, &map, side, scale);
             });
             ui.separator();
             ui.vertical(|ui| {
@@ -580,8 +586,9 @@ impl InterpolatePanel {
         }
     }
 
-    fn path_map(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>, side: f32) {
-        let style = ScatterStyle::for_count(map.points.len());
+    fn path_map(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>, side: f32, scale: f32) {
+        let mut style = ScatterStyle::for_count(map.points.len());
+        style.radius *= scale;
         let out = self
             .scatter
             .show(ui, egui::vec2(side, side), &style, |_, _| {});

@@ -602,6 +602,8 @@ struct ManifoldTiles {
 }
 
 pub struct LatentPanel {
+    /// Point size factor (larger in presenter mode).
+    draw_scale: f32,
     pub source: MapSource,
     pub scatter: Scatter,
     pub split: SplitChoice,
@@ -647,6 +649,7 @@ impl Default for LatentPanel {
 impl LatentPanel {
     pub fn new() -> Self {
         Self {
+            draw_scale: 1.0,
             source: MapSource::default(),
             scatter: Scatter::new(),
             split: SplitChoice::Test,
@@ -706,7 +709,13 @@ impl LatentPanel {
         })
     }
 
+    /// True while a background job of this panel is still computing (headless renders wait).
+    pub fn working(&self) -> bool {
+        self.source.busy().is_some() || self.manifold_job.is_some() || self.picture_job.is_some()
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        self.draw_scale = shared.draw_scale();
         let ctx = ui.ctx().clone();
         self.poll_pictures(shared);
         if self
@@ -1180,6 +1189,7 @@ impl LatentPanel {
 
     fn style(&self, map: &LatentMap) -> ScatterStyle {
         let mut style = ScatterStyle::for_count(map.points.len());
+        style.radius *= self.draw_scale;
         style.hidden = self.hidden.clone();
         style.show_points = self.show_points;
         if self.manifold_on {

@@ -5,7 +5,9 @@
 
 pub mod anomaly;
 pub mod canvas;
+pub mod classroom;
 pub mod denoise;
+pub mod export;
 pub mod interpolate;
 pub mod jobs;
 pub mod latent;
@@ -13,6 +15,7 @@ pub mod pca_panel;
 pub mod scatter;
 pub mod settings;
 pub mod sidebar;
+pub mod snapshot;
 pub mod train_panel;
 pub mod widgets;
 
@@ -206,6 +209,10 @@ pub struct Shared {
     /// A panel may ask to switch tabs.
     pub switch_to: Option<Tab>,
     pub egui: egui::Context,
+    /// Where the current panel was drawn last frame (points), for exports.
+    pub panel_rect: egui::Rect,
+    /// The window's size in points, for exports at 2×.
+    pub panel_window_size: egui::Vec2,
 }
 
 impl Shared {
@@ -221,6 +228,15 @@ impl Shared {
         });
         if self.notices.len() > 20 {
             self.notices.remove(0);
+        }
+    }
+
+    /// How much thicker lines and bigger points are drawn (presenter mode: larger).
+    pub fn draw_scale(&self) -> f32 {
+        if self.settings.presenter {
+            classroom::PRESENTER_SCALE
+        } else {
+            1.0
         }
     }
 
@@ -429,6 +445,9 @@ pub struct AppOptions {
     pub data: Option<String>,
     /// Where settings live (`None`: nowhere, nothing persists).
     pub settings_path: Option<PathBuf>,
+    /// Open with the bundled pre-trained models (on the embedded digits): the real app does,
+    /// tests that start from nothing don't.
+    pub load_bundled: bool,
 }
 
 /// Rolling frame-time statistics (CPU time spent building each frame).
@@ -468,12 +487,22 @@ pub struct App {
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
+    pub lessons: classroom::Lessons,
+    pub help_open: bool,
+    pub exporter: export::Exporter,
+    /// In presenter mode the settings panel is collapsed unless this is set.
+    pub presenter_sidebar: bool,
+    /// The look (presenter, dark) last applied to the context.
+    look: Option<(bool, bool)>,
+    /// Startup timing has been reported (BOTTLENECK_TIMING).
+    timed: bool,
     last_settings_save: Instant,
 }
 
 impl App {
     /// Builds the app: loads settings and the dataset, starts the worker and PCA.
     pub fn new(ctx: &egui::Context, opts: AppOptions) -> App {
+        let fresh = opts.settings_path.as_ref().is_none_or(|p| !p.exists());
         let (settings, settings_notice) = Settings::load(opts.settings_path.as_deref());
         let mut notices = Vec::new();
         if let Some(n) = settings_notice {
@@ -516,12 +545,22 @@ impl App {
             dialog_override: None,
             switch_to: None,
             egui: ctx.clone(),
+            panel_rect: egui::Rect::NOTHING,
+            panel_window_size: egui::vec2(1280.0, 800.0),
         };
         shared.settings.dataset = shared.data.spec();
         for (l, n) in notices {
             shared.notify(l, n);
         }
         shared.refit_pca();
+        let mut tab = tab;
+        if opts.load_bundled && shared.data.source == crate::data::DatasetSource::Embedded {
+            load_bundled(&mut shared);
+            if fresh {
+                // A first launch opens on the trained 2-D latent map.
+                tab = Tab::Latent;
+            }
+        }
         App {
             train: train_panel::TrainPanel::new(&shared),
             sidebar: sidebar::Sidebar::default(),
@@ -534,8 +573,152 @@ impl App {
             tab,
             frames: FrameStats::default(),
             deterministic: false,
+            lessons: classroom::Lessons::default(),
+            help_open: false,
+            exporter: export::Exporter::default(),
+            presenter_sidebar: false,
+            look: None,
+            timed: false,
             last_settings_save: Instant::now(),
         }
+    }
+
+    /// True once the model, PCA and every panel's background work are done (headless renders
+    /// wait for this).
+    pub fn is_settled(&self) -> bool {
+        self.shared.snapshot.is_some()
+            && self.shared.pca.is_some()
+            && !self.latent.working()
+            && !self.interpolate.working()
+            && !self.denoise.working()
+            && !self.pca.working()
+            && !self.anomaly.working()
+            && !self.exporter.busy()
+    }
+
+    /// Puts the current panel in a state worth a picture (for `bottleneck snapshot`): two
+    /// endpoints to interpolate, a test digit to denoise, a trained anomaly detector.
+    pub fn prepare_demo(&mut self) {
+        match self.tab {
+            Tab::Interpolate => {
+                if let Some(map) = self.interpolate.map().cloned() {
+                    let labels = &self.shared.data.test.labels;
+                    let first = |c: u8| labels.iter().position(|&l| l == c);
+                    if let (Some(a), Some(b)) = (first(0), first(1)) {
+                        self.interpolate
+                            .set_test_image(&map, interpolate::Which::A, a);
+                        self.interpolate
+                            .set_test_image(&map, interpolate::Which::B, b);
+                    }
+                    self.interpolate.t = 0.5;
+                }
+            }
+            Tab::Anomaly => self.anomaly.start(&mut self.shared),
+            Tab::Latent => self.latent.manifold_on = true,
+            Tab::Denoise => self.denoise.demo(&self.shared),
+            _ => {}
+        }
+    }
+
+    fn apply_shortcuts(&mut self, ctx: &egui::Context) {
+        use classroom::Shortcut;
+        for s in classroom::read_shortcuts(ctx) {
+            match s {
+                Shortcut::PlayPause => classroom::play_pause(&mut self.shared),
+                Shortcut::Step => self.train.step(&mut self.shared),
+                Shortcut::Tab(t) => self.tab = t,
+                Shortcut::Nudge(d) => {
+                    if self.tab == Tab::Interpolate {
+                        self.interpolate.animate = false;
+                        self.interpolate.t = (self.interpolate.t + 0.05 * d as f32).clamp(0.0, 1.0);
+                    }
+                }
+                Shortcut::Presenter => {
+                    self.shared.settings.presenter = !self.shared.settings.presenter
+                }
+                Shortcut::FullScreen => {
+                    let full = ctx.input(|i| i.viewport().fullscreen.unwrap_or(false));
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
+                }
+                Shortcut::Help => self.help_open = !self.help_open,
+                Shortcut::Lessons => self.lessons.open = !self.lessons.open,
+                Shortcut::Close => {
+                    self.help_open = false;
+                    self.lessons.open = false;
+                }
+            }
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            // In presenter mode everything is bigger: the title gives its room to the tabs.
+            if !self.shared.settings.presenter {
+                ui.heading("Bottleneck");
+                ui.separator();
+            }
+            for (i, t) in Tab::ALL.into_iter().enumerate() {
+                if ui
+                    .selectable_label(self.tab == t, t.label())
+                    .on_hover_text(format!("Key {}", i + 1))
+                    .clicked()
+                {
+                    self.tab = t;
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Help").on_hover_text("Keyboard shortcuts (F1)").clicked() {
+                    self.help_open = !self.help_open;
+                }
+                ui.menu_button("Export", |ui| {
+                    let tab = self.tab;
+                    let items = [
+                        ("Panel as PNG…", export::ExportKind::PanelPng, "The panel as it is on screen."),
+                        ("Panel as PNG at 2×…", export::ExportKind::PanelPng2x, "The panel re-rendered at twice the resolution (default view)."),
+                        ("Latent codes as CSV…", export::ExportKind::CodesCsv, "label, z1 … zk for every test image."),
+                        ("Loss history as CSV…", export::ExportKind::HistoryCsv, "Train and test loss terms per epoch."),
+                    ];
+                    for (label, kind, tip) in items {
+                        if ui.button(label).on_hover_text(tip).clicked() {
+                            self.exporter.start(kind, tab, &mut self.shared);
+                            ui.close();
+                        }
+                    }
+                });
+                ui.menu_button("Models", |ui| {
+                    ui.label("Built-in, trained on the embedded digits:");
+                    for b in crate::model::bundled::ALL {
+                        if ui.button(b.title).clicked() {
+                            adopt_bundled(&mut self.shared, b);
+                            ui.close();
+                        }
+                    }
+                });
+                let p = self.shared.settings.presenter;
+                if ui
+                    .selectable_label(p, "Presenter")
+                    .on_hover_text("Bigger type, thicker lines, high contrast (F5). F11: full screen.")
+                    .clicked()
+                {
+                    self.shared.settings.presenter = !p;
+                }
+                if ui
+                    .selectable_label(self.lessons.open, "Lessons")
+                    .on_hover_text("A guided sequence: plain, sparse, deep, convolutional, denoising, variational (L).")
+                    .clicked()
+                {
+                    self.lessons.open = !self.lessons.open;
+                }
+                if self.shared.settings.presenter
+                    && ui
+                        .selectable_label(self.presenter_sidebar, "Settings")
+                        .on_hover_text("Show the settings panel in presenter mode.")
+                        .clicked()
+                {
+                    self.presenter_sidebar = !self.presenter_sidebar;
+                }
+            });
+        });
     }
 
     /// The whole window.
@@ -544,27 +727,41 @@ impl App {
         self.shared.poll();
         self.shared.dropped_files = ui.ctx().input(|i| i.raw.dropped_files.clone());
 
-        egui::Panel::top("tabs").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("Bottleneck");
-                ui.separator();
-                for t in Tab::ALL {
-                    if ui.selectable_label(self.tab == t, t.label()).clicked() {
-                        self.tab = t;
-                    }
-                }
-            });
-        });
+        let ctx = ui.ctx().clone();
+        self.apply_shortcuts(&ctx);
+        let look = (self.shared.settings.presenter, self.shared.settings.dark);
+        if self.look != Some(look) {
+            classroom::apply_look(&ctx, look.0, look.1);
+            self.look = Some(look);
+        }
+        self.exporter.poll(&mut self.shared);
+        self.shared.panel_window_size = ctx.content_rect().size();
+
+        egui::Panel::top("tabs").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::left("settings")
-            .resizable(true)
-            .default_size(290.0)
-            .min_size(240.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.sidebar.ui(ui, &mut self.shared));
-            });
+        if !self.shared.settings.presenter || self.presenter_sidebar {
+            egui::Panel::left("settings")
+                .resizable(true)
+                .default_size(290.0)
+                .min_size(240.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .show(ui, |ui| self.sidebar.ui(ui, &mut self.shared));
+                });
+        }
+        let mut help_open = self.help_open;
+        classroom::help_window(&ctx, &mut help_open);
+        self.help_open = help_open;
         egui::CentralPanel::default().show(ui, |ui| {
+            self.shared.panel_rect = ui.max_rect();
             self.notices(ui);
+            if self.lessons.open {
+                egui::Frame::group(ui.style()).show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    self.lessons.ui(ui, &mut self.shared);
+                });
+                ui.add_space(4.0);
+            }
             match self.tab {
                 Tab::Train => self.train.ui(ui, &mut self.shared),
                 Tab::Latent => self.latent.ui(ui, &mut self.shared),
@@ -596,6 +793,15 @@ impl App {
         if self.last_settings_save.elapsed() > Duration::from_secs(20) {
             self.shared.save_settings();
             self.last_settings_save = Instant::now();
+        }
+        if !self.timed && self.tab == Tab::Latent && self.shared.snapshot.is_some() {
+            self.timed = true;
+            if std::env::var_os("BOTTLENECK_TIMING").is_some() {
+                eprintln!(
+                    "timing: the latent map was first drawn {:.2} s after launch",
+                    crate::started().elapsed().as_secs_f64()
+                );
+            }
         }
         self.frames.push(started.elapsed().as_secs_f32() * 1e3);
     }
@@ -676,6 +882,65 @@ impl App {
     }
 }
 
+/// Makes the bundled 2-D dense autoencoder current and lists the other bundled models as
+/// session models (so the comparison panels have them).
+fn load_bundled(shared: &mut Shared) {
+    let mut first = true;
+    for b in crate::model::bundled::ALL {
+        match b.load() {
+            Ok(m) => {
+                let m = Arc::new(m);
+                if first {
+                    shared.worker.send(Command::Adopt {
+                        model: m.clone(),
+                        data: shared.data.clone(),
+                    });
+                    first = false;
+                }
+                let test_mse = m
+                    .meta
+                    .history
+                    .last()
+                    .and_then(|r| r.test.get(crate::model::loss::MSE));
+                shared.session_models.push(SessionModel {
+                    label: format!("built-in: {}", b.title),
+                    model: m,
+                    test_mse,
+                });
+            }
+            Err(e) => shared.notify(
+                Level::Error,
+                format!("Built-in model {} is damaged: {e}", b.key),
+            ),
+        }
+    }
+}
+
+/// Makes a bundled model current (from the Models menu).
+fn adopt_bundled(shared: &mut Shared, b: crate::model::bundled::Bundled) {
+    match b.load() {
+        Ok(m) => {
+            if shared.data.source != crate::data::DatasetSource::Embedded {
+                shared.notify(
+                    Level::Warning,
+                    format!(
+                        "{} was trained on the embedded MNIST digits, not on {}.",
+                        b.title, shared.data.name
+                    ),
+                );
+            }
+            shared.worker.send(Command::Adopt {
+                model: Arc::new(m),
+                data: shared.data.clone(),
+            });
+        }
+        Err(e) => shared.notify(
+            Level::Error,
+            format!("Built-in model {} is damaged: {e}", b.key),
+        ),
+    }
+}
+
 struct EframeApp(App);
 
 impl eframe::App for EframeApp {
@@ -718,6 +983,7 @@ pub fn run(data: &str) -> anyhow::Result<()> {
                 AppOptions {
                     data,
                     settings_path,
+                    load_bundled: true,
                 },
             );
             Ok(Box::new(EframeApp(app)))

@@ -157,7 +157,7 @@ impl Sidebar {
                     let text = self.channels_text.get_or_insert_with(|| sizes_to_text(&cfg.model.channels));
                     let r = ui
                         .add(egui::TextEdit::singleline(text).desired_width(110.0))
-                        .on_hover_text("Channels of each stride-2 3×3 convolution, e.g. 16,32 (28→14→7 pixels).");
+                        .on_hover_text("Channels of each stride-2 3×3 convolution, e.g. 16,32 (28 to 14 to 7 pixels).");
                     if r.changed() {
                         match crate::cli::parse_sizes(text) {
                             Ok(v) if !v.is_empty() && v.len() <= 3 && v.iter().all(|&c| (1..=256).contains(&c)) => {

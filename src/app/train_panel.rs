@@ -253,6 +253,12 @@ impl TrainPanel {
                     .text(text)
                     .animate(r.state == RunState::Running),
             );
+        } else if let Some(m) = shared.model() {
+            ui.add(egui::ProgressBar::new(1.0).text(format!(
+                "{} · trained {} epochs · Start trains a new model, Continue trains this one further",
+                m.config().describe(),
+                m.meta.epochs_trained
+            )));
         } else {
             ui.add(egui::ProgressBar::new(0.0).text("Not trained yet: press Start"));
         }
@@ -320,6 +326,7 @@ impl TrainPanel {
                 }
             });
         let hidden = self.hidden_terms.clone();
+        let k_w = shared.draw_scale();
         plot.show(ui, |p| {
             for t in &terms {
                 if hidden.contains(t) {
@@ -336,7 +343,7 @@ impl TrainPanel {
                     p.line(
                         Line::new(format!("train {t}"), PlotPoints::from(steps))
                             .color(c.gamma_multiply(0.35))
-                            .width(1.0),
+                            .width(1.0 * k_w),
                     );
                 }
                 let train: Vec<[f64; 2]> = run
@@ -348,12 +355,12 @@ impl TrainPanel {
                     p.line(
                         Line::new(format!("train {t}"), PlotPoints::from(train.clone()))
                             .color(c)
-                            .width(2.0),
+                            .width(2.0 * k_w),
                     );
                     p.points(
                         Points::new(format!("train {t}"), PlotPoints::from(train))
                             .color(c)
-                            .radius(3.0),
+                            .radius(3.0 * k_w),
                     );
                 }
                 let test: Vec<[f64; 2]> = run
@@ -365,13 +372,13 @@ impl TrainPanel {
                     p.line(
                         Line::new(format!("test {t}"), PlotPoints::from(test.clone()))
                             .color(c)
-                            .width(2.0)
+                            .width(2.0 * k_w)
                             .style(LineStyle::dashed_dense()),
                     );
                     p.points(
                         Points::new(format!("test {t}"), PlotPoints::from(test))
                             .color(c)
-                            .radius(3.0),
+                            .radius(3.0 * k_w),
                     );
                 }
             }
@@ -379,7 +386,7 @@ impl TrainPanel {
                 p.hline(
                     HLine::new(format!("PCA test MSE, k = {k}"), tf(v))
                         .color(Color32::from_rgb(0xD5, 0x5E, 0x00))
-                        .width(1.5)
+                        .width(1.5 * k_w)
                         .style(LineStyle::dashed_loose()),
                 );
             }

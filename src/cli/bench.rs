@@ -71,6 +71,7 @@ pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
                         AppOptions {
                             data: Some("embedded".into()),
                             settings_path: None,
+                            load_bundled: false,
                         },
                     );
                     let mut cfg = TrainConfig::preset(Variant::Dense, 2);
@@ -338,6 +339,7 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         AppOptions {
             data: Some("embedded".into()),
             settings_path: None,
+            load_bundled: false,
         },
     );
     app.deterministic = true;

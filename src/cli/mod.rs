@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod bench;
 pub mod commands;
 pub mod report;
+pub mod snapshot;
 
 use std::path::PathBuf;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Denoise(DenoiseArgs),
     /// Measure training speed (samples/s) and PCA fit time.
     Bench(BenchArgs),
+    /// Render one panel of the app to a PNG, without a window.
+    Snapshot(snapshot::SnapshotArgs),
     /// Train on the normal classes only and report how well reconstruction error finds the
     /// others (ROC AUC), and optionally another dataset's images (--ood).
     Anomaly(anomaly::AnomalyArgs),
@@ -217,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Encode(a)) => commands::encode(a),
         Some(Command::Denoise(a)) => commands::denoise(a),
         Some(Command::Bench(a)) => bench::run(a),
+        Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Anomaly(a)) => anomaly::run(a),
     }
 }

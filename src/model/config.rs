@@ -326,7 +326,7 @@ impl TrainConfig {
         let m = &self.model;
         let shape = match m.arch {
             Arch::Conv => format!(
-                "conv {} → {}",
+                "conv {}-{}",
                 m.channels
                     .iter()
                     .map(|c| c.to_string())

@@ -249,7 +249,9 @@ pub fn codes_csv(labels: &[u8], codes: &[f32], k: usize) -> String {
     }
     out.push('\n');
     for (i, &label) in labels.iter().enumerate() {
-        let Some(row) = codes.get(i * k..(i + 1) * k) else { break };
+        let Some(row) = codes.get(i * k..(i + 1) * k) else {
+            break;
+        };
         let _ = write!(out, "{label}");
         for v in row {
             let _ = write!(out, ",{v}");
@@ -287,31 +289,22 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
     for r in history {
         let _ = write!(out, "{}", r.epoch);
         for t in &train_terms {
-            let _ = write!(out, ",{}", r.train.get(t).map(|v| v.to_string()).unwrap_or_default());
+            let _ = write!(
+                out,
+                ",{}",
+                r.train.get(t).map(|v| v.to_string()).unwrap_or_default()
+            );
         }
         for t in &test_terms {
-            let _ = write!(out, ",{}", r.test.get(t).map(|v| v.to_string()).unwrap_or_default());
+            let _ = write!(
+                out,
+                ",{}",
+                r.test.get(t).map(|v| v.to_string()).unwrap_or_default()
+            );
         }
         let _ = writeln!(out, ",{},{}", r.samples_per_sec, r.seconds);
     }
     out
-}
-
-#[cfg(test)]
-mod csv_tests {
-    use super::*;
-
-    #[test]
-    fn codes_and_history_csv() {
-        let csv = codes_csv(&[3, 7], &[0.5, -1.0, 2.0, 0.25], 2);
-        assert_eq!(csv, "label,z1,z2\n3,0.5,-1\n7,2,0.25\n");
-        let mut a = EpochRecord { epoch: 1, samples_per_sec: 100.0, seconds: 2.0, ..Default::default() };
-        a.train.set("total", 0.5);
-        a.test.set("total", 0.25);
-        a.test.set("mse", 0.125);
-        let csv = history_csv(&[a]);
-        assert_eq!(csv, "epoch,train_total,test_mse,test_total,samples_per_sec,seconds\n1,0.5,0.125,0.25,100,2\n");
-    }
 }
 
 /// Adapter so safetensors can serialise candle tensors without a detour through files.
@@ -346,5 +339,27 @@ impl safetensors::View for SafeView {
     }
     fn data_len(&self) -> usize {
         self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_history_csv() {
+        let csv = codes_csv(&[3, 7], &[0.5, -1.0, 2.0, 0.25], 2);
+        assert_eq!(csv, "label,z1,z2\n3,0.5,-1\n7,2,0.25\n");
+        let mut a = EpochRecord {
+            epoch: 1,
+            samples_per_sec: 100.0,
+            seconds: 2.0,
+            ..Default::default()
+        };
+        a.train.set("total", 0.5);
+        a.test.set("total", 0.25);
+        a.test.set("mse", 0.125);
+        let csv = history_csv(&[a]);
+        assert_eq!(csv, "epoch,train_total,test_mse,test_total,samples_per_sec,seconds\n1,0.5,0.125,0.25,100,2\n");
     }
 }

@@ -16,6 +16,7 @@ pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::Tem
     let opts = AppOptions {
         data: Some("embedded".into()),
         settings_path: Some(dir.path().join("settings.json")),
+        load_bundled: false,
     };
     let mut setup = Some(setup);
     let harness = Harness::builder()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates every picture in screenshots/ with `bottleneck snapshot` (the real app rendered
+# without a window; a software GPU is enough: apt-get install mesa-vulkan-drivers).
+#   cargo build --release && screenshots/make_screenshots.sh [path/to/bottleneck]
+# train.png shows a dense AE (k = 2) after 5 epochs, trained here with the same settings and
+# seed as the form's defaults, so it is the model a user gets by pressing Start with epochs = 5.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="${1:-$here/../target/release/bottleneck}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/bottleneck-xdg}"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$bin" train --variant dense --latent 2 --epochs 5 --seed 42 --out "$tmp/dense5.safetensors" >/dev/null
+"$bin" snapshot --panel train --model "$tmp/dense5.safetensors" --out "$here/train.png"
+"$bin" snapshot --panel latent --out "$here/latent.png"
+"$bin" snapshot --panel interpolate --out "$here/interpolate.png"
+"$bin" snapshot --panel denoise --out "$here/denoise.png"
+"$bin" snapshot --panel pca --out "$here/pca-vs-ae.png"
+"$bin" snapshot --panel anomaly --out "$here/anomaly.png"
+"$bin" snapshot --panel latent --presenter --out "$here/presenter.png"

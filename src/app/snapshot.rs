@@ -1,0 +1,140 @@
+//! Rendering a panel without a window: the real app, driven by egui_kittest with its wgpu
+//! renderer (software Vulkan or GL works), with a given model and dataset, then read back as an
+//! image. `bottleneck snapshot` and the 2× PNG export use it, and `screenshots/` is regenerated
+//! with it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{App, AppOptions, Tab};
+use crate::model::TrainedModel;
+use crate::train::worker::Command;
+
+/// What to render.
+#[derive(Clone)]
+pub struct SnapshotRequest {
+    pub tab: Tab,
+    /// The model shown (default: the bundled 2-D dense autoencoder, or the denoising one for
+    /// the Denoise panel).
+    pub model: Option<Arc<TrainedModel>>,
+    /// `"embedded"` or a dataset folder.
+    pub data: String,
+    /// Size in points.
+    pub width: f32,
+    pub height: f32,
+    /// Pixels per point (2 for a 2× image).
+    pub scale: f32,
+    pub presenter: bool,
+    /// The form's settings (e.g. from the running app), if any.
+    pub settings: Option<super::settings::Settings>,
+}
+
+impl Default for SnapshotRequest {
+    fn default() -> Self {
+        Self {
+            tab: Tab::Train,
+            model: None,
+            data: "embedded".into(),
+            width: 1280.0,
+            height: 800.0,
+            scale: 1.0,
+            presenter: false,
+            settings: None,
+        }
+    }
+}
+
+/// The model a panel is shown with when none is given.
+pub fn default_model(tab: Tab) -> anyhow::Result<TrainedModel> {
+    let key = match tab {
+        Tab::Denoise => "denoising-32d",
+        _ => "dense-2d",
+    };
+    Ok(crate::model::bundled::find(key)
+        .expect("bundled model")
+        .load()?)
+}
+
+/// Renders the requested panel to an RGBA image of `width·scale × height·scale` pixels.
+pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
+    if !(req.width >= 200.0 && req.height >= 150.0 && req.width <= 8192.0 && req.height <= 8192.0) {
+        anyhow::bail!(
+            "size {}×{} is outside 200×150 … 8192×8192",
+            req.width,
+            req.height
+        );
+    }
+    if !(0.5..=4.0).contains(&req.scale) {
+        anyhow::bail!("scale {} is outside 0.5 … 4", req.scale);
+    }
+    let model = match &req.model {
+        Some(m) => m.clone(),
+        None => Arc::new(default_model(req.tab)?),
+    };
+    // Fail early and clearly on a bad dataset (the app would fall back to the embedded one).
+    let data = crate::data::Dataset::load(&req.data)
+        .map_err(|e| anyhow::anyhow!("cannot load dataset {}: {e}", req.data))?;
+    let data = Arc::new(data);
+    let opts = AppOptions {
+        data: Some(req.data.clone()),
+        settings_path: None,
+        // The built-in models join the session (the comparisons show them); the requested
+        // model is adopted after them, so it is the current one.
+        load_bundled: req.data == "embedded",
+    };
+    let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
+    let (m2, d2) = (model.clone(), data.clone());
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(req.width, req.height))
+        .with_pixels_per_point(req.scale)
+        .with_render_cursor(false)
+        .wgpu()
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    let mut a = App::new(ui.ctx(), opts.clone());
+                    a.deterministic = true;
+                    if let Some(s) = settings.clone() {
+                        a.shared.settings = s;
+                    }
+                    a.shared.settings.presenter = presenter;
+                    a.tab = tab;
+                    a.shared.worker.send(Command::Adopt {
+                        model: m2.clone(),
+                        data: d2.clone(),
+                    });
+                    a
+                });
+                app.show(ui);
+            },
+            None,
+        );
+    // Wait for the model, PCA and whatever the panel computes in the background.
+    let started = Instant::now();
+    let limit = Duration::from_secs(120);
+    loop {
+        harness.step();
+        let ready = harness.state().as_ref().is_some_and(|a| a.is_settled());
+        if ready || started.elapsed() > limit {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(a) = harness.state_mut().as_mut() {
+        a.prepare_demo();
+    }
+    // A few more frames for the demo's own work and for layouts to settle.
+    let settle = Instant::now();
+    loop {
+        harness.step();
+        let ready = harness.state().as_ref().is_some_and(|a| a.is_settled());
+        if (ready && settle.elapsed() > Duration::from_millis(300)) || settle.elapsed() > limit {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(3);
+    harness
+        .render()
+        .map_err(|e| anyhow::anyhow!("rendering failed: {e}"))
+}
