@@ -150,7 +150,7 @@ impl Lessons {
             {
                 lesson.apply(shared);
             }
-            let idle = shared.run.state == RunState::Idle;
+            let idle = shared.runs_state() == RunState::Idle;
             if ui
                 .add_enabled(idle, egui::Button::new("Train it"))
                 .on_hover_text("Set the lesson's model and start training it.")
@@ -283,9 +283,9 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
 
 /// Space: what it does depends on the run.
 pub fn play_pause(shared: &mut Shared) {
-    match shared.run.state {
-        RunState::Running => shared.worker.send(Command::Pause),
-        RunState::Paused => shared.worker.send(Command::Resume),
+    match shared.runs_state() {
+        RunState::Running => shared.send_runs(|| Command::Pause),
+        RunState::Paused => shared.send_runs(|| Command::Resume),
         RunState::Idle => {
             if let Err(e) = shared.start_training() {
                 shared.notify(super::Level::Error, format!("Cannot start: {e}"));

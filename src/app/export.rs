@@ -103,6 +103,7 @@ impl Exporter {
                 let req = super::snapshot::SnapshotRequest {
                     tab,
                     model: shared.model().cloned(),
+                    compare: shared.comparison().and_then(|b| b.model().cloned()),
                     data: shared.data.spec(),
                     width: shared.panel_window_size.x,
                     height: shared.panel_window_size.y,

@@ -601,6 +601,52 @@ struct ManifoldTiles {
     tex: TextureHandle,
 }
 
+/// What one drawn map keeps between frames besides its [`Scatter`]: the manifold tiles under
+/// the points (and the job decoding the next ones) and the hover preview's texture.
+#[derive(Default)]
+struct PaneCache {
+    manifold: Option<ManifoldTiles>,
+    manifold_job: Option<(ManifoldKey, Job<Result<ColorImage, String>>)>,
+    hover_tex: Option<((u64, usize), TextureHandle)>,
+}
+
+/// Run B's map, drawn beside A's while two variants are compared. It is read-only: hovering
+/// previews the image, clicking a point selects that image in both maps (the side panel then
+/// shows B's reconstruction too); clicking empty space decodes nothing.
+pub struct ComparePane {
+    pub source: MapSource,
+    pub scatter: Scatter,
+    cache: PaneCache,
+    /// The point hovered on B's map last frame (A's map rings the same image).
+    pub hovered: Option<usize>,
+    /// B's reconstruction of the selected image: (map, index, pixels).
+    pub recon: Option<(usize, usize, Vec<f32>)>,
+    recon_tex: Option<TextureHandle>,
+    /// Decoding or encoding with B's model failed.
+    pub error: Option<String>,
+    fit_next_map: bool,
+}
+
+impl ComparePane {
+    fn new() -> Self {
+        Self {
+            source: MapSource::default(),
+            scatter: Scatter::new(),
+            cache: PaneCache::default(),
+            hovered: None,
+            recon: None,
+            recon_tex: None,
+            error: None,
+            fit_next_map: false,
+        }
+    }
+
+    /// B's map, when it is shown.
+    pub fn map(&self) -> Option<&Arc<LatentMap>> {
+        self.source.map()
+    }
+}
+
 pub struct LatentPanel {
     /// Point size factor (larger in presenter mode).
     draw_scale: f32,
@@ -615,15 +661,15 @@ pub struct LatentPanel {
     pub manifold_on: bool,
     /// Tiles along the shorter side of the plot.
     pub density: usize,
-    manifold: Option<ManifoldTiles>,
-    manifold_job: Option<(ManifoldKey, Job<Result<ColorImage, String>>)>,
+    cache: PaneCache,
+    /// Run B's map (while comparing two variants).
+    pub compare: ComparePane,
     /// Index into `shared.epoch_snapshots` being replayed (`None`: the current model).
     pub timeline: Option<usize>,
     playing: bool,
     play_clock: f64,
     /// The hovered point last frame.
     pub hovered: Option<usize>,
-    hover_tex: Option<((u64, usize), TextureHandle)>,
     pub selected: Option<Selected>,
     pub decoded: Option<Decoded>,
     pub prior: Option<PriorSamples>,
@@ -658,13 +704,12 @@ impl LatentPanel {
             show_points: true,
             manifold_on: false,
             density: 15,
-            manifold: None,
-            manifold_job: None,
+            cache: PaneCache::default(),
+            compare: ComparePane::new(),
             timeline: None,
             playing: false,
             play_clock: 0.0,
             hovered: None,
-            hover_tex: None,
             selected: None,
             decoded: None,
             prior: None,
@@ -691,7 +736,10 @@ impl LatentPanel {
 
     /// Columns and rows of the manifold tiles drawn now, if any.
     pub fn manifold_size(&self) -> Option<(usize, usize)> {
-        self.manifold.as_ref().map(|m| (m.key.cols, m.key.rows))
+        self.cache
+            .manifold
+            .as_ref()
+            .map(|m| (m.key.cols, m.key.rows))
     }
 
     fn request(&self, shared: &Shared) -> Option<MapRequest> {
@@ -711,7 +759,11 @@ impl LatentPanel {
 
     /// True while a background job of this panel is still computing (headless renders wait).
     pub fn working(&self) -> bool {
-        self.source.busy().is_some() || self.manifold_job.is_some() || self.picture_job.is_some()
+        self.source.busy().is_some()
+            || self.cache.manifold_job.is_some()
+            || self.picture_job.is_some()
+            || self.compare.source.busy().is_some()
+            || self.compare.cache.manifold_job.is_some()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -729,6 +781,11 @@ impl LatentPanel {
         let changed = self.source.update(self.request(shared), &ctx);
         if changed {
             self.install_map();
+        }
+        let b_request = self.request_b(shared);
+        let comparing = b_request.is_some();
+        if self.compare.source.update(b_request, &ctx) {
+            self.install_map_b();
         }
         let Some(map) = self.source.map().cloned() else {
             self.no_map(ui, shared);
@@ -749,17 +806,58 @@ impl LatentPanel {
         }
         self.status(ui, &map);
 
-        let side_w = 270.0f32.min(ui.available_width() * 0.4);
+        let bmap = self.compare.source.map().cloned().filter(|_| comparing);
+        if let Some(b) = &bmap {
+            self.refresh_b_recon(b);
+        }
+        let side_w = if comparing { 230.0 } else { 270.0f32 }.min(ui.available_width() * 0.4);
         let plot_w = (ui.available_width() - side_w - 12.0).max(120.0);
         let plot_h = (ui.available_height() - 4.0).max(160.0);
         ui.horizontal_top(|ui| {
-            self.plot(ui, &map, egui::vec2(plot_w, plot_h));
+            if comparing {
+                // A's and B's maps side by side, each under its title.
+                let each = ((plot_w - 8.0) / 2.0).max(100.0);
+                let b_name = shared.comparison().map_or("?", |b| b.variant_name());
+                ui.vertical(|ui| {
+                    ui.set_width(each);
+                    map_title(ui, "A", &map, None);
+                    let h = (ui.available_height() - 4.0).max(140.0);
+                    self.plot(ui, &map, egui::vec2(each, h));
+                });
+                ui.vertical(|ui| {
+                    ui.set_width(each);
+                    match &bmap {
+                        Some(b) => {
+                            map_title(ui, "B", b, self.compare.source.busy());
+                            for e in [b.note.as_deref(), self.compare.error.as_deref()]
+                                .into_iter()
+                                .flatten()
+                            {
+                                ui.colored_label(ui.visuals().warn_fg_color, e);
+                            }
+                            let h = (ui.available_height() - 4.0).max(140.0);
+                            self.plot_b(ui, b, &map, egui::vec2(each, h));
+                        }
+                        None => {
+                            ui.strong(format!("B: {b_name}"));
+                            let h = (ui.available_height() - 4.0).max(140.0);
+                            let msg = self.compare.source.error().map_or_else(
+                                || "Preparing B's map…".to_string(),
+                                |e| e.to_string(),
+                            );
+                            placeholder(ui, egui::vec2(each, h), &msg);
+                        }
+                    }
+                });
+            } else {
+                self.plot(ui, &map, egui::vec2(plot_w, plot_h));
+            }
             ui.vertical(|ui| {
                 ui.set_width(side_w);
                 egui::ScrollArea::vertical()
                     .id_salt("latent-side")
                     .max_height(plot_h)
-                    .show(ui, |ui| self.side(ui, &map));
+                    .show(ui, |ui| self.side(ui, &map, bmap.as_ref()));
             });
         });
         if wanted != (self.split, self.comps, self.timeline) {
@@ -816,7 +914,72 @@ impl LatentPanel {
             self.fit_next_map = false;
         }
         self.scatter.set_points(map.points.clone());
-        self.hover_tex = None;
+        self.cache.hover_tex = None;
+    }
+
+    fn install_map_b(&mut self) {
+        let b = &mut self.compare;
+        b.cache.hover_tex = None;
+        let Some(map) = b.source.map() else {
+            b.hovered = None;
+            b.recon = None;
+            return;
+        };
+        if b.fit_next_map {
+            b.scatter.fit();
+            b.fit_next_map = false;
+        }
+        b.scatter.set_points(map.points.clone());
+        b.error = None;
+    }
+
+    /// The map run B needs: its snapshot at the epoch the timeline shows (its latest one at
+    /// or before that epoch), or its current model; `None` when not comparing.
+    fn request_b(&self, shared: &Shared) -> Option<MapRequest> {
+        let b = shared.comparison()?;
+        let snap = match self.timeline.and_then(|i| shared.epoch_snapshots.get(i)) {
+            Some(a) => b
+                .epoch_snapshots
+                .iter()
+                .rev()
+                .find(|s| s.epoch <= a.epoch)
+                .or(b.epoch_snapshots.first())
+                .or(b.snapshot.as_ref())?,
+            None => b.snapshot.as_ref()?,
+        };
+        Some(MapRequest {
+            model: snap.model.clone(),
+            data: shared.data.clone(),
+            split: self.split,
+            comps: self.comps,
+            test_codes: Some(snap.test_codes.clone()),
+            epoch: snap.epoch,
+        })
+    }
+
+    /// Keeps B's reconstruction of the selected image current.
+    fn refresh_b_recon(&mut self, bmap: &Arc<LatentMap>) {
+        let b = &mut self.compare;
+        let Some(s) = &self.selected else {
+            b.recon = None;
+            return;
+        };
+        let key = Arc::as_ptr(bmap) as usize;
+        if b.recon
+            .as_ref()
+            .is_some_and(|r| r.0 == key && r.1 == s.index)
+            || s.index >= bmap.points.len()
+        {
+            return;
+        }
+        b.recon_tex = None;
+        match bmap.model.reconstruct(bmap.split_data().image(s.index)) {
+            Ok(r) => b.recon = Some((key, s.index, r)),
+            Err(e) => {
+                b.recon = None;
+                b.error = Some(format!("B cannot reconstruct: {e}"));
+            }
+        }
     }
 
     /// Recomputes everything derived from the model after the map changed.
@@ -1023,6 +1186,7 @@ impl LatentPanel {
             if self.split != before {
                 self.selected = None;
                 self.fit_next_map = true;
+                self.compare.fit_next_map = true;
             }
 
             if let (Projection::Pca { x, y, .. }, Some(ratio)) =
@@ -1055,6 +1219,7 @@ impl LatentPanel {
                     }
                     self.comps = (cx, cy);
                     self.fit_next_map = true;
+                    self.compare.fit_next_map = true;
                 }
             }
             ui.separator();
@@ -1075,6 +1240,7 @@ impl LatentPanel {
                 .clicked()
             {
                 self.scatter.fit();
+                self.compare.scatter.fit();
             }
             if ui
                 .add_enabled(
@@ -1174,7 +1340,11 @@ impl LatentPanel {
                 ui.weak(b);
             }
         });
-        ui.weak("Scroll to zoom, drag to pan, double-click to fit. Click a point to see its reconstruction, or empty space to decode it.");
+        if self.compare.map().is_some() {
+            ui.weak("Scroll to zoom, drag to pan, double-click to fit. Click a point on either map to see that image in both and its two reconstructions; click empty space on A's map to decode it.");
+        } else {
+            ui.weak("Scroll to zoom, drag to pan, double-click to fit. Click a point to see its reconstruction, or empty space to decode it.");
+        }
         for note in [
             map.note.as_deref(),
             self.source.error(),
@@ -1200,36 +1370,34 @@ impl LatentPanel {
 
     fn plot(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>, size: egui::Vec2) {
         let style = self.style(map);
-        let manifold = if self.manifold_on {
-            self.manifold.as_ref().map(|m| (m.tex.id(), m.key.data))
-        } else {
-            None
-        };
-        let out = self.scatter.show(ui, size, &style, |painter, xf| {
-            if let Some((tex, data)) = manifold {
-                painter.image(
-                    tex,
-                    xf.rect_to_screen(data),
-                    Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-                    Color32::WHITE,
-                );
-            }
-        });
+        let manifold = self.manifold_on.then_some(self.density);
+        let out = draw_map(
+            ui,
+            MapPane {
+                scatter: &mut self.scatter,
+                cache: &mut self.cache,
+                hovered: &mut self.hovered,
+                error: &mut self.model_error,
+            },
+            map,
+            size,
+            &style,
+            manifold,
+        );
         let xf = out.transform;
-        if self.manifold_on {
-            self.update_manifold(ui.ctx(), map, &xf);
-        } else {
-            self.manifold = None;
-        }
 
         // Markers over the points.
         let painter = ui.painter_at(xf.screen);
         if let Some(s) = &self.selected {
-            if let Some(p) = map.points.xy.get(s.index) {
-                let c = xf.to_screen(*p);
-                painter.circle_stroke(c, style.radius + 5.0, Stroke::new(3.0, Color32::BLACK));
-                painter.circle_stroke(c, style.radius + 5.0, Stroke::new(2.0, Color32::WHITE));
-            }
+            selected_ring(&painter, &xf, map, s.index, &style);
+        }
+        // The image hovered on B's map, ringed here too.
+        if let Some(i) = self
+            .compare
+            .hovered
+            .filter(|_| self.compare.map().is_some())
+        {
+            echo_ring(ui, &painter, &xf, map, i, &style);
         }
         if let Some(p) = &self.prior {
             for (i, xy) in p.xy.iter().enumerate() {
@@ -1270,61 +1438,6 @@ impl LatentPanel {
                 Color32::WHITE,
             );
         }
-        let (xn, yn) = map.projection.axis_names();
-        painter.text(
-            xf.screen.right_bottom() - egui::vec2(6.0, 16.0),
-            egui::Align2::RIGHT_BOTTOM,
-            xn,
-            egui::FontId::proportional(12.0),
-            ui.visuals().text_color(),
-        );
-        painter.text(
-            xf.screen.left_top() + egui::vec2(6.0, 4.0),
-            egui::Align2::LEFT_TOP,
-            yn,
-            egui::FontId::proportional(12.0),
-            ui.visuals().text_color(),
-        );
-
-        // Hover preview (a tooltip needs a second frame to size itself: ask for it).
-        if out.hovered != self.hovered {
-            ui.ctx().request_repaint();
-        }
-        self.hovered = out.hovered;
-        if let Some(i) = out.hovered {
-            let key = (map.points.id, i);
-            if self.hover_tex.as_ref().is_none_or(|(k, _)| *k != key) {
-                let img = widgets::digit_image(map.split_data().image(i));
-                match &mut self.hover_tex {
-                    Some((k, t)) => {
-                        t.set(img, TextureOptions::NEAREST);
-                        *k = key;
-                    }
-                    None => {
-                        self.hover_tex =
-                            Some((key, widgets::texture(ui.ctx(), "latent-hover", img)))
-                    }
-                }
-            }
-            let label = map.split_data().labels[i];
-            let name = map.data.class_name(label);
-            if let Some((_, tex)) = &self.hover_tex {
-                egui::Tooltip::for_widget(&out.response)
-                    .at_pointer()
-                    .gap(14.0)
-                    .show(|ui| {
-                        widgets::show_texture(ui, tex, 84.0);
-                        ui.add(egui::Label::new(egui::RichText::new(name).strong()).extend());
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(format!("{} image #{i}", map.split.name()))
-                                    .weak(),
-                            )
-                            .extend(),
-                        );
-                    });
-            }
-        }
 
         match out.clicked {
             Some(Click::Point(i)) => self.select(map, i),
@@ -1333,53 +1446,46 @@ impl LatentPanel {
         }
     }
 
-    /// Starts decoding the manifold for the current view when it changed (one job at a time;
-    /// the last tiles stay drawn at their place meanwhile).
-    fn update_manifold(&mut self, ctx: &egui::Context, map: &Arc<LatentMap>, xf: &ViewTransform) {
-        if let Some((key, job)) = &self.manifold_job {
-            if let Some(r) = job.poll() {
-                match r {
-                    Ok(img) => {
-                        let opts = TextureOptions::LINEAR;
-                        match &mut self.manifold {
-                            Some(m) => {
-                                m.tex.set(img, opts);
-                                m.key = key.clone();
-                            }
-                            None => {
-                                self.manifold = Some(ManifoldTiles {
-                                    key: key.clone(),
-                                    tex: ctx.load_texture("latent-manifold", img, opts),
-                                })
-                            }
-                        }
-                    }
-                    Err(e) => self.model_error = Some(e),
-                }
-                self.manifold_job = None;
+    /// Run B's map (read-only): clicking a point selects that image in both maps.
+    fn plot_b(
+        &mut self,
+        ui: &mut egui::Ui,
+        bmap: &Arc<LatentMap>,
+        amap: &Arc<LatentMap>,
+        size: egui::Vec2,
+    ) {
+        let style = self.style(bmap);
+        let manifold = self.manifold_on.then_some(self.density);
+        let b = &mut self.compare;
+        let out = draw_map(
+            ui,
+            MapPane {
+                scatter: &mut b.scatter,
+                cache: &mut b.cache,
+                hovered: &mut b.hovered,
+                error: &mut b.error,
+            },
+            bmap,
+            size,
+            &style,
+            manifold,
+        );
+        let xf = out.transform;
+        let painter = ui.painter_at(xf.screen);
+        if let Some(s) = &self.selected {
+            selected_ring(&painter, &xf, bmap, s.index, &style);
+        }
+        if let Some(i) = self.hovered {
+            echo_ring(ui, &painter, &xf, bmap, i, &style);
+        }
+        if let Some(Click::Point(i)) = out.clicked {
+            if i < amap.points.len() {
+                self.select(amap, i);
             }
         }
-        let (w, h) = (xf.screen.width(), xf.screen.height());
-        let tile = w.min(h) / self.density.max(1) as f32;
-        let key = ManifoldKey {
-            map: Arc::as_ptr(map) as usize,
-            data: xf.data,
-            cols: ((w / tile).round() as usize).clamp(1, 80),
-            rows: ((h / tile).round() as usize).clamp(1, 80),
-        };
-        let current = self.manifold.as_ref().is_some_and(|m| m.key == key);
-        if current || self.manifold_job.is_some() || self.model_error.is_some() {
-            return;
-        }
-        let map = map.clone();
-        let k2 = key.clone();
-        let job = Job::spawn("manifold", Some(ctx.clone()), move || {
-            manifold_image(&map, k2.data, k2.cols, k2.rows)
-        });
-        self.manifold_job = Some((key, job));
     }
 
-    fn side(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>) {
+    fn side(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>, bmap: Option<&Arc<LatentMap>>) {
         let ctx = ui.ctx().clone();
         widgets::help_note(
             ui,
@@ -1430,7 +1536,34 @@ impl LatentPanel {
                         widgets::digit_image(&s.recon),
                     );
                 }
-                image_pair(ui, &s.tex_image, "image", &s.tex_recon, "reconstruction");
+                let b = &mut self.compare;
+                match (bmap, &b.recon) {
+                    (Some(bm), Some((_, i, recon))) if *i == s.index => {
+                        if b.recon_tex.is_none() {
+                            widgets::set_texture(
+                                &mut b.recon_tex,
+                                &ctx,
+                                "latent-selected-recon-b",
+                                widgets::digit_image(recon),
+                            );
+                        }
+                        let a_name = format!("A: {}", map.model.config().variant.name());
+                        let b_name = format!("B: {}", bm.model.config().variant.name());
+                        image_row(
+                            ui,
+                            &[
+                                (&s.tex_image, "image"),
+                                (&s.tex_recon, &a_name),
+                                (&b.recon_tex, &b_name),
+                            ],
+                        );
+                        ui.weak("Reconstructions by A and B.");
+                    }
+                    _ => image_row(
+                        ui,
+                        &[(&s.tex_image, "image"), (&s.tex_recon, "reconstruction")],
+                    ),
+                }
             }
         }
         if let Some(u) = &mut self.picture {
@@ -1454,12 +1587,12 @@ impl LatentPanel {
                     widgets::digit_image(&u.recon),
                 );
             }
-            image_pair(
+            image_row(
                 ui,
-                &u.tex_in,
-                "preprocessed",
-                &u.tex_recon,
-                "reconstruction",
+                &[
+                    (&u.tex_in, "preprocessed"),
+                    (&u.tex_recon, "reconstruction"),
+                ],
             );
         }
         if let Some(e) = &self.picture_error {
@@ -1564,17 +1697,230 @@ impl LatentPanel {
     }
 }
 
-/// Two images side by side with captions.
-fn image_pair(
+/// One map's drawing state, borrowed from the panel (A's) or from [`ComparePane`] (B's).
+struct MapPane<'a> {
+    scatter: &'a mut Scatter,
+    cache: &'a mut PaneCache,
+    hovered: &'a mut Option<usize>,
+    /// Where a failed manifold decode is reported (and which stops it being retried).
+    error: &'a mut Option<String>,
+}
+
+/// Draws `map` in a `size` region: the manifold tiles under the points when `manifold` gives
+/// a density, the points, the axis names and the hover preview. Markers and clicks are the
+/// caller's (with the returned output).
+fn draw_map(
     ui: &mut egui::Ui,
-    a: &Option<TextureHandle>,
-    a_name: &str,
-    b: &Option<TextureHandle>,
-    b_name: &str,
+    pane: MapPane<'_>,
+    map: &Arc<LatentMap>,
+    size: egui::Vec2,
+    style: &ScatterStyle,
+    manifold: Option<usize>,
+) -> super::scatter::ScatterOutput {
+    let MapPane {
+        scatter,
+        cache,
+        hovered,
+        error,
+    } = pane;
+    let tiles = manifold
+        .and(cache.manifold.as_ref())
+        .map(|m| (m.tex.id(), m.key.data));
+    let out = scatter.show(ui, size, style, |painter, xf| {
+        if let Some((tex, data)) = tiles {
+            painter.image(
+                tex,
+                xf.rect_to_screen(data),
+                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+    });
+    let xf = out.transform;
+    match manifold {
+        Some(density) => update_manifold(cache, error, density, ui.ctx(), map, &xf),
+        None => cache.manifold = None,
+    }
+
+    let painter = ui.painter_at(xf.screen);
+    let (xn, yn) = map.projection.axis_names();
+    painter.text(
+        xf.screen.right_bottom() - egui::vec2(6.0, 16.0),
+        egui::Align2::RIGHT_BOTTOM,
+        xn,
+        egui::FontId::proportional(12.0),
+        ui.visuals().text_color(),
+    );
+    painter.text(
+        xf.screen.left_top() + egui::vec2(6.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        yn,
+        egui::FontId::proportional(12.0),
+        ui.visuals().text_color(),
+    );
+
+    // Hover preview (a tooltip needs a second frame to size itself: ask for it).
+    if out.hovered != *hovered {
+        ui.ctx().request_repaint();
+    }
+    *hovered = out.hovered;
+    if let Some(i) = out.hovered {
+        let key = (map.points.id, i);
+        if cache.hover_tex.as_ref().is_none_or(|(k, _)| *k != key) {
+            let img = widgets::digit_image(map.split_data().image(i));
+            match &mut cache.hover_tex {
+                Some((k, t)) => {
+                    t.set(img, TextureOptions::NEAREST);
+                    *k = key;
+                }
+                None => {
+                    cache.hover_tex = Some((key, widgets::texture(ui.ctx(), "latent-hover", img)))
+                }
+            }
+        }
+        let label = map.split_data().labels[i];
+        let name = map.data.class_name(label);
+        if let Some((_, tex)) = &cache.hover_tex {
+            egui::Tooltip::for_widget(&out.response)
+                .at_pointer()
+                .gap(14.0)
+                .show(|ui| {
+                    widgets::show_texture(ui, tex, 84.0);
+                    ui.add(egui::Label::new(egui::RichText::new(name).strong()).extend());
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(format!("{} image #{i}", map.split.name())).weak(),
+                        )
+                        .extend(),
+                    );
+                });
+        }
+    }
+    out
+}
+
+/// Starts decoding the manifold for the current view when it changed (one job at a time;
+/// the last tiles stay drawn at their place meanwhile).
+fn update_manifold(
+    cache: &mut PaneCache,
+    error: &mut Option<String>,
+    density: usize,
+    ctx: &egui::Context,
+    map: &Arc<LatentMap>,
+    xf: &ViewTransform,
 ) {
-    let size = ((ui.available_width() - 12.0) / 2.0).clamp(60.0, 120.0);
+    if let Some((key, job)) = &cache.manifold_job {
+        if let Some(r) = job.poll() {
+            match r {
+                Ok(img) => {
+                    let opts = TextureOptions::LINEAR;
+                    match &mut cache.manifold {
+                        Some(m) => {
+                            m.tex.set(img, opts);
+                            m.key = key.clone();
+                        }
+                        None => {
+                            cache.manifold = Some(ManifoldTiles {
+                                key: key.clone(),
+                                tex: ctx.load_texture("latent-manifold", img, opts),
+                            })
+                        }
+                    }
+                }
+                Err(e) => *error = Some(e),
+            }
+            cache.manifold_job = None;
+        }
+    }
+    let (w, h) = (xf.screen.width(), xf.screen.height());
+    let tile = w.min(h) / density.max(1) as f32;
+    let key = ManifoldKey {
+        map: Arc::as_ptr(map) as usize,
+        data: xf.data,
+        cols: ((w / tile).round() as usize).clamp(1, 80),
+        rows: ((h / tile).round() as usize).clamp(1, 80),
+    };
+    let current = cache.manifold.as_ref().is_some_and(|m| m.key == key);
+    if current || cache.manifold_job.is_some() || error.is_some() {
+        return;
+    }
+    let map = map.clone();
+    let k2 = key.clone();
+    let job = Job::spawn("manifold", Some(ctx.clone()), move || {
+        manifold_image(&map, k2.data, k2.cols, k2.rows)
+    });
+    cache.manifold_job = Some((key, job));
+}
+
+/// The ring around the selected image's point.
+fn selected_ring(
+    painter: &egui::Painter,
+    xf: &ViewTransform,
+    map: &LatentMap,
+    index: usize,
+    style: &ScatterStyle,
+) {
+    if let Some(p) = map.points.xy.get(index) {
+        let c = xf.to_screen(*p);
+        painter.circle_stroke(c, style.radius + 5.0, Stroke::new(3.0, Color32::BLACK));
+        painter.circle_stroke(c, style.radius + 5.0, Stroke::new(2.0, Color32::WHITE));
+    }
+}
+
+/// The ring around an image hovered on the other map of a comparison.
+fn echo_ring(
+    ui: &egui::Ui,
+    painter: &egui::Painter,
+    xf: &ViewTransform,
+    map: &LatentMap,
+    index: usize,
+    style: &ScatterStyle,
+) {
+    if let Some(p) = map.points.xy.get(index) {
+        painter.circle_stroke(
+            xf.to_screen(*p),
+            style.radius + 3.0,
+            Stroke::new(2.0, ui.visuals().strong_text_color()),
+        );
+    }
+}
+
+/// One line over a compared map: the run, its model and epoch (and a spinner while the next
+/// map is prepared).
+fn map_title(ui: &mut egui::Ui, run: &str, map: &LatentMap, busy: Option<&str>) {
     ui.horizontal(|ui| {
-        for (t, name) in [(a, a_name), (b, b_name)] {
+        let text = format!(
+            "{run}: {} · epoch {}",
+            map.model.config().describe(),
+            map.epoch
+        );
+        ui.add(egui::Label::new(egui::RichText::new(text).strong()).truncate());
+        if let Some(b) = busy {
+            ui.spinner().on_hover_text(b);
+        }
+    });
+}
+
+/// A framed empty map with a message (B's map while it is being prepared, or why it failed).
+fn placeholder(ui: &mut egui::Ui, size: egui::Vec2, msg: &str) {
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let v = ui.visuals();
+    ui.painter().rect_filled(rect, 3.0, v.extreme_bg_color);
+    ui.painter().text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        msg,
+        egui::FontId::proportional(13.0),
+        v.weak_text_color(),
+    );
+}
+
+/// Images side by side with captions.
+fn image_row(ui: &mut egui::Ui, images: &[(&Option<TextureHandle>, &str)]) {
+    let n = images.len().max(1) as f32;
+    let size = ((ui.available_width() - 6.0 * n) / n).clamp(56.0, 120.0);
+    ui.horizontal(|ui| {
+        for &(t, name) in images {
             ui.vertical(|ui| {
                 match t {
                     Some(t) => widgets::show_texture(ui, t, size),

@@ -172,6 +172,169 @@ impl RunView {
     }
 }
 
+/// Where one run's worker events land (A's fields in [`Shared`], or B's in [`CompareRun`]), so
+/// both runs apply events with the same code.
+struct RunSlot<'a> {
+    run: &'a mut RunView,
+    snapshot: &'a mut Option<Snapshot>,
+    version: &'a mut u64,
+    epoch_snapshots: &'a mut Vec<Snapshot>,
+}
+
+/// What an event asks of the rest of the app once its run is updated.
+enum FollowUp {
+    Notify(Level, String),
+    /// A model to list among the session's models.
+    Remember(Arc<TrainedModel>),
+}
+
+impl RunSlot<'_> {
+    fn set_snapshot(&mut self, s: Snapshot) {
+        *self.snapshot = Some(s);
+        *self.version += 1;
+    }
+
+    /// Applies one worker event to the run. `label` names the run in notices ("B (vae)"),
+    /// `None` for the main run.
+    fn apply(&mut self, e: Event, label: Option<&str>) -> Vec<FollowUp> {
+        let mut follow = Vec::new();
+        match e {
+            Event::Started {
+                config,
+                steps_per_epoch,
+                epochs,
+                fused,
+                first_epoch,
+            } => {
+                let history = if first_epoch > 0 {
+                    self.snapshot
+                        .as_ref()
+                        .map(|s| s.model.meta.history.clone())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                *self.run = RunView {
+                    state: RunState::Running,
+                    config: Some(config),
+                    steps_per_epoch,
+                    epochs,
+                    first_epoch,
+                    epoch: first_epoch + 1,
+                    fused,
+                    history,
+                    ..RunView::default()
+                };
+                self.epoch_snapshots.clear();
+            }
+            Event::Steps(s) => {
+                self.run.epoch = s.epoch;
+                self.run.step = s.step;
+                self.run.global_step = s.global_step;
+                self.run.samples_per_sec = s.samples_per_sec;
+                let x = (s.epoch - 1) as f64 + s.step as f64 / s.steps_per_epoch.max(1) as f64;
+                self.run.step_curve.push((x, s.terms));
+            }
+            Event::Epoch { record, snapshot } => {
+                self.run.history.push(record);
+                self.epoch_snapshots.push(snapshot.clone());
+                self.set_snapshot(snapshot);
+            }
+            Event::StateChanged(s) => self.run.state = s,
+            Event::Snapshot(s) => self.set_snapshot(s),
+            Event::Finished(s) => {
+                let msg = match s.model.meta.history.last() {
+                    Some(r) => format!(
+                        "Finished {} epochs: test MSE {:.4}.",
+                        s.model.meta.epochs_trained,
+                        r.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN)
+                    ),
+                    None => "Finished.".into(),
+                };
+                self.run.message = Some((Level::Info, msg));
+                let m = s.model.clone();
+                self.set_snapshot(s);
+                follow.push(FollowUp::Remember(m));
+            }
+            Event::Diverged { message, snapshot } => {
+                self.run.message = Some((Level::Error, message));
+                let who = label.map_or("Training".to_string(), |l| format!("Run {l}"));
+                follow.push(FollowUp::Notify(
+                    Level::Warning,
+                    format!("{who} stopped: it diverged (details in the Train panel)."),
+                ));
+                self.set_snapshot(snapshot);
+            }
+            Event::Saved(p) => follow.push(FollowUp::Notify(
+                Level::Info,
+                format!("Saved the model to {}.", p.display()),
+            )),
+            Event::Loaded { path, snapshot } => {
+                let m = snapshot.model.clone();
+                if !path.as_os_str().is_empty() {
+                    follow.push(FollowUp::Notify(
+                        Level::Info,
+                        format!("Loaded {} ({}).", path.display(), m.config().describe()),
+                    ));
+                }
+                *self.run = RunView {
+                    history: m.meta.history.clone(),
+                    config: Some(m.config().clone()),
+                    ..RunView::default()
+                };
+                self.epoch_snapshots.clear();
+                self.set_snapshot(snapshot);
+                follow.push(FollowUp::Remember(m));
+            }
+            Event::Error(msg) => follow.push(FollowUp::Notify(
+                Level::Error,
+                match label {
+                    Some(l) => format!("Run {l}: {msg}"),
+                    None => msg,
+                },
+            )),
+        }
+        follow
+    }
+}
+
+/// The second run of a comparison ("B"): trained beside the main run on the same data with
+/// the same seed, latent size, epochs and batch, by its own worker (spawned on demand).
+pub struct CompareRun {
+    pub worker: WorkerHandle,
+    pub run: RunView,
+    /// B's current model (latest snapshot of its run, or the model adopted as B).
+    pub snapshot: Option<Snapshot>,
+    /// Increments whenever B's `snapshot` changes.
+    pub model_version: u64,
+    /// One snapshot per finished epoch of B's run.
+    pub epoch_snapshots: Vec<Snapshot>,
+}
+
+impl CompareRun {
+    fn slot(&mut self) -> RunSlot<'_> {
+        RunSlot {
+            run: &mut self.run,
+            snapshot: &mut self.snapshot,
+            version: &mut self.model_version,
+            epoch_snapshots: &mut self.epoch_snapshots,
+        }
+    }
+
+    pub fn model(&self) -> Option<&Arc<TrainedModel>> {
+        self.snapshot.as_ref().map(|s| &s.model)
+    }
+
+    /// B's variant as shown in legends and titles ("vae"), from its run or its model.
+    pub fn variant_name(&self) -> &'static str {
+        self.run
+            .config
+            .as_ref()
+            .or(self.model().map(|m| m.config()))
+            .map_or("?", |c| c.variant.name())
+    }
+}
+
 /// A model trained or loaded during this session (the PCA-vs-AE panel plots them all).
 #[derive(Clone)]
 pub struct SessionModel {
@@ -193,6 +356,9 @@ pub struct Shared {
     /// One snapshot per finished epoch of the current run (the latent timeline).
     pub epoch_snapshots: Vec<Snapshot>,
     pub session_models: Vec<SessionModel>,
+    /// The comparison run B (`None` until a comparison first starts); shown while
+    /// `settings.compare` is on, see [`Shared::comparison`].
+    pub compare: Option<CompareRun>,
     pub pca: Option<Arc<Pca>>,
     /// Wall time of fitting `pca`.
     pub pca_fit_seconds: Option<f64>,
@@ -244,6 +410,103 @@ impl Shared {
         self.snapshot.as_ref().map(|s| &s.model)
     }
 
+    /// Run B, when the comparison is on and B exists (panels show it beside A).
+    pub fn comparison(&self) -> Option<&CompareRun> {
+        if self.settings.compare {
+            self.compare.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// The state of the runs together: running if either runs, else paused if either is
+    /// paused, else idle (B counts whenever it exists, so it is never left running unseen).
+    pub fn runs_state(&self) -> RunState {
+        let states = [
+            Some(self.run.state),
+            self.compare.as_ref().map(|b| b.run.state),
+        ];
+        let has = |s: RunState| states.contains(&Some(s));
+        if has(RunState::Running) {
+            RunState::Running
+        } else if has(RunState::Paused) {
+            RunState::Paused
+        } else {
+            RunState::Idle
+        }
+    }
+
+    /// Sends a control command (pause, resume, step, stop) to A and, if it exists, to B; a
+    /// worker without a run in the right state ignores it.
+    pub fn send_runs(&self, make: impl Fn() -> Command) {
+        self.worker.send(make());
+        if let Some(b) = &self.compare {
+            b.worker.send(make());
+        }
+    }
+
+    /// B's training settings: the form's latent size, epochs, batch and seed with B's
+    /// variant's preset for everything else.
+    pub fn compare_config(&self) -> TrainConfig {
+        let mut c = self.settings.train.clone();
+        sidebar::apply_preset(&mut c, self.settings.compare_variant);
+        c
+    }
+
+    /// Run B, spawning its worker the first time.
+    fn compare_run(&mut self) -> Result<&mut CompareRun, String> {
+        if self.compare.is_none() {
+            let waker_ctx = self.egui.clone();
+            let worker = WorkerHandle::spawn(move || waker_ctx.request_repaint())
+                .map_err(|e| format!("cannot start a second training thread: {e}"))?;
+            self.compare = Some(CompareRun {
+                worker,
+                run: RunView::default(),
+                snapshot: None,
+                model_version: 0,
+                epoch_snapshots: Vec::new(),
+            });
+        }
+        Ok(self.compare.as_mut().expect("just created"))
+    }
+
+    /// Makes `model` run B's current model (e.g. a saved model shown as B) and turns the
+    /// comparison on.
+    pub fn adopt_compare(&mut self, model: Arc<TrainedModel>) -> Result<(), String> {
+        self.settings.compare = true;
+        self.settings.compare_variant = model.config().variant;
+        let data = self.data.clone();
+        self.compare_run()?
+            .worker
+            .send(Command::Adopt { model, data });
+        Ok(())
+    }
+
+    /// Trains the current models (A, and B when comparing) for `epochs` more.
+    pub fn continue_training(&mut self, epochs: usize) {
+        let data = self.data.clone();
+        if let Some(m) = self.model().cloned() {
+            self.run.message = None;
+            self.worker.send(Command::Continue {
+                model: m,
+                data: data.clone(),
+                epochs,
+            });
+        }
+        if self.settings.compare {
+            if let Some(b) = self.compare.as_mut() {
+                if let Some(m) = b.model().cloned() {
+                    b.run.message = None;
+                    b.worker.send(Command::Continue {
+                        model: m,
+                        data,
+                        epochs,
+                    });
+                }
+            }
+        }
+    }
+
     /// PCA's test MSE with `k` components (None until PCA is fitted).
     pub fn pca_test_mse(&mut self, k: usize) -> Option<f64> {
         let pca = self.pca.clone()?;
@@ -253,11 +516,6 @@ impl Shared {
                 .entry(k)
                 .or_insert_with(|| pca.mse(&self.data.test.images, k) as f64),
         )
-    }
-
-    fn set_snapshot(&mut self, s: Snapshot) {
-        self.snapshot = Some(s);
-        self.model_version += 1;
     }
 
     /// Starts fitting PCA on the current dataset's training images in the background.
@@ -286,6 +544,15 @@ impl Shared {
                 data: self.data.clone(),
             });
         }
+        if let Some(b) = self.compare.as_mut() {
+            b.epoch_snapshots.clear();
+            if let Some(m) = b.model().cloned() {
+                b.worker.send(Command::Adopt {
+                    model: m,
+                    data: self.data.clone(),
+                });
+            }
+        }
     }
 
     fn remember_model(&mut self, model: &Arc<TrainedModel>) {
@@ -309,94 +576,38 @@ impl Shared {
         });
     }
 
-    /// Applies one worker event.
+    /// Where A's events land: the run fields of `Shared` itself.
+    fn slot_a(&mut self) -> RunSlot<'_> {
+        RunSlot {
+            run: &mut self.run,
+            snapshot: &mut self.snapshot,
+            version: &mut self.model_version,
+            epoch_snapshots: &mut self.epoch_snapshots,
+        }
+    }
+
+    /// Applies one event of the main run (A).
     pub fn apply_event(&mut self, e: Event) {
-        match e {
-            Event::Started {
-                config,
-                steps_per_epoch,
-                epochs,
-                fused,
-                first_epoch,
-            } => {
-                let history = if first_epoch > 0 {
-                    self.model()
-                        .map(|m| m.meta.history.clone())
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                self.run = RunView {
-                    state: RunState::Running,
-                    config: Some(config),
-                    steps_per_epoch,
-                    epochs,
-                    first_epoch,
-                    epoch: first_epoch + 1,
-                    fused,
-                    history,
-                    ..RunView::default()
-                };
-                self.epoch_snapshots.clear();
+        let follow = self.slot_a().apply(e, None);
+        self.follow_up(follow);
+    }
+
+    /// Applies one event of the comparison run (B).
+    pub fn apply_compare_event(&mut self, e: Event) {
+        let Some(b) = self.compare.as_mut() else {
+            return;
+        };
+        let label = format!("B ({})", b.variant_name());
+        let follow = b.slot().apply(e, Some(&label));
+        self.follow_up(follow);
+    }
+
+    fn follow_up(&mut self, follow: Vec<FollowUp>) {
+        for f in follow {
+            match f {
+                FollowUp::Notify(level, text) => self.notify(level, text),
+                FollowUp::Remember(m) => self.remember_model(&m),
             }
-            Event::Steps(s) => {
-                self.run.epoch = s.epoch;
-                self.run.step = s.step;
-                self.run.global_step = s.global_step;
-                self.run.samples_per_sec = s.samples_per_sec;
-                let x = (s.epoch - 1) as f64 + s.step as f64 / s.steps_per_epoch.max(1) as f64;
-                self.run.step_curve.push((x, s.terms));
-            }
-            Event::Epoch { record, snapshot } => {
-                self.run.history.push(record);
-                self.epoch_snapshots.push(snapshot.clone());
-                self.set_snapshot(snapshot);
-            }
-            Event::StateChanged(s) => self.run.state = s,
-            Event::Snapshot(s) => self.set_snapshot(s),
-            Event::Finished(s) => {
-                let msg = match s.model.meta.history.last() {
-                    Some(r) => format!(
-                        "Finished {} epochs: test MSE {:.4}.",
-                        s.model.meta.epochs_trained,
-                        r.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN)
-                    ),
-                    None => "Finished.".into(),
-                };
-                self.run.message = Some((Level::Info, msg));
-                let m = s.model.clone();
-                self.set_snapshot(s);
-                self.remember_model(&m);
-            }
-            Event::Diverged { message, snapshot } => {
-                self.run.message = Some((Level::Error, message));
-                self.notify(
-                    Level::Warning,
-                    "Training stopped: it diverged (details in the Train panel).",
-                );
-                self.set_snapshot(snapshot);
-            }
-            Event::Saved(p) => {
-                self.notify(Level::Info, format!("Saved the model to {}.", p.display()))
-            }
-            Event::Loaded { path, snapshot } => {
-                let m = snapshot.model.clone();
-                if !path.as_os_str().is_empty() {
-                    self.notify(
-                        Level::Info,
-                        format!("Loaded {} ({}).", path.display(), m.config().describe()),
-                    );
-                }
-                self.run = RunView {
-                    history: m.meta.history.clone(),
-                    config: Some(m.config().clone()),
-                    ..RunView::default()
-                };
-                self.epoch_snapshots.clear();
-                self.set_snapshot(snapshot);
-                self.remember_model(&m);
-            }
-            Event::Error(msg) => self.notify(Level::Error, msg),
         }
     }
 
@@ -404,6 +615,10 @@ impl Shared {
     pub fn poll(&mut self) {
         for e in self.worker.drain() {
             self.apply_event(e);
+        }
+        let b_events = self.compare.as_ref().map(|b| b.worker.drain());
+        for e in b_events.into_iter().flatten() {
+            self.apply_compare_event(e);
         }
         if let Some(r) = jobs::take_done(&mut self.pca_job) {
             match r {
@@ -417,15 +632,27 @@ impl Shared {
         }
     }
 
-    /// Sends a start command with the form's settings (after validating them).
+    /// Sends a start command with the form's settings (after validating them); when the
+    /// comparison is on, run B starts too, on the same data with the same seed.
     pub fn start_training(&mut self) -> Result<(), String> {
         let cfg = self.settings.train.clone();
         cfg.validate()?;
+        let data = self.data.clone();
+        if self.settings.compare {
+            let b_cfg = self.compare_config();
+            let variant = b_cfg.variant.name();
+            b_cfg
+                .validate()
+                .map_err(|e| format!("run B ({variant}): {e}"))?;
+            let b = self.compare_run()?;
+            b.run.message = None;
+            b.worker.send(Command::Start {
+                config: b_cfg,
+                data: data.clone(),
+            });
+        }
         self.run.message = None;
-        self.worker.send(Command::Start {
-            config: cfg,
-            data: self.data.clone(),
-        });
+        self.worker.send(Command::Start { config: cfg, data });
         Ok(())
     }
 
@@ -534,6 +761,7 @@ impl App {
             model_version: 0,
             epoch_snapshots: Vec::new(),
             session_models: Vec::new(),
+            compare: None,
             pca: None,
             pca_fit_seconds: None,
             pca_job: None,
@@ -587,6 +815,10 @@ impl App {
     /// wait for this).
     pub fn is_settled(&self) -> bool {
         self.shared.snapshot.is_some()
+            && self
+                .shared
+                .comparison()
+                .is_none_or(|b| b.snapshot.is_some())
             && self.shared.pca.is_some()
             && !self.latent.working()
             && !self.interpolate.working()
@@ -862,7 +1094,7 @@ impl App {
                 ));
             }
             ui.separator();
-            let state = match s.run.state {
+            let state = match s.runs_state() {
                 RunState::Idle => "idle",
                 RunState::Running => "training",
                 RunState::Paused => "paused",

@@ -24,6 +24,10 @@ pub struct Settings {
     pub log_scale: bool,
     pub presenter: bool,
     pub dark: bool,
+    /// Train a second variant (run B) beside the form's model.
+    pub compare: bool,
+    /// Run B's variant.
+    pub compare_variant: crate::model::Variant,
 }
 
 impl Default for Settings {
@@ -37,6 +41,8 @@ impl Default for Settings {
             log_scale: false,
             presenter: false,
             dark: true,
+            compare: false,
+            compare_variant: crate::model::Variant::Vae,
         }
     }
 }

@@ -116,7 +116,7 @@ impl Sidebar {
     }
 
     fn model_form(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        let running = shared.run.state != RunState::Idle;
+        let running = shared.runs_state() != RunState::Idle;
         ui.strong("Model");
         if running {
             ui.small("Changes apply to the next run.");

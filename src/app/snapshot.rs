@@ -17,6 +17,9 @@ pub struct SnapshotRequest {
     /// The model shown (default: the bundled 2-D dense autoencoder, or the denoising one for
     /// the Denoise panel).
     pub model: Option<Arc<TrainedModel>>,
+    /// A second model shown beside the first as run B (the Train panel's curves and the
+    /// Latent space panel's maps compare them).
+    pub compare: Option<Arc<TrainedModel>>,
     /// `"embedded"` or a dataset folder.
     pub data: String,
     /// Size in points.
@@ -34,6 +37,7 @@ impl Default for SnapshotRequest {
         Self {
             tab: Tab::Train,
             model: None,
+            compare: None,
             data: "embedded".into(),
             width: 1280.0,
             height: 800.0,
@@ -83,7 +87,7 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
         load_bundled: req.data == "embedded",
     };
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
-    let (m2, d2) = (model.clone(), data.clone());
+    let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let mut harness = egui_kittest::Harness::builder()
         .with_size(egui::vec2(req.width, req.height))
         .with_pixels_per_point(req.scale)
@@ -103,6 +107,16 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
                         model: m2.clone(),
                         data: d2.clone(),
                     });
+                    match &compare {
+                        Some(b) => {
+                            if let Err(e) = a.shared.adopt_compare(b.clone()) {
+                                a.shared.notify(super::Level::Error, e);
+                            }
+                        }
+                        // Settings from a running app may have the comparison on: without
+                        // a model B there is nothing to compare.
+                        None => a.shared.settings.compare = false,
+                    }
                     a
                 });
                 app.show(ui);

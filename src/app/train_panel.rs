@@ -2,17 +2,24 @@
 //! throughput and time left, loss curves (train and test, one line per term, with PCA's test
 //! MSE at the same k as a dashed reference), and 16 fixed test digits above their live
 //! reconstructions.
+//!
+//! "Compare with" trains a second variant (run B, see [`super::CompareRun`]) beside the form's
+//! model: the controls act on both runs, B gets its own progress line, its curves share the
+//! plot (dotted, diamond markers, legend entries "A: …" / "B: …") and its reconstructions get a
+//! row under A's.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use egui::{Color32, TextureHandle};
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
 
 use super::jobs::{self, DialogKind, Job};
 use super::widgets;
-use super::{Level, Shared};
-use crate::model::loss;
+use super::{Level, RunView, Shared};
+use crate::model::{loss, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
 /// Number of digits in the reconstruction grid, and its columns.
@@ -23,7 +30,7 @@ pub struct TrainPanel {
     /// Test indices shown in the grid (one of each class first).
     pub grid_indices: Vec<usize>,
     grid_tex: Option<TextureHandle>,
-    grid_version: Option<(u64, usize)>,
+    grid_version: Option<(u64, usize, Option<u64>)>,
     /// Terms hidden from the plot.
     hidden_terms: BTreeSet<String>,
     save_dialog: Option<Job<Vec<PathBuf>>>,
@@ -31,6 +38,10 @@ pub struct TrainPanel {
     form_error: Option<String>,
     /// The reconstructions currently shown (row-major 16 × 784), for tests.
     pub shown_recon: Option<Vec<f32>>,
+    /// Run B's reconstructions shown under A's (when comparing).
+    pub shown_recon_b: Option<Vec<f32>>,
+    /// The names of the series the loss plot drew last frame (legend entries), for tests.
+    pub plotted: Vec<String>,
 }
 
 /// `n` test images: the first of each class, then the next ones in order.
@@ -68,6 +79,8 @@ impl TrainPanel {
             load_dialog: None,
             form_error: None,
             shown_recon: None,
+            shown_recon_b: None,
+            plotted: Vec::new(),
         }
     }
 
@@ -89,57 +102,63 @@ impl TrainPanel {
     }
 
     fn controls(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        let state = shared.run.state;
+        let state = shared.runs_state();
+        let both = shared.settings.compare;
+        let on_both = |text: &str| {
+            if both {
+                format!("{text} (both runs).")
+            } else {
+                format!("{text}.")
+            }
+        };
         ui.horizontal_wrapped(|ui| {
             if ui
                 .add_enabled(state == RunState::Idle, egui::Button::new("Start"))
-                .on_hover_text("Train a new model with the settings on the left.")
+                .on_hover_text(if both {
+                    "Train a new model with the settings on the left, and run B beside it."
+                } else {
+                    "Train a new model with the settings on the left."
+                })
                 .clicked()
             {
                 self.start(shared);
             }
             if ui
                 .add_enabled(state == RunState::Running, egui::Button::new("Pause"))
-                .on_hover_text("Pause between two steps; the panels get the current weights.")
+                .on_hover_text(on_both("Pause between two steps; the panels get the current weights"))
                 .clicked()
             {
-                shared.worker.send(Command::Pause);
+                shared.send_runs(|| Command::Pause);
             }
             if ui
                 .add_enabled(state == RunState::Paused, egui::Button::new("Resume"))
-                .on_hover_text("Carry on training.")
+                .on_hover_text(on_both("Carry on training"))
                 .clicked()
             {
-                shared.worker.send(Command::Resume);
+                shared.send_runs(|| Command::Resume);
             }
             if ui
                 .add_enabled(state != RunState::Running, egui::Button::new("Step"))
-                .on_hover_text("Train exactly one mini-batch (starts a paused run if none is in progress).")
+                .on_hover_text(on_both("Train exactly one mini-batch (starts a paused run if none is in progress)"))
                 .clicked()
             {
                 self.step(shared);
             }
             if ui
                 .add_enabled(state != RunState::Idle, egui::Button::new("Stop"))
-                .on_hover_text("End the run and keep the weights reached.")
+                .on_hover_text(on_both("End the run and keep the weights reached"))
                 .clicked()
             {
-                shared.worker.send(Command::Stop);
+                shared.send_runs(|| Command::Stop);
             }
             let can_continue = state == RunState::Idle && shared.model().is_some();
             if ui
                 .add_enabled(can_continue, egui::Button::new("Continue"))
-                .on_hover_text("Train the current model for the form's number of epochs more.")
+                .on_hover_text(on_both("Train the current model for the form's number of epochs more"))
                 .clicked()
             {
-                if let Some(m) = shared.model().cloned() {
-                    shared.run.message = None;
-                    shared.worker.send(Command::Continue {
-                        model: m,
-                        data: shared.data.clone(),
-                        epochs: shared.settings.train.epochs,
-                    });
-                }
+                let epochs = shared.settings.train.epochs;
+                shared.continue_training(epochs);
             }
             ui.separator();
             if ui
@@ -156,13 +175,41 @@ impl TrainPanel {
             {
                 self.load(shared);
             }
+            ui.separator();
+            self.compare_controls(ui, shared, state == RunState::Idle);
         });
         if let Some(e) = &self.form_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
     }
 
-    /// Start pressed: validate the form and send it to the worker.
+    /// "Compare with [variant]": run B's switch and variant (fixed while a run is in progress).
+    fn compare_controls(&mut self, ui: &mut egui::Ui, shared: &mut Shared, idle: bool) {
+        ui.add_enabled_ui(idle, |ui| {
+            let s = &mut shared.settings;
+            ui.checkbox(&mut s.compare, "Compare with").on_hover_text(
+                "Train a second variant (B) beside this one, on the same data with the same seed, \
+                 latent size, epochs and batch, and show both in the Train and Latent space panels.",
+            );
+            ui.add_enabled_ui(s.compare, |ui| {
+                egui::ComboBox::from_id_salt("compare-variant")
+                    .selected_text(s.compare_variant.label())
+                    .show_ui(ui, |ui| {
+                        for v in Variant::ALL {
+                            ui.selectable_value(&mut s.compare_variant, v, v.label())
+                                .on_hover_text(super::sidebar::variant_help(v));
+                        }
+                    })
+                    .response
+                    .on_hover_text(
+                        "Run B's variant: its preset settings, with the form's latent size, \
+                         epochs, batch and seed.",
+                    );
+            });
+        });
+    }
+
+    /// Start pressed: validate the form and send it to the worker (and run B's to its own).
     pub fn start(&mut self, shared: &mut Shared) {
         match shared.start_training() {
             Ok(()) => self.form_error = None,
@@ -170,16 +217,16 @@ impl TrainPanel {
         }
     }
 
-    /// Step pressed: one batch (starting a paused run when idle).
+    /// Step pressed: one batch of each run (starting paused runs when all are idle).
     pub fn step(&mut self, shared: &mut Shared) {
-        if shared.run.state == RunState::Idle {
+        if shared.runs_state() == RunState::Idle {
             if let Err(e) = shared.start_training() {
                 self.form_error = Some(format!("Cannot start: {e}"));
                 return;
             }
-            shared.worker.send(Command::Pause);
+            shared.send_runs(|| Command::Pause);
         }
-        shared.worker.send(Command::Step);
+        shared.send_runs(|| Command::Step);
     }
 
     fn suggested_name(shared: &Shared) -> String {
@@ -232,43 +279,26 @@ impl TrainPanel {
     }
 
     fn progress(&self, ui: &mut egui::Ui, shared: &Shared) {
-        let r = &shared.run;
-        if r.config.is_some() && r.steps_per_epoch > 0 {
-            let text = format!(
-                "Epoch {}/{} · step {}/{} · {} samples/s · {} left{}",
-                r.epoch.min(r.epochs),
-                r.epochs,
-                r.step,
-                r.steps_per_epoch,
-                widgets::thousands(r.samples_per_sec),
-                if r.state == RunState::Running {
-                    widgets::format_duration(r.seconds_left())
-                } else {
-                    "–".into()
-                },
-                if r.fused { " · fused engine" } else { "" }
-            );
-            ui.add(
-                egui::ProgressBar::new(r.progress())
-                    .text(text)
-                    .animate(r.state == RunState::Running),
-            );
-        } else if let Some(m) = shared.model() {
-            ui.add(egui::ProgressBar::new(1.0).text(format!(
-                "{} · trained {} epochs · Start trains a new model, Continue trains this one further",
-                m.config().describe(),
-                m.meta.epochs_trained
-            )));
-        } else {
-            ui.add(egui::ProgressBar::new(0.0).text("Not trained yet: press Start"));
+        if !shared.settings.compare {
+            progress_line(ui, &shared.run, shared.model(), None);
+            return;
         }
-        if let Some((level, msg)) = &r.message {
-            let c = match level {
-                Level::Error => ui.visuals().error_fg_color,
-                Level::Warning => ui.visuals().warn_fg_color,
-                Level::Info => ui.visuals().text_color(),
-            };
-            ui.colored_label(c, msg);
+        let a_name = match variant_name(&shared.run, shared.model()) {
+            "?" => shared.settings.train.variant.name(),
+            n => n,
+        };
+        progress_line(ui, &shared.run, shared.model(), Some(("A", a_name)));
+        match shared.comparison() {
+            Some(b) if b.run.config.is_some() || b.model().is_some() => {
+                let b_name = variant_name(&b.run, b.model());
+                progress_line(ui, &b.run, b.model(), Some(("B", b_name)))
+            }
+            _ => {
+                ui.add(egui::ProgressBar::new(0.0).text(format!(
+                    "B: {} · not trained yet: Start trains it beside A",
+                    shared.settings.compare_variant.name()
+                )));
+            }
         }
     }
 
@@ -281,14 +311,49 @@ impl TrainPanel {
             .map(|c| c.model.latent)
             .unwrap_or(shared.settings.train.model.latent);
         let pca_ref = shared.pca_test_mse(k);
-        let run = &shared.run;
-        let terms = plotted_terms(run.config.as_ref().unwrap_or(&shared.settings.train));
+        let mut runs = vec![RunCurves {
+            run: &shared.run,
+            prefix: String::new(),
+            terms: plotted_terms(shared.run.config.as_ref().unwrap_or(&shared.settings.train)),
+            second: false,
+        }];
+        let b_config = shared.compare_config();
+        if let Some(b) = shared.comparison() {
+            runs[0].prefix = format!("A: {} ", variant_name(&shared.run, shared.model()));
+            let cfg = b
+                .run
+                .config
+                .as_ref()
+                .or(b.model().map(|m| m.config()))
+                .unwrap_or(&b_config);
+            runs.push(RunCurves {
+                run: &b.run,
+                prefix: format!("B: {} ", cfg.variant.name()),
+                terms: plotted_terms(cfg),
+                second: true,
+            });
+            // When either objective differs from the plain MSE, both runs show their test MSE:
+            // the one measure the two share.
+            if runs.iter().any(|r| r.terms.iter().any(|t| t == loss::MSE)) {
+                for r in &mut runs {
+                    if !r.terms.iter().any(|t| t == loss::MSE) {
+                        r.terms.push(loss::MSE.into());
+                    }
+                }
+            }
+        }
+        let mut log_scale = log;
+        let mut terms: Vec<String> = Vec::new();
+        for t in runs.iter().flat_map(|r| &r.terms) {
+            if !terms.contains(t) {
+                terms.push(t.clone());
+            }
+        }
         ui.horizontal_wrapped(|ui| {
             ui.strong("Loss");
-            ui.checkbox(&mut shared.settings.log_scale, "log scale")
-                .on_hover_text(
-                    "Plot the losses on a logarithmic axis, to see small late improvements.",
-                );
+            ui.checkbox(&mut log_scale, "log scale").on_hover_text(
+                "Plot the losses on a logarithmic axis, to see small late improvements.",
+            );
             for t in &terms {
                 let mut on = !self.hidden_terms.contains(t);
                 let label = egui::RichText::new(t.as_str()).color(widgets::term_color(t));
@@ -300,18 +365,24 @@ impl TrainPanel {
                     }
                 }
             }
+            if runs.len() > 1 {
+                ui.weak("A: lines and circles · B: dots and diamonds");
+            }
         });
         let tf = move |v: f64| if log { v.max(1e-12).log10() } else { v };
-        let epochs = run.epochs.max(shared.settings.train.epochs) as f64;
-        let empty = run.history.is_empty() && run.step_curve.is_empty();
+        let epochs = runs
+            .iter()
+            .map(|r| r.run.epochs)
+            .max()
+            .unwrap_or(0)
+            .max(shared.settings.train.epochs) as f64;
+        let empty = runs
+            .iter()
+            .all(|r| r.run.history.is_empty() && r.run.step_curve.is_empty());
         let top = pca_ref.map(|v| 2.0 * v).unwrap_or(0.1);
         let plot = Plot::new("loss-plot")
             .include_x(0.0)
-            .include_x(if run.history.is_empty() && run.step_curve.is_empty() {
-                epochs
-            } else {
-                0.0
-            })
+            .include_x(if empty { epochs } else { 0.0 })
             .include_y(if empty && !log { 0.0 } else { tf(top) })
             .include_y(tf(top))
             .legend(Legend::default())
@@ -325,66 +396,56 @@ impl TrainPanel {
                     format!("{:.3}", mark.value)
                 }
             });
-        let hidden = self.hidden_terms.clone();
         let k_w = shared.draw_scale();
+        let items: Vec<PlotItem> = runs
+            .iter()
+            .flat_map(|r| r.items(&self.hidden_terms, k_w, tf))
+            .collect();
+        shared.settings.log_scale = log_scale;
+        self.plotted.clear();
+        for it in &items {
+            if !self.plotted.iter().any(|n| n == it.name()) {
+                self.plotted.push(it.name().to_string());
+            }
+        }
+        let pca_name = format!("PCA test MSE, k = {k}");
+        if pca_ref.is_some() {
+            self.plotted.push(pca_name.clone());
+        }
         plot.show(ui, |p| {
-            for t in &terms {
-                if hidden.contains(t) {
-                    continue;
-                }
-                let c = widgets::term_color(t);
-                let steps: Vec<[f64; 2]> = run
-                    .step_curve
-                    .iter()
-                    .filter_map(|(x, st)| st.get(t).map(|v| [*x, tf(v)]))
-                    .collect();
-                if !steps.is_empty() {
-                    // Same name as the epoch curve: one legend entry shows and hides both.
-                    p.line(
-                        Line::new(format!("train {t}"), PlotPoints::from(steps))
-                            .color(c.gamma_multiply(0.35))
-                            .width(1.0 * k_w),
-                    );
-                }
-                let train: Vec<[f64; 2]> = run
-                    .history
-                    .iter()
-                    .filter_map(|r| r.train.get(t).map(|v| [r.epoch as f64, tf(v)]))
-                    .collect();
-                if !train.is_empty() {
-                    p.line(
-                        Line::new(format!("train {t}"), PlotPoints::from(train.clone()))
-                            .color(c)
-                            .width(2.0 * k_w),
-                    );
-                    p.points(
-                        Points::new(format!("train {t}"), PlotPoints::from(train))
-                            .color(c)
-                            .radius(3.0 * k_w),
-                    );
-                }
-                let test: Vec<[f64; 2]> = run
-                    .history
-                    .iter()
-                    .filter_map(|r| r.test.get(t).map(|v| [r.epoch as f64, tf(v)]))
-                    .collect();
-                if !test.is_empty() {
-                    p.line(
-                        Line::new(format!("test {t}"), PlotPoints::from(test.clone()))
-                            .color(c)
-                            .width(2.0 * k_w)
-                            .style(LineStyle::dashed_dense()),
-                    );
-                    p.points(
-                        Points::new(format!("test {t}"), PlotPoints::from(test))
-                            .color(c)
-                            .radius(3.0 * k_w),
-                    );
+            for it in items {
+                match it {
+                    PlotItem::Line {
+                        name,
+                        points,
+                        color,
+                        width,
+                        style,
+                    } => p.line(
+                        Line::new(name, PlotPoints::from(points))
+                            .color(color)
+                            .width(width)
+                            .style(style),
+                    ),
+                    PlotItem::Points {
+                        name,
+                        points,
+                        color,
+                        radius,
+                        shape,
+                        filled,
+                    } => p.points(
+                        Points::new(name, PlotPoints::from(points))
+                            .color(color)
+                            .radius(radius)
+                            .shape(shape)
+                            .filled(filled),
+                    ),
                 }
             }
             if let Some(v) = pca_ref {
                 p.hline(
-                    HLine::new(format!("PCA test MSE, k = {k}"), tf(v))
+                    HLine::new(pca_name, tf(v))
                         .color(Color32::from_rgb(0xD5, 0x5E, 0x00))
                         .width(1.5 * k_w)
                         .style(LineStyle::dashed_loose()),
@@ -394,36 +455,282 @@ impl TrainPanel {
     }
 
     fn recon_grid(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        ui.strong("Test digits (top) and their reconstructions (below)");
-        let version = (shared.model_version, shared.data.test.len());
+        let b_model = shared.comparison().and_then(|b| b.model().cloned());
+        let names = shared.comparison().map(|b| {
+            (
+                variant_name(&shared.run, shared.model()),
+                variant_name(&b.run, b.model()),
+            )
+        });
+        match names {
+            Some((a, b)) => ui.strong(format!(
+                "Test digits, then A's ({a}) and B's ({b}) reconstructions"
+            )),
+            None => ui.strong("Test digits (top) and their reconstructions (below)"),
+        };
+        let version = (
+            shared.model_version,
+            shared.data.test.len(),
+            shared.comparison().map(|b| b.model_version),
+        );
         if self.grid_version != Some(version) || self.grid_tex.is_none() {
             self.grid_indices = pick_grid(&shared.data.test.labels, GRID);
             let originals = shared.data.test.subset(&self.grid_indices).images;
             let recon = shared.model().and_then(|m| m.reconstruct(&originals).ok());
-            let img = grid_image(&originals, recon.as_deref());
+            let recon_b = b_model.and_then(|m| m.reconstruct(&originals).ok());
+            let mut rows = vec![recon.as_deref()];
+            if names.is_some() {
+                rows.push(recon_b.as_deref());
+            }
+            let img = grid_image(&originals, &rows);
             widgets::set_texture(&mut self.grid_tex, ui.ctx(), "train-grid", img);
             self.shown_recon = recon;
+            self.shown_recon_b = recon_b;
             self.grid_version = Some(version);
         }
         if let Some(tex) = &self.grid_tex {
-            let w = ui.available_width().min(560.0);
+            let labels = names.is_some();
+            // Room on the left for the row names when two runs are shown.
+            let margin = if labels { 18.0 } else { 0.0 };
+            let w = (ui.available_width() - margin).min(560.0);
             let size = tex.size_vec2();
-            ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(w, w * size.y / size.x)));
+            ui.horizontal(|ui| {
+                ui.add_space(margin);
+                let r = ui
+                    .add(
+                        egui::Image::new(tex).fit_to_exact_size(egui::vec2(w, w * size.y / size.x)),
+                    )
+                    .rect;
+                if labels {
+                    let rows = 3 * GRID.div_ceil(COLS);
+                    let h = r.height() / rows as f32;
+                    for (i, name) in ["A", "B"].into_iter().enumerate() {
+                        for g in 0..GRID.div_ceil(COLS) {
+                            let y = r.top() + ((3 * g + 1 + i) as f32 + 0.5) * h;
+                            ui.painter().text(
+                                egui::pos2(r.left() - margin / 2.0, y),
+                                egui::Align2::CENTER_CENTER,
+                                name,
+                                egui::FontId::proportional(12.0),
+                                ui.visuals().text_color(),
+                            );
+                        }
+                    }
+                }
+            });
         }
-        match shared.model() {
-            Some(m) => {
-                let e = m.meta.history.last().and_then(|r| r.test.get(loss::MSE));
-                if let Some(e) = e {
-                    ui.label(format!(
-                        "Test MSE {:.4} after {} epochs",
-                        e, m.meta.epochs_trained
-                    ));
+        let mse_line = |m: &TrainedModel| {
+            m.meta
+                .history
+                .last()
+                .and_then(|r| r.test.get(loss::MSE))
+                .map(|e| format!("{:.4} after {} epochs", e, m.meta.epochs_trained))
+        };
+        match (shared.model(), shared.comparison()) {
+            (Some(m), None) => {
+                if let Some(t) = mse_line(m) {
+                    ui.label(format!("Test MSE {t}"));
                 }
             }
-            None => {
+            (a, Some(b)) => {
+                let (an, bn) = names.unwrap_or(("?", "?"));
+                for (who, name, m) in [("A", an, a), ("B", bn, b.model())] {
+                    if let Some(t) = m.and_then(|m| mse_line(m)) {
+                        ui.label(format!("{who} ({name}): test MSE {t}"));
+                    }
+                }
+            }
+            (None, None) => {
                 ui.label("Reconstructions appear after the first epoch.");
             }
         }
+    }
+}
+
+/// A run's variant ("dense", "vae") from its settings or its model.
+pub fn variant_name(run: &RunView, model: Option<&Arc<TrainedModel>>) -> &'static str {
+    run.config
+        .as_ref()
+        .or(model.map(|m| m.config()))
+        .map_or("?", |c| c.variant.name())
+}
+
+/// One run's progress bar (epoch, step, throughput, time left) and its message; `who` names
+/// the run and its variant when two are shown (("A", "dense")).
+fn progress_line(
+    ui: &mut egui::Ui,
+    r: &RunView,
+    model: Option<&Arc<TrainedModel>>,
+    who: Option<(&str, &str)>,
+) {
+    let prefix = who.map_or(String::new(), |(w, v)| format!("{w}: {v} · "));
+    if r.config.is_some() && r.steps_per_epoch > 0 {
+        let text = format!(
+            "{prefix}Epoch {}/{} · step {}/{} · {} samples/s · {} left{}",
+            r.epoch.min(r.epochs),
+            r.epochs,
+            r.step,
+            r.steps_per_epoch,
+            widgets::thousands(r.samples_per_sec),
+            if r.state == RunState::Running {
+                widgets::format_duration(r.seconds_left())
+            } else {
+                "–".into()
+            },
+            if r.fused { " · fused engine" } else { "" }
+        );
+        ui.add(
+            egui::ProgressBar::new(r.progress())
+                .text(text)
+                .animate(r.state == RunState::Running),
+        );
+    } else if let Some(m) = model {
+        // The description starts with the variant: name the run only.
+        let prefix = who.map_or(String::new(), |(w, _)| format!("{w}: "));
+        ui.add(egui::ProgressBar::new(1.0).text(format!(
+            "{prefix}{} · trained {} epochs · Start trains a new model, Continue trains this one further",
+            m.config().describe(),
+            m.meta.epochs_trained
+        )));
+    } else {
+        ui.add(egui::ProgressBar::new(0.0).text(format!("{prefix}Not trained yet: press Start")));
+    }
+    if let Some((level, msg)) = &r.message {
+        let c = match level {
+            Level::Error => ui.visuals().error_fg_color,
+            Level::Warning => ui.visuals().warn_fg_color,
+            Level::Info => ui.visuals().text_color(),
+        };
+        ui.colored_label(c, format!("{prefix}{msg}"));
+    }
+}
+
+/// One item of the loss plot.
+enum PlotItem {
+    Line {
+        name: String,
+        points: Vec<[f64; 2]>,
+        color: Color32,
+        width: f32,
+        style: LineStyle,
+    },
+    Points {
+        name: String,
+        points: Vec<[f64; 2]>,
+        color: Color32,
+        radius: f32,
+        shape: MarkerShape,
+        filled: bool,
+    },
+}
+
+impl PlotItem {
+    fn name(&self) -> &str {
+        match self {
+            PlotItem::Line { name, .. } | PlotItem::Points { name, .. } => name,
+        }
+    }
+}
+
+/// How one run is drawn on the loss plot.
+struct RunCurves<'a> {
+    run: &'a RunView,
+    /// Prepended to every legend entry ("A: dense "), empty for a single run.
+    prefix: String,
+    terms: Vec<String>,
+    /// Run B: dotted lines and diamond markers, so it reads apart from A at a glance.
+    second: bool,
+}
+
+impl RunCurves<'_> {
+    /// The run's curves: per-step training losses (faint), per-epoch train (solid or dotted)
+    /// and test (dashed or loosely dotted) values, each term in its colour.
+    fn items(&self, hidden: &BTreeSet<String>, k_w: f32, tf: impl Fn(f64) -> f64) -> Vec<PlotItem> {
+        let mut out = Vec::new();
+        let run = self.run;
+        let (train_style, test_style, shape) = if self.second {
+            (
+                LineStyle::Dotted { spacing: 6.0 * k_w },
+                LineStyle::Dotted {
+                    spacing: 11.0 * k_w,
+                },
+                MarkerShape::Diamond,
+            )
+        } else {
+            (
+                LineStyle::Solid,
+                LineStyle::dashed_dense(),
+                MarkerShape::Circle,
+            )
+        };
+        let line_w = if self.second { 1.6 } else { 2.0 } * k_w;
+        let radius = if self.second { 4.0 } else { 3.0 } * k_w;
+        for t in self.terms.iter().filter(|t| !hidden.contains(*t)) {
+            let c = widgets::term_color(t);
+            let train_name = format!("{}train {t}", self.prefix);
+            let test_name = format!("{}test {t}", self.prefix);
+            let steps: Vec<[f64; 2]> = run
+                .step_curve
+                .iter()
+                .filter_map(|(x, st)| st.get(t).map(|v| [*x, tf(v)]))
+                .collect();
+            if !steps.is_empty() {
+                // Same name as the epoch curve: one legend entry shows and hides both.
+                out.push(PlotItem::Line {
+                    name: train_name.clone(),
+                    points: steps,
+                    color: c.gamma_multiply(0.35),
+                    width: 1.0 * k_w,
+                    style: LineStyle::Solid,
+                });
+            }
+            let train: Vec<[f64; 2]> = run
+                .history
+                .iter()
+                .filter_map(|r| r.train.get(t).map(|v| [r.epoch as f64, tf(v)]))
+                .collect();
+            if !train.is_empty() {
+                out.push(PlotItem::Line {
+                    name: train_name.clone(),
+                    points: train.clone(),
+                    color: c,
+                    width: line_w,
+                    style: train_style,
+                });
+                out.push(PlotItem::Points {
+                    name: train_name,
+                    points: train,
+                    color: c,
+                    radius,
+                    shape,
+                    filled: true,
+                });
+            }
+            let test: Vec<[f64; 2]> = run
+                .history
+                .iter()
+                .filter_map(|r| r.test.get(t).map(|v| [r.epoch as f64, tf(v)]))
+                .collect();
+            if !test.is_empty() {
+                out.push(PlotItem::Line {
+                    name: test_name.clone(),
+                    points: test.clone(),
+                    color: c,
+                    width: line_w,
+                    style: test_style,
+                });
+                out.push(PlotItem::Points {
+                    name: test_name,
+                    points: test,
+                    color: c,
+                    radius,
+                    shape,
+                    // B's test markers are hollow, its train markers filled.
+                    filled: !self.second,
+                });
+            }
+        }
+        out
     }
 }
 
@@ -448,12 +755,14 @@ pub fn plotted_terms(cfg: &crate::model::TrainConfig) -> Vec<String> {
     t
 }
 
-/// Originals on rows 0 and 2, reconstructions on rows 1 and 3, 1-pixel gaps.
-fn grid_image(originals: &[f32], recon: Option<&[f32]>) -> egui::ColorImage {
+/// Each row of `COLS` originals is followed by one row per reconstruction set in `recons`
+/// (a missing set is drawn black), with 1-pixel gaps.
+fn grid_image(originals: &[f32], recons: &[Option<&[f32]>]) -> egui::ColorImage {
     let s = crate::SIDE;
     let gap = 1;
     let n = originals.len() / crate::PIXELS;
-    let rows = 2 * n.div_ceil(COLS);
+    let per = 1 + recons.len();
+    let rows = per * n.div_ceil(COLS);
     let w = COLS * (s + gap) + gap;
     let h = rows * (s + gap) + gap;
     let mut px = vec![0.12f32; w * h];
@@ -464,12 +773,15 @@ fn grid_image(originals: &[f32], recon: Option<&[f32]>) -> egui::ColorImage {
             }
         }
     };
+    let one = |v: &[f32], i: usize| v[i * crate::PIXELS..(i + 1) * crate::PIXELS].to_vec();
     for i in 0..n {
-        let (r, c) = (2 * (i / COLS), i % COLS);
-        put(&originals[i * crate::PIXELS..(i + 1) * crate::PIXELS], r, c);
-        match recon {
-            Some(rc) => put(&rc[i * crate::PIXELS..(i + 1) * crate::PIXELS], r + 1, c),
-            None => put(&[0.0; crate::PIXELS], r + 1, c),
+        let (r, c) = (per * (i / COLS), i % COLS);
+        put(&one(originals, i), r, c);
+        for (j, rc) in recons.iter().enumerate() {
+            match rc {
+                Some(rc) => put(&one(rc, i), r + 1 + j, c),
+                None => put(&[0.0; crate::PIXELS], r + 1 + j, c),
+            }
         }
     }
     widgets::gray_image(&px, w, h)

@@ -18,6 +18,10 @@ pub struct SnapshotArgs {
     /// A saved model to show (default: a built-in one).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// A second saved model, shown beside the first as run B (the Train panel plots both
+    /// runs' curves, the Latent space panel draws both maps).
+    #[arg(long, value_name = "MODEL")]
+    pub compare: Option<PathBuf>,
     /// "embedded" or a folder of IDX files.
     #[arg(long, default_value = "embedded")]
     pub data: String,
@@ -56,9 +60,14 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         Some(p) => Some(Arc::new(super::commands::load_model(p)?)),
         None => None,
     };
+    let compare = match &a.compare {
+        Some(p) => Some(Arc::new(super::commands::load_model(p)?)),
+        None => None,
+    };
     let req = SnapshotRequest {
         tab: a.panel,
         model,
+        compare,
         data: a.data.clone(),
         width: a.width,
         height: a.height,
