@@ -4,6 +4,8 @@
 #   cargo build --release && screenshots/make_screenshots.sh [path/to/bottleneck]
 # train.png shows a dense AE (k = 2) after 5 epochs, trained here with the same settings and
 # seed as the form's defaults, so it is the model a user gets by pressing Start with epochs = 5.
+# compare.png and compare-train.png show a dense AE and a VAE (k = 2, 10 epochs, the same seed),
+# what "Compare with: Variational (VAE)" trains beside the form's dense AE with epochs = 10.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-$here/../target/release/bottleneck}"
@@ -19,3 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" snapshot --panel pca --out "$here/pca-vs-ae.png"
 "$bin" snapshot --panel anomaly --out "$here/anomaly.png"
 "$bin" snapshot --panel latent --presenter --out "$here/presenter.png"
+"$bin" train --variant dense --latent 2 --epochs 10 --seed 42 --out "$tmp/dense10.safetensors" >/dev/null
+"$bin" train --variant vae --latent 2 --epochs 10 --seed 42 --out "$tmp/vae10.safetensors" >/dev/null
+"$bin" snapshot --panel latent --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare.png"
+"$bin" snapshot --panel train --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare-train.png"

@@ -846,7 +846,8 @@ impl App {
                 }
             }
             Tab::Anomaly => self.anomaly.start(&mut self.shared),
-            Tab::Latent => self.latent.manifold_on = true,
+            // Two maps side by side read best as plain points.
+            Tab::Latent => self.latent.manifold_on = self.shared.comparison().is_none(),
             Tab::Denoise => self.denoise.demo(&self.shared),
             _ => {}
         }

@@ -669,21 +669,6 @@ impl RunCurves<'_> {
             let c = widgets::term_color(t);
             let train_name = format!("{}train {t}", self.prefix);
             let test_name = format!("{}test {t}", self.prefix);
-            let steps: Vec<[f64; 2]> = run
-                .step_curve
-                .iter()
-                .filter_map(|(x, st)| st.get(t).map(|v| [*x, tf(v)]))
-                .collect();
-            if !steps.is_empty() {
-                // Same name as the epoch curve: one legend entry shows and hides both.
-                out.push(PlotItem::Line {
-                    name: train_name.clone(),
-                    points: steps,
-                    color: c.gamma_multiply(0.35),
-                    width: 1.0 * k_w,
-                    style: LineStyle::Solid,
-                });
-            }
             let train: Vec<[f64; 2]> = run
                 .history
                 .iter()
@@ -698,12 +683,28 @@ impl RunCurves<'_> {
                     style: train_style,
                 });
                 out.push(PlotItem::Points {
-                    name: train_name,
+                    name: train_name.clone(),
                     points: train,
                     color: c,
                     radius,
                     shape,
                     filled: true,
+                });
+            }
+            let steps: Vec<[f64; 2]> = run
+                .step_curve
+                .iter()
+                .filter_map(|(x, st)| st.get(t).map(|v| [*x, tf(v)]))
+                .collect();
+            if !steps.is_empty() {
+                // Same name as the epoch curve: one legend entry shows and hides both (pushed after
+                // it, so the legend takes the epoch curve's full colour).
+                out.push(PlotItem::Line {
+                    name: train_name,
+                    points: steps,
+                    color: c.gamma_multiply(0.35),
+                    width: 1.0 * k_w,
+                    style: LineStyle::Solid,
                 });
             }
             let test: Vec<[f64; 2]> = run

@@ -1,7 +1,8 @@
 //! `bottleneck bench`: training throughput (samples/s) of the dense AE (784-256-128-32, batch
 //! 256) on both engines, the conv AE and the VAE on the embedded digits, PCA's fit time, and
 //! (`latent-ui`) the CPU time of app frames on the Latent space panel with 10,000 and 60,000
-//! points while hovering, panning and zooming.
+//! points while hovering, panning and zooming, and (`compare`) each run's throughput when the
+//! app trains two variants side by side.
 //! With `--pytorch FILE` (the JSON of `bench/pytorch_reference.py --json`, run on the same
 //! machine) it also prints the ratio to PyTorch. Speed targets live here, never in tests.
 
@@ -110,6 +111,80 @@ pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
     }))
 }
 
+/// Wall-clock throughput of the app's runs (samples/s between two instants, epoch-end
+/// evaluations included) while it trains the form's dense AE (k = 2), alone or with a VAE
+/// beside it ("Compare with"), and the frame CPU time meanwhile.
+pub fn compare_throughput(seconds: f64, with_b: bool) -> anyhow::Result<Value> {
+    use crate::app::{App, AppOptions};
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    let mut a = App::new(
+                        ui.ctx(),
+                        AppOptions {
+                            data: Some("embedded".into()),
+                            settings_path: None,
+                            load_bundled: false,
+                        },
+                    );
+                    let mut cfg = TrainConfig::preset(Variant::Dense, 2);
+                    cfg.epochs = 10_000;
+                    a.shared.settings.train = cfg;
+                    a.shared.settings.compare = with_b;
+                    a.shared.settings.compare_variant = Variant::Vae;
+                    a
+                });
+                app.show(ui);
+            },
+            None,
+        );
+    harness.step();
+    if let Some(app) = harness.state_mut().as_mut() {
+        app.shared.start_training().map_err(anyhow::Error::msg)?;
+    }
+    let steps = |h: &egui_kittest::Harness<'_, Option<App>>| {
+        let a = h.state().as_ref().expect("app built");
+        let b = a.shared.compare.as_ref().map_or(0, |b| b.run.global_step);
+        (a.shared.run.global_step, b)
+    };
+    let mut frames = Vec::new();
+    let mut drive = |h: &mut egui_kittest::Harness<'_, Option<App>>, secs: f64, log: bool| {
+        let started = Instant::now();
+        while started.elapsed().as_secs_f64() < secs {
+            let t = Instant::now();
+            h.step();
+            if log {
+                frames.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(16));
+        }
+    };
+    // Warm up (both runs started, first steps taken), then measure.
+    drive(&mut harness, 1.0, false);
+    let (a0, b0) = steps(&harness);
+    let t0 = Instant::now();
+    drive(&mut harness, seconds, true);
+    let (a1, b1) = steps(&harness);
+    let dt = t0.elapsed().as_secs_f64();
+    if let Some(app) = harness.state().as_ref() {
+        app.shared.send_runs(|| crate::train::worker::Command::Stop);
+    }
+    let batch = TrainConfig::preset(Variant::Dense, 2).batch as f64;
+    frames.sort_by(|a, b| a.total_cmp(b));
+    let median = frames.get(frames.len() / 2).copied().unwrap_or(0.0);
+    let mut r = json!({
+        "seconds": dt,
+        "a_dense_samples_per_sec": (a1 - a0) as f64 * batch / dt,
+        "frame_median_ms": median,
+    });
+    if with_b {
+        r["b_vae_samples_per_sec"] = json!((b1 - b0) as f64 * batch / dt);
+    }
+    Ok(r)
+}
+
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let only: Option<Vec<String>> = a
         .only
@@ -176,6 +251,22 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted("latent-ui") {
         out["latent-ui"] = latent_ui(a.json)?;
+    }
+    if wanted("compare") {
+        let secs = a.seconds.max(3.0);
+        let alone = compare_throughput(secs, false)?;
+        let both = compare_throughput(secs, true)?;
+        let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+        if !a.json {
+            println!(
+                "compare       dense k=2 alone {:>6.0} samples/s; beside a VAE (k=2): dense {:.0} + vae {:.0} samples/s; frame median {:.2} ms",
+                f(&alone, "a_dense_samples_per_sec"),
+                f(&both, "a_dense_samples_per_sec"),
+                f(&both, "b_vae_samples_per_sec"),
+                f(&both, "frame_median_ms"),
+            );
+        }
+        out["compare"] = json!({ "alone": alone, "both": both });
     }
     if let Some(path) = &a.pytorch {
         let text = std::fs::read_to_string(path)

@@ -159,7 +159,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
     /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca, ui-train,
-    /// latent-ui.
+    /// latent-ui, compare.
     #[arg(long)]
     pub only: Option<String>,
     /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.
