@@ -18,7 +18,7 @@ use super::latent::{
 };
 use super::scatter::{Click, Scatter, ScatterStyle};
 use super::widgets;
-use super::{Shared, Tab};
+use super::Shared;
 use crate::PIXELS;
 
 /// How codes between A and B are formed.
@@ -336,32 +336,15 @@ impl InterpolatePanel {
     }
 
     fn no_map(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        ui.heading("Interpolate");
-        ui.add_space(6.0);
-        if let Some(e) = self.source.error() {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-        } else if let Some(b) = self.source.busy() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(b);
-            });
-        } else if shared.run.state != crate::train::worker::RunState::Idle {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!(
-                    "Training epoch {} of {}: interpolation is ready when the first epoch ends.",
-                    shared.run.epoch, shared.run.epochs
-                ));
-            });
-        } else {
-            ui.label(
-                "No model yet. Train one in the Train tab or load a saved model, then slide \
-                 between the codes of two images here.",
-            );
-            if ui.button("Go to Train").clicked() {
-                shared.switch_to = Some(Tab::Train);
-            }
-        }
+        super::latent::no_map_status(
+            ui,
+            shared,
+            &self.source,
+            "Interpolate",
+            "interpolation is ready when the first epoch ends",
+            "No model yet. Train one in the Train tab or load a saved model, then slide between the \
+             codes of two images here.",
+        );
         if !shared.dropped_files.is_empty() {
             shared.dropped_files.clear();
             self.message = Some("Train or load a model first: then drop a picture.".into());

@@ -692,6 +692,41 @@ impl Default for LatentPanel {
     }
 }
 
+/// What a map panel shows while it has no map: the preparation's error or progress, the
+/// training that will produce a model, or how to get one. Shared by Latent space and Interpolate.
+pub fn no_map_status(
+    ui: &mut egui::Ui,
+    shared: &mut Shared,
+    source: &MapSource,
+    title: &str,
+    when_training: &str,
+    no_model: &str,
+) {
+    ui.heading(title);
+    ui.add_space(6.0);
+    if let Some(e) = source.error() {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    } else if let Some(b) = source.busy() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(b);
+        });
+    } else if shared.run.state != crate::train::worker::RunState::Idle {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!(
+                "Training epoch {} of {}: {when_training}.",
+                shared.run.epoch, shared.run.epochs
+            ));
+        });
+    } else {
+        ui.label(no_model);
+        if ui.button("Go to Train").clicked() {
+            shared.switch_to = Some(Tab::Train);
+        }
+    }
+}
+
 impl LatentPanel {
     pub fn new() -> Self {
         Self {
@@ -867,33 +902,16 @@ impl LatentPanel {
     }
 
     fn no_map(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        ui.heading("Latent space");
-        ui.add_space(6.0);
-        if let Some(e) = self.source.error() {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-        } else if let Some(b) = self.source.busy() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(b);
-            });
-        } else if shared.run.state != crate::train::worker::RunState::Idle {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!(
-                    "Training epoch {} of {}: the map appears when the first epoch ends.",
-                    shared.run.epoch, shared.run.epochs
-                ));
-            });
-        } else {
-            ui.label(
-                "No model yet. Train one in the Train tab (a dense autoencoder with a 2-value \
-                 code gives the clearest map) or load a saved model; its latent space appears \
-                 here after the first epoch.",
-            );
-            if ui.button("Go to Train").clicked() {
-                shared.switch_to = Some(Tab::Train);
-            }
-        }
+        no_map_status(
+            ui,
+            shared,
+            &self.source,
+            "Latent space",
+            "the map appears when the first epoch ends",
+            "No model yet. Train one in the Train tab (a dense autoencoder with a 2-value code gives \
+             the clearest map) or load a saved model; its latent space appears here after the first \
+             epoch.",
+        );
         // Pictures dropped before there is a model cannot be placed.
         if !shared.dropped_files.is_empty() {
             shared.dropped_files.clear();

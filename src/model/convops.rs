@@ -121,46 +121,9 @@ impl Geom {
 
 /// `a[m×k] · b[k×n]` (either operand may be given transposed), row-major, all threads.
 fn matmul(m: usize, n: usize, k: usize, a: &[f32], a_t: bool, b: &[f32], b_t: bool) -> Vec<f32> {
-    assert!(a.len() >= m * k && b.len() >= k * n);
     let mut c = vec![0f32; m * n];
-    if m == 0 || n == 0 || k == 0 {
-        return c;
-    }
-    let (a_rs, a_cs) = if a_t {
-        (1, m as isize)
-    } else {
-        (k as isize, 1)
-    };
-    let (b_rs, b_cs) = if b_t {
-        (1, k as isize)
-    } else {
-        (n as isize, 1)
-    };
-    // SAFETY: the assert bounds every element gemm reads through these strides, `c` holds
-    // exactly m×n elements and does not alias the inputs.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        );
-    }
+    let par = gemm::Parallelism::Rayon(rayon::current_num_threads());
+    crate::train::kernels::matmul(m, n, k, &mut c, a, a_t, b, b_t, false, par);
     c
 }
 

@@ -21,6 +21,33 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
 use super::kernels;
+
+/// Single-threaded products: each worker thread already owns a chunk of the batch.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    a: &[f32],
+    a_t: bool,
+    b: &[f32],
+    b_t: bool,
+    accumulate: bool,
+) {
+    kernels::matmul(
+        m,
+        n,
+        k,
+        c,
+        a,
+        a_t,
+        b,
+        b_t,
+        accumulate,
+        gemm::Parallelism::None,
+    );
+}
 use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfig};
 use crate::model::dense::{decoder_sizes, encoder_sizes};
 use crate::model::loss::{self, LossTerms};
@@ -125,68 +152,6 @@ fn layer(name: String, input: usize, output: usize, offset: &mut usize) -> Layer
     };
     *offset = l.end();
     l
-}
-
-/// `c[m×n] = a·b` (or `c += a·b` when `accumulate`), row-major, where `a` is `[m×k]` (or its
-/// transpose is stored, `a_t`) and `b` is `[k×n]` (or transposed, `b_t`).
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: &mut [f32],
-    a: &[f32],
-    a_t: bool,
-    b: &[f32],
-    b_t: bool,
-    accumulate: bool,
-) {
-    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let (a_rs, a_cs) = if a_t {
-        (1, m as isize)
-    } else {
-        (k as isize, 1)
-    };
-    let (b_rs, b_cs) = if b_t {
-        (1, k as isize)
-    } else {
-        (n as isize, 1)
-    };
-    // SAFETY: the asserts above bound every index gemm touches: rows/columns of a, b and c
-    // with the given strides stay inside the slices, and c does not alias a or b (distinct
-    // borrows).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 /// Below this fraction of nonzero inputs the first layer uses sparse products.
@@ -802,7 +767,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let xt = Tensor::from_slice(x, (b, crate::PIXELS), &Device::Cpu).unwrap();
         let (terms, total) =
-            crate::train::objective_terms_for_tests(cfg, &model.model, &xt, &xt, &mut rng).unwrap();
+            crate::train::objective_terms(cfg, &model.model, &xt, &xt, &mut rng).unwrap();
         let grads = total.backward().unwrap();
         let data = model.varmap.data().lock().unwrap();
         let mut out = Vec::new();

@@ -498,7 +498,7 @@ fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> candle_core::Result<Ten
 
 /// Forward pass and objective with candle tensors (autograd-ready).
 #[allow(clippy::type_complexity)]
-fn objective_terms(
+pub(crate) fn objective_terms(
     cfg: &TrainConfig,
     model: &Autoencoder,
     x: &Tensor,
@@ -524,17 +524,6 @@ fn objective_terms(
     };
     let (total, terms) = loss::objective(cfg, &fwd, target, jac.as_ref())?;
     Ok((terms, total))
-}
-
-#[cfg(test)]
-pub(crate) fn objective_terms_for_tests(
-    cfg: &TrainConfig,
-    model: &Autoencoder,
-    x: &Tensor,
-    target: &Tensor,
-    rng: &mut ChaCha8Rng,
-) -> candle_core::Result<(Vec<(&'static str, Tensor)>, Tensor)> {
-    objective_terms(cfg, model, x, target, rng)
 }
 
 fn candle_step(
