@@ -1,7 +1,8 @@
 //! Comparing two variants side by side, driven through egui_kittest: "Compare with" plus Start
 //! trains both runs on the same data with the same seed, Pause / Resume / Stop act on both,
 //! the loss plot carries both runs' curves, the Latent space panel draws B's map beside A's
-//! (and only A's without B), a point clicked on B's map is selected in both, and
+//! (and only A's without B), a point clicked on B's map is selected in both, loading a model
+//! as A leaves B training, and
 //! `bottleneck snapshot --compare` renders the comparison.
 
 mod common;
@@ -367,4 +368,37 @@ fn snapshot_renders_the_comparison() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/nonexistent/b"), "{err}");
     assert!(!out.exists());
+}
+
+#[test]
+fn loading_a_model_as_a_leaves_run_b_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.safetensors");
+    bottleneck::model::io::save(&trained(Variant::Dense), &path).unwrap();
+    let p2 = path.clone();
+    let (mut h, _d) = app(move |a: &mut App| {
+        a.shared.settings.train = form(500);
+        a.shared.settings.compare = true;
+        a.shared.dialog_override = Some(p2);
+    });
+    h.step();
+    h.get_by_label("Start").click();
+    assert!(wait_until(&mut h, T, |a| a.shared.compare.is_some()
+        && a.shared.run.global_step > 0
+        && b_run(a).global_step > 0));
+    h.get_by_label("Load model…").click();
+    assert!(
+        wait_until(&mut h, T, |a| a.shared.run.state == RunState::Idle
+            && a.shared.run.history.len() == 1),
+        "A stops and shows the loaded model"
+    );
+    let b_steps = b_run(state(&h)).global_step;
+    assert!(
+        wait_until(&mut h, T, |a| b_run(a).global_step > b_steps + 3),
+        "B trains on"
+    );
+    assert_eq!(b_run(state(&h)).state, RunState::Running);
+    // Stop still reaches B.
+    h.get_by_label("Stop").click();
+    assert!(wait_until(&mut h, T, |a| a.shared.runs_state() == RunState::Idle));
 }

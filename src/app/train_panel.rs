@@ -814,6 +814,70 @@ mod tests {
     }
 
     #[test]
+    fn run_b_is_drawn_apart_from_a_and_scales_with_presenter_mode() {
+        use crate::model::io::EpochRecord;
+        use crate::model::LossTerms;
+        let mut terms = LossTerms::default();
+        terms.set(loss::RECONSTRUCTION, 0.05);
+        let run = RunView {
+            history: vec![EpochRecord {
+                epoch: 1,
+                train: terms.clone(),
+                test: terms.clone(),
+                samples_per_sec: 0.0,
+                seconds: 0.0,
+            }],
+            step_curve: vec![(0.5, terms)],
+            ..RunView::default()
+        };
+        let curves = |second: bool, prefix: &str| RunCurves {
+            run: &run,
+            prefix: prefix.into(),
+            terms: vec![loss::RECONSTRUCTION.into()],
+            second,
+        };
+        let widths = |items: &[PlotItem]| -> Vec<(String, f32)> {
+            items
+                .iter()
+                .map(|i| match i {
+                    PlotItem::Line { name, width, .. } => (name.clone(), *width),
+                    PlotItem::Points { name, radius, .. } => (name.clone(), *radius),
+                })
+                .collect()
+        };
+        let hidden = BTreeSet::new();
+        let a = curves(false, "A: dense ").items(&hidden, 1.0, |v| v);
+        let b = curves(true, "B: vae ").items(&hidden, 1.0, |v| v);
+        let b2 = curves(true, "B: vae ").items(&hidden, 2.0, |v| v);
+        assert!(a.iter().all(|i| i.name().starts_with("A: dense ")));
+        assert!(b.iter().all(|i| i.name().starts_with("B: vae ")));
+        // A: solid train line and circles; B: dotted lines and diamonds.
+        for i in &a {
+            match i {
+                PlotItem::Points { shape, .. } => assert_eq!(*shape, MarkerShape::Circle),
+                PlotItem::Line { style, .. } => {
+                    assert!(!matches!(style, LineStyle::Dotted { .. }))
+                }
+            }
+        }
+        let mut dotted = 0;
+        for i in &b {
+            match i {
+                PlotItem::Points { shape, .. } => assert_eq!(*shape, MarkerShape::Diamond),
+                PlotItem::Line { style, .. } => {
+                    dotted += matches!(style, LineStyle::Dotted { .. }) as usize
+                }
+            }
+        }
+        assert_eq!(dotted, 2, "B's train and test lines are dotted");
+        // Presenter mode (draw scale 2) doubles B's line widths and marker sizes.
+        for ((n1, w1), (n2, w2)) in widths(&b).into_iter().zip(widths(&b2)) {
+            assert_eq!(n1, n2);
+            assert!((w2 - 2.0 * w1).abs() < 1e-6, "{n1}: {w1} then {w2}");
+        }
+    }
+
+    #[test]
     fn grid_takes_one_of_each_class_first() {
         let labels = [3u8, 3, 1, 0, 1, 2, 0, 9];
         let g = pick_grid(&labels, 6);
