@@ -619,8 +619,10 @@ pub struct ComparePane {
     cache: PaneCache,
     /// The point hovered on B's map last frame (A's map rings the same image).
     pub hovered: Option<usize>,
-    /// B's reconstruction of the selected image: (map, index, pixels).
-    pub recon: Option<(usize, usize, Vec<f32>)>,
+    /// B's reconstruction of the selected image: (B's point set id, index, pixels).
+    pub recon: Option<(u64, usize, Vec<f32>)>,
+    /// The (point set, index) last reconstructed, successfully or not (tried once).
+    recon_for: Option<(u64, usize)>,
     recon_tex: Option<TextureHandle>,
     /// Decoding or encoding with B's model failed.
     pub error: Option<String>,
@@ -635,6 +637,7 @@ impl ComparePane {
             cache: PaneCache::default(),
             hovered: None,
             recon: None,
+            recon_for: None,
             recon_tex: None,
             error: None,
             fit_next_map: false,
@@ -941,6 +944,7 @@ impl LatentPanel {
         let Some(map) = b.source.map() else {
             b.hovered = None;
             b.recon = None;
+            b.recon_for = None;
             return;
         };
         if b.fit_next_map {
@@ -980,19 +984,17 @@ impl LatentPanel {
         let b = &mut self.compare;
         let Some(s) = &self.selected else {
             b.recon = None;
+            b.recon_for = None;
             return;
         };
-        let key = Arc::as_ptr(bmap) as usize;
-        if b.recon
-            .as_ref()
-            .is_some_and(|r| r.0 == key && r.1 == s.index)
-            || s.index >= bmap.points.len()
-        {
+        let key = (bmap.points.id, s.index);
+        if b.recon_for == Some(key) || s.index >= bmap.points.len() {
             return;
         }
+        b.recon_for = Some(key);
         b.recon_tex = None;
         match bmap.model.reconstruct(bmap.split_data().image(s.index)) {
-            Ok(r) => b.recon = Some((key, s.index, r)),
+            Ok(r) => b.recon = Some((key.0, s.index, r)),
             Err(e) => {
                 b.recon = None;
                 b.error = Some(format!("B cannot reconstruct: {e}"));

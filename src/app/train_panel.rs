@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
 use std::sync::Arc;
 
 use egui::{Color32, TextureHandle};
