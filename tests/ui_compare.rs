@@ -275,6 +275,17 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
         h.query_by_label("B: vae").is_some(),
         "B's reconstruction is captioned"
     );
+    // Deselected then selected again: B's reconstruction comes back.
+    let (index, ma) = (sel.index, a.latent.map().unwrap().clone());
+    state_mut(&mut h).latent.selected = None;
+    h.step();
+    assert!(state(&h).latent.compare.recon.is_none());
+    state_mut(&mut h).latent.select(&ma, index);
+    h.step();
+    assert_eq!(
+        state(&h).latent.compare.recon.as_ref().map(|r| r.1),
+        Some(index)
+    );
 
     // Turning the comparison off goes back to the single map.
     state_mut(&mut h).shared.settings.compare = false;
