@@ -5,6 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     bottleneck::started();
+    bottleneck::tune_allocator();
     let cli = match bottleneck::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => match e.kind() {

@@ -19,15 +19,11 @@ struct ConvLayer {
 }
 
 impl ConvLayer {
-    fn bias4(&self) -> Result<Tensor> {
-        self.bias.reshape((1, self.bias.dim(0)?, 1, 1))
+    fn conv(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        convops::conv2d(x, &self.weight, &self.bias, 2, 1, relu)
     }
-    fn conv(&self, x: &Tensor) -> Result<Tensor> {
-        convops::conv2d(x, &self.weight, 2, 1)?.broadcast_add(&self.bias4()?)
-    }
-    fn deconv(&self, x: &Tensor) -> Result<Tensor> {
-        convops::conv_transpose2d(x, &self.weight, 2, 1, self.output_padding)?
-            .broadcast_add(&self.bias4()?)
+    fn deconv(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        convops::conv_transpose2d(x, &self.weight, &self.bias, 2, 1, self.output_padding, relu)
     }
 }
 
@@ -105,7 +101,7 @@ impl ConvAe {
         let b = x.dim(0)?;
         let mut h = x.reshape((b, 1, crate::SIDE, crate::SIDE))?;
         for c in &self.convs {
-            h = activate(&c.conv(&h)?, self.act)?;
+            h = c.conv(&h, self.act == Activation::Relu)?;
         }
         self.enc_fc.forward(&h.flatten_from(1)?)
     }
@@ -118,10 +114,8 @@ impl ConvAe {
         let mut h = activate(&self.dec_fc.forward(z)?, self.act)?.reshape((b, c, s, s))?;
         let n = self.deconvs.len();
         for (j, d) in self.deconvs.iter().enumerate() {
-            h = d.deconv(&h)?;
-            if j + 1 < n {
-                h = activate(&h, self.act)?;
-            }
+            // The last layer gives logits: no activation.
+            h = d.deconv(&h, j + 1 < n && self.act == Activation::Relu)?;
         }
         h.reshape((b, crate::PIXELS))
     }

@@ -1,11 +1,12 @@
 //! Convolutions for the conv autoencoder as candle custom ops, computed with im2col and one
 //! `gemm` product per pass (candle 0.11's CPU convolutions loop over dot products and were
-//! ~13× slower than PyTorch here). Forward and backward are both provided, so the rest of the
-//! model stays on candle's autograd. Weights use candle's layouts (`[out, in, k, k]` for a
+//! ~13× slower than PyTorch here). The bias is added inside the op, so its gradient is a row
+//! sum instead of candle's strided reduction over a broadcast. Forward and backward are both
+//! provided, so the rest of the model stays on candle's autograd. Weights use candle's layouts (`[out, in, k, k]` for a
 //! convolution, `[in, out, k, k]` for a transposed one), so saved models are unchanged.
 //! Tests check values and gradients against candle's own `conv2d` / `conv_transpose2d`.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// The geometry of a convolution from a `[b, c, h, w]` input to a `[b, o, ho, wo]` output.
@@ -135,6 +136,50 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     }
 }
 
+/// Adds `bias[c]` to every element of channel `c` of a `[b, c, hw]` tensor.
+fn add_bias(t: &mut [f32], bias: &[f32], hw: usize) {
+    let c = bias.len();
+    t.par_chunks_mut(hw).enumerate().for_each(|(bc, plane)| {
+        let v = bias[bc % c];
+        for x in plane {
+            *x += v;
+        }
+    });
+}
+
+/// Row sums of a row-major `[rows × n]` matrix (the bias gradient from a `[o, b·hw]` matrix).
+fn row_sums(m: &[f32], n: usize) -> Vec<f32> {
+    m.chunks_exact(n)
+        .map(|r| r.iter().map(|&v| v as f64).sum::<f64>() as f32)
+        .collect()
+}
+
+fn relu_in_place(y: &mut [f32]) {
+    y.par_chunks_mut(4096).for_each(|c| {
+        for v in c {
+            *v = v.max(0.0);
+        }
+    });
+}
+
+/// The output gradient, zeroed where a fused ReLU clipped the output.
+fn masked_grad(dy: &Tensor, res: &Tensor, relu: bool) -> Result<Vec<f32>> {
+    let mut g = values(dy)?;
+    if relu {
+        let out = values(res)?;
+        g.par_chunks_mut(4096)
+            .zip(out.par_chunks(4096))
+            .for_each(|(gc, oc)| {
+                for (gv, &o) in gc.iter_mut().zip(oc) {
+                    if o <= 0.0 {
+                        *gv = 0.0;
+                    }
+                }
+            });
+    }
+    Ok(g)
+}
+
 fn values(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
 }
@@ -144,6 +189,8 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 struct Conv {
     stride: usize,
     padding: usize,
+    /// Apply max(0, ·) to the output (and mask the gradient by it).
+    relu: bool,
 }
 
 impl Conv {
@@ -175,7 +222,7 @@ fn dims4(d: &[usize]) -> Result<[usize; 4]> {
     }
 }
 
-impl CustomOp2 for Conv {
+impl CustomOp3 for Conv {
     fn name(&self) -> &'static str {
         "bottleneck-conv2d"
     }
@@ -186,10 +233,23 @@ impl CustomOp2 for Conv {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geom(l1.dims(), l2.dims())?;
-        let (x, w) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-        let y = g.scatter_out(&matmul(g.o, g.n(), g.ckk(), w, false, &g.im2col(x), false));
+        let (x, w, bias) = (
+            contiguous(s1, l1)?,
+            contiguous(s2, l2)?,
+            contiguous(s3, l3)?,
+        );
+        if bias.len() != g.o {
+            candle_core::bail!("conv op: bias of {} for {} channels", bias.len(), g.o);
+        }
+        let mut y = g.scatter_out(&matmul(g.o, g.n(), g.ckk(), w, false, &g.im2col(x), false));
+        add_bias(&mut y, bias, g.ho * g.wo);
+        if self.relu {
+            relu_in_place(&mut y);
+        }
         Ok((CpuStorage::F32(y), Shape::from((g.b, g.o, g.ho, g.wo))))
     }
 
@@ -197,17 +257,21 @@ impl CustomOp2 for Conv {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        b: &Tensor,
+        res: &Tensor,
         dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), w.dims())?;
-        let (xv, wv, dyv) = (values(x)?, values(w)?, g.gather_out(&values(dy)?));
-        // dW[o, ckk] = dY[o, n] · colsᵀ ; dX = col2im(Wᵀ[ckk, o] · dY[o, n])
+        let dy = masked_grad(dy, res, self.relu)?;
+        let (xv, wv, dyv) = (values(x)?, values(w)?, g.gather_out(&dy));
+        // dW[o, ckk] = dY[o, n] · colsᵀ ; dX = col2im(Wᵀ[ckk, o] · dY[o, n]) ; db = Σ dY rows
         let dw = matmul(g.o, g.ckk(), g.n(), &dyv, false, &g.im2col(&xv), true);
         let dx = g.col2im(&matmul(g.ckk(), g.n(), g.o, &wv, true, &dyv, false));
+        let db = row_sums(&dyv, g.n());
         Ok((
             Some(Tensor::from_vec(dx, x.dims(), x.device())?),
             Some(Tensor::from_vec(dw, w.dims(), w.device())?),
+            Some(Tensor::from_vec(db, b.dims(), b.device())?),
         ))
     }
 }
@@ -219,6 +283,8 @@ struct ConvTranspose {
     stride: usize,
     padding: usize,
     output_padding: usize,
+    /// Apply max(0, ·) to the output (and mask the gradient by it).
+    relu: bool,
 }
 
 impl ConvTranspose {
@@ -250,7 +316,7 @@ impl ConvTranspose {
     }
 }
 
-impl CustomOp2 for ConvTranspose {
+impl CustomOp3 for ConvTranspose {
     fn name(&self) -> &'static str {
         "bottleneck-conv-transpose2d"
     }
@@ -261,11 +327,24 @@ impl CustomOp2 for ConvTranspose {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geom(l1.dims(), l2.dims())?;
-        let (x, w) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-        // y = col2im(Wᵀ[co·k·k, ci] · X[ci, n])
-        let y = g.col2im(&matmul(
+        let (x, w, bias) = (
+            contiguous(s1, l1)?,
+            contiguous(s2, l2)?,
+            contiguous(s3, l3)?,
+        );
+        if bias.len() != g.c {
+            candle_core::bail!(
+                "conv-transpose op: bias of {} for {} channels",
+                bias.len(),
+                g.c
+            );
+        }
+        // y = col2im(Wᵀ[co·k·k, ci] · X[ci, n]) + bias
+        let mut y = g.col2im(&matmul(
             g.ckk(),
             g.n(),
             g.o,
@@ -274,6 +353,10 @@ impl CustomOp2 for ConvTranspose {
             &g.gather_out(x),
             false,
         ));
+        add_bias(&mut y, bias, g.h * g.w);
+        if self.relu {
+            relu_in_place(&mut y);
+        }
         Ok((CpuStorage::F32(y), Shape::from((g.b, g.c, g.h, g.w))))
     }
 
@@ -281,42 +364,71 @@ impl CustomOp2 for ConvTranspose {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        b: &Tensor,
+        res: &Tensor,
         dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), w.dims())?;
+        let dyv = masked_grad(dy, res, self.relu)?;
         let (xv, wv) = (g.gather_out(&values(x)?), values(w)?);
-        let cols = g.im2col(&values(dy)?);
-        // dX = W[ci, co·k·k] · im2col(dY) ; dW = X[ci, n] · im2col(dY)ᵀ
+        let cols = g.im2col(&dyv);
+        // dX = W[ci, co·k·k] · im2col(dY) ; dW = X[ci, n] · im2col(dY)ᵀ ; db = Σ dY per channel
         let dx = g.scatter_out(&matmul(g.o, g.n(), g.ckk(), &wv, false, &cols, false));
         let dw = matmul(g.o, g.ckk(), g.n(), &xv, false, &cols, true);
+        let hw = g.h * g.w;
+        let mut db = vec![0f64; g.c];
+        for (bc, plane) in dyv.chunks_exact(hw).enumerate() {
+            db[bc % g.c] += plane.iter().map(|&v| v as f64).sum::<f64>();
+        }
+        let db: Vec<f32> = db.into_iter().map(|v| v as f32).collect();
         Ok((
             Some(Tensor::from_vec(dx, x.dims(), x.device())?),
             Some(Tensor::from_vec(dw, w.dims(), w.device())?),
+            Some(Tensor::from_vec(db, b.dims(), b.device())?),
         ))
     }
 }
 
-/// `conv2d(x, w)` with the given stride and padding (no bias).
-pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, Conv { stride, padding })
+/// `conv2d(x, w) + b` (one bias per output channel) with the given stride and padding, then
+/// `max(0, ·)` when `relu`.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        Conv {
+            stride,
+            padding,
+            relu,
+        },
+    )
 }
 
-/// `conv_transpose2d(x, w)` with the given stride, padding and output padding (no bias).
+/// `conv_transpose2d(x, w) + b` with the given stride, padding and output padding, then
+/// `max(0, ·)` when `relu`.
 pub fn conv_transpose2d(
     x: &Tensor,
     w: &Tensor,
+    b: &Tensor,
     stride: usize,
     padding: usize,
     output_padding: usize,
+    relu: bool,
 ) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(
+    x.contiguous()?.apply_op3(
         &w.contiguous()?,
+        &b.contiguous()?,
         ConvTranspose {
             stride,
             padding,
             output_padding,
+            relu,
         },
     )
 }
@@ -350,16 +462,22 @@ mod tests {
 
     #[test]
     fn conv_matches_candle_values_and_gradients() {
-        for (xs, ws, s, p) in [
-            ([3, 1, 28, 28], [4, 1, 3, 3], 2, 1),
-            ([2, 4, 14, 14], [5, 4, 3, 3], 2, 1),
-            ([2, 3, 7, 7], [2, 3, 3, 3], 1, 1),
-            ([1, 2, 7, 7], [3, 2, 3, 3], 2, 0),
+        for (xs, ws, s, p, relu) in [
+            ([3, 1, 28, 28], [4, 1, 3, 3], 2, 1, false),
+            ([2, 4, 14, 14], [5, 4, 3, 3], 2, 1, true),
+            ([2, 3, 7, 7], [2, 3, 3, 3], 1, 1, false),
+            ([1, 2, 7, 7], [3, 2, 3, 3], 2, 0, true),
         ] {
             let x = Var::from_tensor(&rand_t(&xs, 1)).unwrap();
             let w = Var::from_tensor(&rand_t(&ws, 2)).unwrap();
-            let ours = conv2d(&x, &w, s, p).unwrap();
-            let theirs = x.conv2d(&w, p, s, 1, 1).unwrap();
+            let b = Var::from_tensor(&rand_t(&[ws[0]], 7)).unwrap();
+            let ours = conv2d(&x, &w, &b, s, p, relu).unwrap();
+            let theirs = x
+                .conv2d(&w, p, s, 1, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, ws[0], 1, 1)).unwrap())
+                .unwrap();
+            let theirs = if relu { theirs.relu().unwrap() } else { theirs };
             assert!(max_diff(&ours, &theirs) < 1e-4, "{xs:?} {ws:?} forward");
             // A loss that weights every output differently.
             let mask = rand_t(ours.dims(), 3);
@@ -375,7 +493,7 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            for v in [&x, &w] {
+            for v in [&x, &w, &b] {
                 let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
                 assert!(d < 1e-3, "{xs:?} {ws:?} gradient differs by {d}");
             }
@@ -384,16 +502,22 @@ mod tests {
 
     #[test]
     fn conv_transpose_matches_candle_values_and_gradients() {
-        for (xs, ws, s, p, op) in [
-            ([3, 4, 7, 7], [4, 2, 3, 3], 2, 1, 1),
-            ([2, 2, 14, 14], [2, 1, 3, 3], 2, 1, 1),
-            ([2, 3, 4, 4], [3, 2, 3, 3], 2, 1, 0),
-            ([1, 2, 5, 5], [2, 3, 3, 3], 1, 1, 0),
+        for (xs, ws, s, p, op, relu) in [
+            ([3, 4, 7, 7], [4, 2, 3, 3], 2, 1, 1, true),
+            ([2, 2, 14, 14], [2, 1, 3, 3], 2, 1, 1, false),
+            ([2, 3, 4, 4], [3, 2, 3, 3], 2, 1, 0, true),
+            ([1, 2, 5, 5], [2, 3, 3, 3], 1, 1, 0, false),
         ] {
             let x = Var::from_tensor(&rand_t(&xs, 4)).unwrap();
             let w = Var::from_tensor(&rand_t(&ws, 5)).unwrap();
-            let ours = conv_transpose2d(&x, &w, s, p, op).unwrap();
-            let theirs = x.conv_transpose2d(&w, p, op, s, 1).unwrap();
+            let b = Var::from_tensor(&rand_t(&[ws[1]], 8)).unwrap();
+            let ours = conv_transpose2d(&x, &w, &b, s, p, op, relu).unwrap();
+            let theirs = x
+                .conv_transpose2d(&w, p, op, s, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, ws[1], 1, 1)).unwrap())
+                .unwrap();
+            let theirs = if relu { theirs.relu().unwrap() } else { theirs };
             assert!(max_diff(&ours, &theirs) < 1e-4, "{xs:?} {ws:?} forward");
             let mask = rand_t(ours.dims(), 6);
             let g1 = (ours * &mask)
@@ -408,7 +532,7 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            for v in [&x, &w] {
+            for v in [&x, &w, &b] {
                 let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
                 assert!(d < 1e-3, "{xs:?} {ws:?} gradient differs by {d}");
             }
@@ -419,7 +543,11 @@ mod tests {
     fn mismatched_shapes_are_errors_not_panics() {
         let x = rand_t(&[1, 2, 8, 8], 1);
         let w = rand_t(&[3, 5, 3, 3], 2);
-        assert!(conv2d(&x, &w, 2, 1).is_err());
-        assert!(conv_transpose2d(&x, &w, 2, 1, 1).is_err());
+        let b = rand_t(&[3], 3);
+        assert!(conv2d(&x, &w, &b, 2, 1, false).is_err());
+        assert!(conv_transpose2d(&x, &w, &b, 2, 1, 1, false).is_err());
+        // A bias of the wrong size is an error too.
+        let w_ok = rand_t(&[3, 2, 3, 3], 4);
+        assert!(conv2d(&x, &w_ok, &rand_t(&[2], 5), 2, 1, false).is_err());
     }
 }
