@@ -1,6 +1,10 @@
 //! Integration tests of the data module on real data (the embedded MNIST subset, the system's
 //! Fashion-MNIST) and on small IDX and image fixtures generated here, never downloaded.
 
+mod common;
+
+use common::{fashion_mnist_dir, png_bytes, png_claiming};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -663,20 +667,9 @@ fn load_dir_names_a_fashion_folder_fashion_mnist() {
 
 #[test]
 fn fashion_mnist_from_the_system_folder() {
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    if !dir.is_dir() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "{} is missing: CI must install Fashion-MNIST",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "note: {} not found, skipping the Fashion-MNIST test (it is required on CI)",
-            dir.display()
-        );
+    let Some(dir) = fashion_mnist_dir() else {
         return;
-    }
+    };
     let d = Dataset::load_dir(dir).unwrap();
     assert_eq!(d.name, "Fashion-MNIST");
     assert_eq!(d.train.len(), 60_000);
@@ -872,27 +865,6 @@ fn preprocess_downscales_a_big_photo_quickly() {
     // A ring: dark in the middle, bright on the circle.
     assert_eq!(p.pixels[14 * SIDE + 14], 0.0);
     assert!(p.pixels[14 * SIDE + 5] > 0.5, "{}", p.pixels[14 * SIDE + 5]);
-}
-
-fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A real PNG whose IHDR is patched to claim `width`×`height` (CRC fixed), with the given
-/// colour type and bit depth.
-fn png_claiming(width: u32, height: u32, bit_depth: u8, colour: u8) -> Vec<u8> {
-    let mut png = png_bytes(&image::DynamicImage::new_luma8(4, 4));
-    assert_eq!(&png[12..16], b"IHDR");
-    png[16..20].copy_from_slice(&width.to_be_bytes());
-    png[20..24].copy_from_slice(&height.to_be_bytes());
-    png[24] = bit_depth;
-    png[25] = colour;
-    let mut crc = flate2::Crc::new();
-    crc.update(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    png
 }
 
 #[test]

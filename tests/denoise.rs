@@ -1,11 +1,15 @@
 //! The denoising experiment (`analysis::denoise`): a denoising autoencoder against a plain one
 //! on noisy test digits, and `bottleneck denoise` running the same code as the panel.
 
+mod common;
+
+use common::seven_on_paper;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use bottleneck::analysis::denoise::{self, Corruption, Denoiser};
-use bottleneck::data::preprocess::{self, Gray};
+use bottleneck::data::preprocess;
 use bottleneck::data::{Dataset, NoiseKind};
 use bottleneck::model::{TrainConfig, TrainedModel, Variant};
 use bottleneck::train::Trainer;
@@ -59,28 +63,6 @@ fn a_denoising_autoencoder_beats_a_plain_one_on_noisy_test_digits() {
     );
     assert!(d.denoised_psnr > d.noisy_psnr + 5.0);
     assert!(d.denoised_mse < p.denoised_mse);
-}
-
-/// A dark "7" drawn on a light 60×80 page, off-centre.
-fn seven_on_paper() -> Gray {
-    let (w, h) = (60usize, 80usize);
-    let mut pixels = vec![0.95f32; w * h];
-    for y in 10..16 {
-        for x in 30..56 {
-            pixels[y * w + x] = 0.05;
-        }
-    }
-    for y in 16..70 {
-        let x = 55 - (y - 16) / 3;
-        for dx in 0..6 {
-            pixels[y * w + x - dx] = 0.05;
-        }
-    }
-    Gray {
-        width: w,
-        height: h,
-        pixels,
-    }
 }
 
 #[test]

@@ -3,7 +3,10 @@
 //! detector finding held-out digits and Fashion-MNIST images by reconstruction error, and the
 //! `bottleneck anomaly` command line (its report and its one-line errors).
 
-use std::path::Path;
+mod common;
+
+use common::{fashion_mnist_dir, idx_folder};
+
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 
@@ -11,7 +14,7 @@ use bottleneck::analysis::anomaly::{self, DetectorSettings};
 use bottleneck::analysis::{metrics, Pca};
 use bottleneck::app::pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
-use bottleneck::data::{idx, Dataset};
+use bottleneck::data::Dataset;
 use bottleneck::model::TrainedModel;
 use clap::Parser;
 
@@ -134,20 +137,9 @@ fn a_digits_detector_flags_held_out_sevens() {
 
 #[test]
 fn a_digits_detector_separates_fashion_mnist() {
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    if !dir.is_dir() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "{} is missing: CI must install Fashion-MNIST",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "note: {} not found, skipping the Fashion-MNIST test (it is required on CI)",
-            dir.display()
-        );
+    let Some(dir) = fashion_mnist_dir() else {
         return;
-    }
+    };
     let fashion = Dataset::load_dir(dir).unwrap();
     let data = embedded();
     let normal = [0, 1, 2, 3, 4, 5, 6, 8, 9];
@@ -178,36 +170,14 @@ fn anomaly_cli(args: &[&str]) -> Result<serde_json::Value, String> {
     }
 }
 
-/// A folder with an IDX dataset of `n` images made by `pixel(image, index)`.
-fn idx_folder(n: usize, pixel: impl Fn(usize, usize) -> u8) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let pixels: Vec<u8> = (0..n * 784).map(|i| pixel(i / 784, i % 784)).collect();
-    let images = idx::IdxImages {
-        count: n,
-        rows: 28,
-        cols: 28,
-        pixels,
-    };
-    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    for prefix in ["train", "t10k"] {
-        std::fs::write(
-            dir.path().join(format!("{prefix}-images-idx3-ubyte")),
-            idx::encode_images(&images),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join(format!("{prefix}-labels-idx1-ubyte")),
-            idx::encode_labels(&labels),
-        )
-        .unwrap();
-    }
-    dir
-}
-
 #[test]
 fn cli_reports_the_auc_as_json() {
     // Other images: bright noise, nothing like a digit.
-    let other = idx_folder(50, |i, p| ((i * 7919 + p * 104_729) % 251) as u8);
+    let other = idx_folder(
+        50,
+        |i, p| ((i * 7919 + p * 104_729) % 251) as u8,
+        |i| (i % 10) as u8,
+    );
     let v = anomaly_cli(&[
         "anomaly",
         "--normal",

@@ -2,6 +2,8 @@
 //! divergence keeps the last good weights, save→load round-trips and bad model files give clear
 //! errors, and the 2-D autoencoder beats 2-D PCA.
 
+mod common;
+
 use std::sync::Arc;
 
 use bottleneck::analysis::Pca;
@@ -300,18 +302,9 @@ fn continuing_a_saved_model_keeps_its_history() {
 
 #[test]
 fn full_fashion_mnist_trains_an_epoch() {
-    let dir = std::path::Path::new("/usr/share/datasets/fashion-mnist");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install dataset-fashion-mnist"
-        );
-        eprintln!(
-            "note: {} is missing (apt-get install dataset-fashion-mnist); skipped",
-            dir.display()
-        );
+    let Some(dir) = common::fashion_mnist_dir() else {
         return;
-    }
+    };
     let data = Arc::new(Dataset::load_dir(dir).unwrap());
     assert_eq!(data.train.len(), 60_000);
     let mut cfg = TrainConfig::preset(Variant::Dense, 16);

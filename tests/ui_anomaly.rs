@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bottleneck::app::anomaly::View;
 use bottleneck::app::Tab;
-use bottleneck::data::idx;
 use common::*;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -108,29 +107,11 @@ fn training_shows_the_auc_and_the_threshold_moves_precision_and_recall() {
 
 /// A folder of IDX files holding `n` noise images (both splits).
 fn noise_folder(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let images = idx::IdxImages {
-        count: n,
-        rows: 28,
-        cols: 28,
-        pixels: (0..n * 784)
-            .map(|i| ((i * 7919 + 13) % 251) as u8)
-            .collect(),
-    };
-    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
-    for prefix in ["train", "t10k"] {
-        std::fs::write(
-            dir.path().join(format!("{prefix}-images-idx3-ubyte")),
-            idx::encode_images(&images),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join(format!("{prefix}-labels-idx1-ubyte")),
-            idx::encode_labels(&labels),
-        )
-        .unwrap();
-    }
-    dir
+    idx_folder(
+        n,
+        |i, j| (((i * 784 + j) * 7919 + 13) % 251) as u8,
+        |i| (i % 3) as u8,
+    )
 }
 
 #[test]

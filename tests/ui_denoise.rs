@@ -116,47 +116,6 @@ fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
     h.step();
 }
 
-/// A dark "7" on a light 60×80 page, off-centre.
-fn seven_on_paper() -> Gray {
-    let (w, h) = (60usize, 80usize);
-    let mut pixels = vec![0.95f32; w * h];
-    for y in 10..16 {
-        for x in 30..56 {
-            pixels[y * w + x] = 0.05;
-        }
-    }
-    for y in 16..70 {
-        let x = 55 - (y - 16) / 3;
-        for dx in 0..6 {
-            pixels[y * w + x - dx] = 0.05;
-        }
-    }
-    Gray {
-        width: w,
-        height: h,
-        pixels,
-    }
-}
-
-fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A real PNG whose header claims `width`×`height` (CRC fixed).
-fn png_claiming(width: u32, height: u32, bit_depth: u8, colour: u8) -> Vec<u8> {
-    let mut png = png_bytes(&image::DynamicImage::new_luma8(4, 4));
-    png[16..20].copy_from_slice(&width.to_be_bytes());
-    png[20..24].copy_from_slice(&height.to_be_bytes());
-    png[24] = bit_depth;
-    png[25] = colour;
-    let mut crc = flate2::Crc::new();
-    crc.update(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    png
-}
-
 #[test]
 fn moving_the_slider_changes_the_noisy_and_denoised_images() {
     let (mut h, _d) = denoise_app(Some(trained(Variant::Denoising, 1)), |_| {});
