@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use bottleneck::app::classroom::LESSONS;
 use bottleneck::app::snapshot::{render, SnapshotRequest};
-use bottleneck::app::{App, AppOptions, Tab};
+use bottleneck::app::{AppOptions, Tab};
 use bottleneck::train::worker::RunState;
 use common::*;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -22,19 +21,7 @@ fn real_start(dir: &std::path::Path) -> AppHarness {
         settings_path: Some(dir.join("settings.json")),
         load_bundled: true,
     };
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            move |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| {
-                    let mut a = App::new(ui.ctx(), opts.clone());
-                    a.deterministic = true;
-                    a
-                });
-                app.show(ui);
-            },
-            None,
-        )
+    harness_with(opts, |_| {})
 }
 
 #[test]

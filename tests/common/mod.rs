@@ -18,8 +18,14 @@ pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::Tem
         settings_path: Some(dir.path().join("settings.json")),
         load_bundled: false,
     };
+    (harness_with(opts, setup), dir)
+}
+
+/// The app built from `opts` (as the binary would build it), 1280×800, deterministic, with
+/// `setup` run once on it before its first frame.
+pub fn harness_with(opts: AppOptions, setup: impl FnOnce(&mut App) + 'static) -> AppHarness {
     let mut setup = Some(setup);
-    let harness = Harness::builder()
+    Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
         .build_ui_state(
             move |ui, state: &mut Option<App>| {
@@ -34,8 +40,7 @@ pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::Tem
                 app.show(ui);
             },
             None,
-        );
-    (harness, dir)
+        )
 }
 
 pub fn state(h: &AppHarness) -> &App {
