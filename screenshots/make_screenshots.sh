@@ -2,8 +2,7 @@
 # Regenerates every picture in screenshots/ with `bottleneck snapshot` (the real app rendered
 # without a window; a software GPU is enough: apt-get install mesa-vulkan-drivers).
 #   cargo build --release && screenshots/make_screenshots.sh [path/to/bottleneck]
-# train.png shows a dense AE (k = 2) after 5 epochs, trained here with the same settings and
-# seed as the form's defaults, so it is the model a user gets by pressing Start with epochs = 5.
+# train.png is a capture of the real window instead: screenshots/capture_train.sh.
 # compare.png and compare-train.png show a dense AE and a VAE (k = 2, 10 epochs, the same seed),
 # what "Compare with: Variational (VAE)" trains beside the form's dense AE with epochs = 10.
 set -euo pipefail
@@ -13,8 +12,6 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/bottleneck-xdg}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$bin" train --variant dense --latent 2 --epochs 5 --seed 42 --out "$tmp/dense5.safetensors" >/dev/null
-"$bin" snapshot --panel train --model "$tmp/dense5.safetensors" --out "$here/train.png"
 "$bin" snapshot --panel latent --out "$here/latent.png"
 "$bin" snapshot --panel interpolate --out "$here/interpolate.png"
 "$bin" snapshot --panel denoise --out "$here/denoise.png"

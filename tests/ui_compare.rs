@@ -102,8 +102,16 @@ fn start_trains_both_runs_with_the_same_seed_and_the_controls_act_on_both() {
 
     h.get_by_label("Stop").click();
     assert!(wait_until(&mut h, T, |a| a.shared.runs_state() == RunState::Idle));
+    // Stopping keeps what both runs made: weights, curves and the epochs' maps (published by
+    // the workers as they stop, so waited for rather than timed).
+    assert!(
+        wait_until(&mut h, T, |a| {
+            let b = a.shared.compare.as_ref().unwrap();
+            a.shared.snapshot.is_some() && b.snapshot.is_some()
+        }),
+        "stopping publishes both snapshots"
+    );
     wait_until(&mut h, Duration::from_millis(300), |_| false);
-    // Stopping keeps what both runs made: weights, curves and the epochs' maps.
     let a = state(&h);
     let b = a.shared.compare.as_ref().unwrap();
     assert!(a.shared.snapshot.is_some() && b.snapshot.is_some());

@@ -38,13 +38,14 @@ fn start_shows_progress_then_pause_step_resume_stop() {
 
     h.get_by_label("Pause").click();
     assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Paused));
+    assert!(
+        wait_until(&mut h, T, |a| a.shared.snapshot.is_some()),
+        "pausing publishes a snapshot"
+    );
     // Everything the worker sent before pausing has arrived; the count then stays put.
     wait_until(&mut h, Duration::from_millis(300), |_| false);
     let before = state(&h).shared.run.global_step;
-    assert!(
-        state(&h).shared.snapshot.is_some(),
-        "pausing publishes a snapshot"
-    );
+    assert!(h.query_by_label_contains("samples/s · paused").is_some());
 
     h.get_by_label("Step").click();
     assert!(
@@ -67,6 +68,8 @@ fn start_shows_progress_then_pause_step_resume_stop() {
     h.get_by_label("Stop").click();
     assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Idle));
     assert!(state(&h).shared.model().is_some());
+    h.step();
+    assert!(h.query_by_label_contains("samples/s · stopped").is_some());
 }
 
 #[test]
@@ -92,6 +95,10 @@ fn a_finished_run_updates_curves_and_reconstructions() {
         .expect("reconstructions after training");
     assert_eq!(recon.len(), 16 * 784);
     assert!(h.query_by_label_contains("Finished 2 epochs").is_some());
+    assert!(
+        h.query_by_label_contains("samples/s · done").is_some(),
+        "the progress bar says the run is done"
+    );
 }
 
 #[test]

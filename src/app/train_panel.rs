@@ -565,16 +565,17 @@ fn progress_line(
     let prefix = who.map_or(String::new(), |(w, v)| format!("{w}: {v} · "));
     if r.config.is_some() && r.steps_per_epoch > 0 {
         let text = format!(
-            "{prefix}Epoch {}/{} · step {}/{} · {} samples/s · {} left{}",
+            "{prefix}Epoch {}/{} · step {}/{} · {} samples/s · {}{}",
             r.epoch.min(r.epochs),
             r.epochs,
             r.step,
             r.steps_per_epoch,
             widgets::thousands(r.samples_per_sec),
-            if r.state == RunState::Running {
-                widgets::format_duration(r.seconds_left())
-            } else {
-                "–".into()
+            match r.state {
+                RunState::Running => format!("{} left", widgets::format_duration(r.seconds_left())),
+                RunState::Paused => "paused".into(),
+                RunState::Idle if r.progress() >= 1.0 => "done".into(),
+                RunState::Idle => "stopped".into(),
             },
             if r.fused { " · fused engine" } else { "" }
         );
