@@ -2,7 +2,10 @@
 # Regenerates every picture in screenshots/ with `bottleneck snapshot` (the real app rendered
 # without a window; a software GPU is enough: apt-get install mesa-vulkan-drivers).
 #   cargo build --release && screenshots/make_screenshots.sh [path/to/bottleneck]
-# train.png is a capture of the real window instead: screenshots/capture_train.sh.
+# train.png is captured from the real window under Xvfb (capture_train.sh: Start pressed in the
+# UI with epochs = 5) when xvfb, xdotool and imagemagick are installed; with SNAPSHOT_ONLY=1, or
+# without them, `bottleneck snapshot` renders it from a model trained by the CLI with the same
+# settings and seed (the form's defaults, dense, k = 2, 5 epochs).
 # compare.png and compare-train.png show a dense AE and a VAE (k = 2, 10 epochs, the same seed),
 # what "Compare with: Variational (VAE)" trains beside the form's dense AE with epochs = 10.
 set -euo pipefail
@@ -12,6 +15,13 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/bottleneck-xdg}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [ "${SNAPSHOT_ONLY:-0}" != 1 ] && command -v Xvfb >/dev/null && command -v xdotool >/dev/null \
+  && command -v import >/dev/null; then
+  "$here/capture_train.sh" "$bin"
+else
+  "$bin" train --variant dense --latent 2 --epochs 5 --seed 42 --out "$tmp/dense5.safetensors" >/dev/null
+  "$bin" snapshot --panel train --model "$tmp/dense5.safetensors" --out "$here/train.png"
+fi
 "$bin" snapshot --panel latent --out "$here/latent.png"
 "$bin" snapshot --panel interpolate --out "$here/interpolate.png"
 "$bin" snapshot --panel denoise --out "$here/denoise.png"
