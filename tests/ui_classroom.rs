@@ -201,6 +201,10 @@ fn exports_write_csv_and_png_files() {
     let text = std::fs::read_to_string(&codes).unwrap();
     assert!(text.starts_with("label,z1,z2\n"));
     assert_eq!(text.lines().count(), 2001);
+    assert!(
+        !dir.path().join("codes-B.csv").exists(),
+        "no run B, no second file"
+    );
 
     let hist = dir.path().join("history.csv");
     state_mut(&mut h).shared.dialog_override = Some(hist.clone());

@@ -10,6 +10,7 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bottleneck::app::export::ExportKind;
 use bottleneck::app::snapshot::{render, SnapshotRequest};
 use bottleneck::app::{App, Tab};
 use bottleneck::data::Dataset;
@@ -420,4 +421,45 @@ fn loading_a_model_as_a_leaves_run_b_training() {
     // Stop still reaches B.
     h.get_by_label("Stop").click();
     assert!(wait_until(&mut h, T, |a| a.shared.runs_state() == RunState::Idle));
+}
+
+#[test]
+fn csv_exports_write_run_b_beside_run_a() {
+    let (mut h, _d) = comparing(1);
+    h.step();
+    h.get_by_label("Start").click();
+    assert!(wait_until(&mut h, T, |a| {
+        let b = a.shared.compare.as_ref();
+        a.shared.runs_state() == RunState::Idle
+            && a.shared.snapshot.is_some()
+            && b.is_some_and(|b| b.snapshot.is_some() && !b.run.history.is_empty())
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, name) in [
+        (ExportKind::CodesCsv, "codes.csv"),
+        (ExportKind::HistoryCsv, "history.csv"),
+    ] {
+        state_mut(&mut h).shared.dialog_override = Some(dir.path().join(name));
+        let a = state_mut(&mut h);
+        a.exporter.start(kind, Tab::Latent, &mut a.shared);
+        assert!(wait_until(&mut h, T, |a| !a.exporter.busy()));
+    }
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+    let (codes_a, codes_b) = (read("codes.csv"), read("codes-B.csv"));
+    for c in [&codes_a, &codes_b] {
+        assert!(c.starts_with("label,z1,z2\n"));
+        assert_eq!(c.lines().count(), 2001);
+    }
+    assert_ne!(codes_a, codes_b, "B's file holds B's codes");
+    let (hist_a, hist_b) = (read("history.csv"), read("history-B.csv"));
+    assert_eq!(hist_a.lines().count(), 2);
+    assert_eq!(hist_b.lines().count(), 2);
+    assert!(
+        hist_b.lines().next().unwrap().contains("kl") && !hist_a.contains("kl"),
+        "B is the VAE: its history has the KL term"
+    );
+    let notice = &state(&h).shared.notices;
+    assert!(notice
+        .iter()
+        .any(|n| n.text.contains("history.csv and") && n.text.contains("history-B.csv")));
 }

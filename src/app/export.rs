@@ -40,7 +40,7 @@ pub struct Exporter {
     dialog: Option<Job<Vec<PathBuf>>>,
     /// A screenshot requested for this path and panel rectangle (in points).
     shot: Option<(Receiver<Arc<ColorImage>>, PathBuf, egui::Rect)>,
-    write: Option<Job<Result<PathBuf, String>>>,
+    write: Option<Job<Result<Vec<PathBuf>, String>>>,
 }
 
 impl Exporter {
@@ -118,49 +118,74 @@ impl Exporter {
                         let img = super::snapshot::render(&req).map_err(|e| e.to_string())?;
                         img.save(&path)
                             .map_err(|e| format!("{}: {e}", path.display()))?;
-                        Ok(path)
+                        Ok(vec![path])
                     },
                 ));
             }
-            ExportKind::CodesCsv => match &shared.snapshot {
-                Some(s) if !s.test_codes.is_empty() => {
-                    let (labels, codes, k) = (
-                        shared.data.test.labels.clone(),
-                        s.test_codes.clone(),
-                        s.model.latent(),
-                    );
-                    self.write = Some(Job::spawn(
-                        "export-csv",
-                        Some(shared.egui.clone()),
-                        move || {
-                            write(
-                                &path,
-                                crate::model::io::codes_csv(&labels, &codes, k).as_bytes(),
-                            )
-                        },
-                    ));
-                }
-                _ => shared.notify(
-                    Level::Warning,
-                    "There are no latent codes yet: train or load a model first.",
-                ),
-            },
+            ExportKind::CodesCsv => {
+                let codes = |snap: Option<&crate::train::worker::Snapshot>| {
+                    snap.filter(|s| !s.test_codes.is_empty()).map(|s| {
+                        let labels = &shared.data.test.labels;
+                        crate::model::io::codes_csv(labels, &s.test_codes, s.model.latent())
+                    })
+                };
+                let a = codes(shared.snapshot.as_ref());
+                let b = codes(shared.comparison().and_then(|b| b.snapshot.as_ref()));
+                self.write_csvs(
+                    shared,
+                    path,
+                    a,
+                    b,
+                    "latent codes",
+                    "train or load a model first",
+                );
+            }
             ExportKind::HistoryCsv => {
-                if shared.run.history.is_empty() {
-                    shared.notify(
-                        Level::Warning,
-                        "There is no loss history yet: train a model first.",
-                    );
-                } else {
-                    let csv = crate::model::io::history_csv(&shared.run.history);
-                    self.write = Some(Job::spawn(
-                        "export-csv",
-                        Some(shared.egui.clone()),
-                        move || write(&path, csv.as_bytes()),
-                    ));
-                }
+                let history = |h: &[crate::model::io::EpochRecord]| {
+                    (!h.is_empty()).then(|| crate::model::io::history_csv(h))
+                };
+                let a = history(&shared.run.history);
+                let b = shared.comparison().and_then(|b| history(&b.run.history));
+                self.write_csvs(shared, path, a, b, "loss history", "train a model first");
             }
         }
+    }
+
+    /// Writes run A's CSV to `path` and, when two runs are compared, run B's beside it
+    /// (`name-B.csv`), on a background job; a notice when there is nothing to write.
+    fn write_csvs(
+        &mut self,
+        shared: &mut Shared,
+        path: PathBuf,
+        a: Option<String>,
+        b: Option<String>,
+        what: &str,
+        hint: &str,
+    ) {
+        let mut files = Vec::new();
+        if let Some(a) = a {
+            files.push((path.clone(), a));
+        }
+        if let Some(b) = b {
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            let ext = path.extension().unwrap_or_default().to_string_lossy();
+            files.push((path.with_file_name(format!("{stem}-B.{ext}")), b));
+        }
+        if files.is_empty() {
+            shared.notify(Level::Warning, format!("There is no {what} yet: {hint}."));
+            return;
+        }
+        self.write = Some(Job::spawn(
+            "export-csv",
+            Some(shared.egui.clone()),
+            move || {
+                let mut written = Vec::new();
+                for (p, text) in &files {
+                    written.push(write(p, text.as_bytes())?);
+                }
+                Ok(written)
+            },
+        ));
     }
 
     /// Advances dialogs, screenshots and writes; call once per frame.
@@ -187,14 +212,18 @@ impl Exporter {
                             .ok_or("empty image")?;
                         img.save(&path)
                             .map_err(|e| format!("{}: {e}", path.display()))?;
-                        Ok(path)
+                        Ok(vec![path])
                     },
                 ));
             }
         }
         if let Some(r) = jobs::take_done(&mut self.write) {
             match r {
-                Ok(p) => shared.notify(Level::Info, format!("Exported {}.", p.display())),
+                Ok(paths) => {
+                    let names: Vec<String> =
+                        paths.iter().map(|p| p.display().to_string()).collect();
+                    shared.notify(Level::Info, format!("Exported {}.", names.join(" and ")))
+                }
                 Err(e) => shared.notify(Level::Error, format!("Export failed: {e}")),
             }
         }
