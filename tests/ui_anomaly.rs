@@ -237,3 +237,29 @@ fn a_new_dataset_drops_the_detector() {
         .query_by_label_contains("train the anomaly detector again")
         .is_some());
 }
+
+#[test]
+fn detector_settings_persist_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = bottleneck::app::AppOptions {
+        data: Some("embedded".into()),
+        settings_path: Some(dir.path().join("settings.json")),
+        load_bundled: false,
+    };
+    let mut h = harness_with(opts.clone(), |a| a.tab = Tab::Anomaly);
+    h.step();
+    // Untick 3 (a click on its checkbox), and change k and the seed.
+    h.get_by_label("3").click();
+    h.step();
+    {
+        let a = state_mut(&mut h);
+        a.anomaly.settings.latent = 8;
+        a.anomaly.settings.seed = 5;
+        a.on_exit();
+    }
+    let mut again = harness_with(opts, |_| {});
+    again.step();
+    let s = &state(&again).anomaly.settings;
+    assert_eq!(s.normal, vec![0, 1, 2, 4, 5, 6, 8, 9]);
+    assert_eq!((s.latent, s.seed), (8, 5));
+}

@@ -13,7 +13,7 @@ use crate::model::{TrainConfig, TrainedModel, Variant};
 use crate::train::Trainer;
 
 /// How the detector is built: a plain dense autoencoder, small and quick to train.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetectorSettings {
     /// Class labels that count as normal (the detector trains on these only).
     pub normal: Vec<u8>,

@@ -158,8 +158,15 @@ fn stats_of(s: &Scored, key: u64) -> Stats {
 impl AnomalyPanel {
     pub fn new(shared: &Shared) -> Self {
         let classes = shared.data.num_classes();
+        // The settings remembered from the last session, when they fit this dataset.
+        let settings = shared
+            .settings
+            .anomaly
+            .clone()
+            .filter(|s| s.validate(classes).is_ok())
+            .unwrap_or_else(|| DetectorSettings::all_but(7, classes));
         Self {
-            settings: DetectorSettings::all_but(7, classes),
+            settings,
             data: Tag::of(&shared.data),
             classes,
             run: None,

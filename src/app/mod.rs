@@ -1024,6 +1024,7 @@ impl App {
             self.shared.settings.window_size = Some([r.width(), r.height()]);
         }
         if self.last_settings_save.elapsed() > Duration::from_secs(20) {
+            self.shared.settings.anomaly = Some(self.anomaly.settings.clone());
             self.shared.save_settings();
             self.last_settings_save = Instant::now();
         }
@@ -1111,6 +1112,7 @@ impl App {
     }
 
     pub fn on_exit(&mut self) {
+        self.shared.settings.anomaly = Some(self.anomaly.settings.clone());
         self.shared.save_settings();
     }
 }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub compare: bool,
     /// Run B's variant.
     pub compare_variant: crate::model::Variant,
+    /// The Anomaly panel's detector settings (normal classes, k, epochs, seed).
+    pub anomaly: Option<crate::analysis::anomaly::DetectorSettings>,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             dark: true,
             compare: false,
             compare_variant: crate::model::Variant::Vae,
+            anomaly: None,
         }
     }
 }
