@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use egui::{Color32, TextureHandle};
-use egui_plot::{HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{
+    ColorConflictHandling, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points,
+};
 
 use super::jobs::{self, DialogKind, Job};
 use super::widgets;
@@ -384,7 +386,9 @@ impl TrainPanel {
             .include_x(if empty { epochs } else { 0.0 })
             .include_y(if empty && !log { 0.0 } else { tf(top) })
             .include_y(tf(top))
-            .legend(Legend::default())
+            // Each epoch curve shares its name with its faint step curve: the legend shows the
+            // full colour of the first (egui_plot's default would draw no colour at all).
+            .legend(Legend::default().color_conflict_handling(ColorConflictHandling::PickFirst))
             .height((ui.available_height() - 8.0).max(220.0))
             .x_axis_label("epoch")
             .allow_scroll(false)
@@ -698,7 +702,7 @@ impl RunCurves<'_> {
                 .collect();
             if !steps.is_empty() {
                 // Same name as the epoch curve: one legend entry shows and hides both (pushed after
-                // it, so the legend takes the epoch curve's full colour).
+                // it; the legend picks the first item's colour, the epoch curve's full one).
                 out.push(PlotItem::Line {
                     name: train_name,
                     points: steps,
