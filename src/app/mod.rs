@@ -1024,8 +1024,7 @@ impl App {
             self.shared.settings.window_size = Some([r.width(), r.height()]);
         }
         if self.last_settings_save.elapsed() > Duration::from_secs(20) {
-            self.shared.settings.anomaly = Some(self.anomaly.settings.clone());
-            self.shared.save_settings();
+            self.save_settings();
             self.last_settings_save = Instant::now();
         }
         if !self.timed && self.tab == Tab::Latent && self.shared.snapshot.is_some() {
@@ -1112,6 +1111,11 @@ impl App {
     }
 
     pub fn on_exit(&mut self) {
+        self.save_settings();
+    }
+
+    /// Writes the settings, with the panels' own (the anomaly detector's) folded in.
+    fn save_settings(&mut self) {
         self.shared.settings.anomaly = Some(self.anomaly.settings.clone());
         self.shared.save_settings();
     }
