@@ -7,16 +7,14 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bottleneck::app::export::ExportKind;
 use bottleneck::app::snapshot::{render, SnapshotRequest};
 use bottleneck::app::{App, Tab};
-use bottleneck::data::Dataset;
 use bottleneck::model::{TrainConfig, TrainedModel, Variant};
 use bottleneck::train::worker::{Command, RunState};
-use bottleneck::train::Trainer;
 use common::*;
 use egui_kittest::kittest::Queryable;
 
@@ -183,23 +181,7 @@ fn the_loss_plot_draws_both_runs_and_one_pca_line() {
 
 /// A model of `variant` (k = 2) trained one epoch with seed 42 (once per variant).
 fn trained(variant: Variant) -> Arc<TrainedModel> {
-    static DENSE: OnceLock<Arc<TrainedModel>> = OnceLock::new();
-    static VAE: OnceLock<Arc<TrainedModel>> = OnceLock::new();
-    let cell = match variant {
-        Variant::Vae => &VAE,
-        _ => &DENSE,
-    };
-    cell.get_or_init(|| {
-        let data = Arc::new(Dataset::embedded().unwrap());
-        let mut cfg = TrainConfig::preset(variant, 2);
-        cfg.epochs = 1;
-        let mut t = Trainer::new(cfg, data).unwrap();
-        while !t.is_finished() {
-            t.step().unwrap();
-        }
-        Arc::new(t.snapshot().unwrap())
-    })
-    .clone()
+    one_epoch_2d(variant)
 }
 
 fn click_at(h: &mut AppHarness, pos: egui::Pos2) {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +13,8 @@ use bottleneck::app::denoise::{NoiseChoice, Source};
 use bottleneck::app::{Level, Tab};
 use bottleneck::data::preprocess::{self, Gray};
 use bottleneck::data::{Dataset, NoiseKind};
-use bottleneck::model::{TrainConfig, TrainedModel, Variant};
+use bottleneck::model::{TrainedModel, Variant};
 use bottleneck::train::worker::Command;
-use bottleneck::train::Trainer;
 use common::*;
 use egui::{Pos2, Role};
 use egui_kittest::kittest::Queryable;
@@ -23,14 +22,7 @@ use egui_kittest::kittest::Queryable;
 const T: Duration = Duration::from_secs(60);
 
 fn trained(variant: Variant, epochs: usize) -> TrainedModel {
-    let data = Arc::new(Dataset::embedded().unwrap());
-    let mut cfg = TrainConfig::preset(variant, 16);
-    cfg.epochs = epochs;
-    let mut t = Trainer::new(cfg, data).unwrap();
-    while !t.is_finished() {
-        t.step().unwrap();
-    }
-    t.snapshot().unwrap()
+    train_model(Arc::new(Dataset::embedded().unwrap()), variant, 16, epochs)
 }
 
 /// The app on the Denoise tab with `model` current and PCA fitted.
@@ -92,27 +84,6 @@ fn mouse_drag(h: &mut AppHarness, from: Pos2, to: Pos2) {
     }
     h.drop_at(to);
     h.step();
-    h.step();
-}
-
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
-fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
-    for p in paths {
-        h.input_mut()
-            .dropped_files
-            .push(Arc::new(Dropped(p.clone())));
-    }
     h.step();
 }
 

@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bottleneck::app::latent::SplitChoice;
 use bottleneck::app::scatter::ViewTransform;
 use bottleneck::app::{App, Tab};
-use bottleneck::data::Dataset;
 use bottleneck::model::{TrainConfig, TrainedModel, Variant};
 use bottleneck::train::worker::Command;
-use bottleneck::train::Trainer;
 use common::*;
 use egui_kittest::kittest::Queryable;
 
@@ -23,19 +21,7 @@ const T: Duration = Duration::from_secs(120);
 
 /// A 2-D dense AE trained one epoch on the embedded digits (once for all tests).
 fn dense2() -> Arc<TrainedModel> {
-    static MODEL: OnceLock<Arc<TrainedModel>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let data = Arc::new(Dataset::embedded().unwrap());
-            let mut cfg = TrainConfig::preset(Variant::Dense, 2);
-            cfg.epochs = 1;
-            let mut t = Trainer::new(cfg, data).unwrap();
-            while !t.is_finished() {
-                t.step().unwrap();
-            }
-            Arc::new(t.snapshot().unwrap())
-        })
-        .clone()
+    one_epoch_2d(Variant::Dense)
 }
 
 /// The app on `tab` with `model` adopted, once its map is drawn and the view settled.
@@ -262,24 +248,8 @@ fn a_vae_samples_from_its_prior() {
     assert_eq!(p.xy.len(), 16);
 }
 
-/// A file dropped on the window.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
 fn drop_file(h: &mut AppHarness, path: &Path) {
-    h.input_mut()
-        .dropped_files
-        .push(Arc::new(Dropped(path.to_path_buf())));
-    h.step();
+    drop_files(h, &[path.to_path_buf()]);
 }
 
 /// A dark stroke on white paper, like a photo of a drawn digit.

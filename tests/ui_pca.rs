@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bottleneck::app::Tab;
-use bottleneck::model::{TrainConfig, Variant};
+use bottleneck::model::Variant;
 use bottleneck::train::worker::Command;
-use bottleneck::train::Trainer;
 use common::*;
 use egui_kittest::kittest::Queryable;
 
@@ -20,13 +19,7 @@ const T: Duration = Duration::from_secs(120);
 /// Trains a small dense model directly and makes it the app's current model.
 fn adopt_dense(h: &mut AppHarness, k: usize, epochs: usize) {
     let data = state(h).shared.data.clone();
-    let mut cfg = TrainConfig::preset(Variant::Dense, k);
-    cfg.epochs = epochs;
-    let mut t = Trainer::new(cfg, data.clone()).unwrap();
-    while !t.is_finished() {
-        t.step().unwrap();
-    }
-    let model = Arc::new(t.snapshot().unwrap());
+    let model = Arc::new(train_model(data.clone(), Variant::Dense, k, epochs));
     state(h).shared.worker.send(Command::Adopt { model, data });
     assert!(wait_until(h, T, |a| a.shared.model().is_some()));
 }

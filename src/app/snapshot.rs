@@ -59,6 +59,30 @@ pub fn default_model(tab: Tab) -> anyhow::Result<TrainedModel> {
         .load()?)
 }
 
+/// The app in a headless egui_kittest harness made by `builder`: built from `opts` on the first
+/// frame, with `setup` run on it once before that frame is drawn. Snapshots, the UI benchmarks
+/// and the UI tests all drive the app through this.
+pub fn harness(
+    builder: egui_kittest::HarnessBuilder<Option<App>>,
+    opts: AppOptions,
+    setup: impl FnOnce(&mut App) + 'static,
+) -> egui_kittest::Harness<'static, Option<App>> {
+    let mut setup = Some(setup);
+    builder.build_ui_state(
+        move |ui, state: &mut Option<App>| {
+            let app = state.get_or_insert_with(|| {
+                let mut a = App::new(ui.ctx(), opts.clone());
+                if let Some(f) = setup.take() {
+                    f(&mut a);
+                }
+                a
+            });
+            app.show(ui);
+        },
+        None,
+    )
+}
+
 /// Renders the requested panel to an RGBA image of `width·scale × height·scale` pixels.
 pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
     if !(req.width >= 200.0 && req.height >= 150.0 && req.width <= 8192.0 && req.height <= 8192.0) {
@@ -88,41 +112,33 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
     };
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
-    let mut harness = egui_kittest::Harness::builder()
+    let builder = egui_kittest::Harness::builder()
         .with_size(egui::vec2(req.width, req.height))
         .with_pixels_per_point(req.scale)
         .with_render_cursor(false)
-        .wgpu()
-        .build_ui_state(
-            move |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| {
-                    let mut a = App::new(ui.ctx(), opts.clone());
-                    a.deterministic = true;
-                    if let Some(s) = settings.clone() {
-                        a.shared.settings = s;
-                    }
-                    a.shared.settings.presenter = presenter;
-                    a.tab = tab;
-                    a.shared.worker.send(Command::Adopt {
-                        model: m2.clone(),
-                        data: d2.clone(),
-                    });
-                    match &compare {
-                        Some(b) => {
-                            if let Err(e) = a.shared.adopt_compare(b.clone()) {
-                                a.shared.notify(super::Level::Error, e);
-                            }
-                        }
-                        // Settings from a running app may have the comparison on: without
-                        // a model B there is nothing to compare.
-                        None => a.shared.settings.compare = false,
-                    }
-                    a
-                });
-                app.show(ui);
-            },
-            None,
-        );
+        .wgpu();
+    let mut harness = harness(builder, opts, move |a| {
+        a.deterministic = true;
+        if let Some(s) = settings {
+            a.shared.settings = s;
+        }
+        a.shared.settings.presenter = presenter;
+        a.tab = tab;
+        a.shared.worker.send(Command::Adopt {
+            model: m2,
+            data: d2,
+        });
+        match compare {
+            Some(b) => {
+                if let Err(e) = a.shared.adopt_compare(b) {
+                    a.shared.notify(super::Level::Error, e);
+                }
+            }
+            // Settings from a running app may have the comparison on: without a model B
+            // there is nothing to compare.
+            None => a.shared.settings.compare = false,
+        }
+    });
     // Wait for the model, PCA and whatever the panel computes in the background.
     let started = Instant::now();
     let limit = Duration::from_secs(120);

@@ -57,33 +57,29 @@ pub fn training_throughput(
     }))
 }
 
+/// The app on the embedded digits in a 1280×800 headless harness, nothing persisted, with
+/// `setup` applied before its first frame.
+fn app_harness(
+    setup: impl FnOnce(&mut crate::app::App) + 'static,
+) -> egui_kittest::Harness<'static, Option<crate::app::App>> {
+    let opts = crate::app::AppOptions {
+        data: Some("embedded".into()),
+        settings_path: None,
+        load_bundled: false,
+    };
+    let builder = egui_kittest::Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    crate::app::snapshot::harness(builder, opts, setup)
+}
+
 /// Frame CPU time of the whole app (Train panel visible) while its worker trains a dense AE:
 /// the app is driven headless by egui_kittest at ~60 frames per second.
 pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
-    use crate::app::{App, AppOptions};
     let mut times: Vec<f64> = Vec::new();
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| {
-                    let mut a = App::new(
-                        ui.ctx(),
-                        AppOptions {
-                            data: Some("embedded".into()),
-                            settings_path: None,
-                            load_bundled: false,
-                        },
-                    );
-                    let mut cfg = TrainConfig::preset(Variant::Dense, 2);
-                    cfg.epochs = 1000;
-                    a.shared.settings.train = cfg;
-                    a
-                });
-                app.show(ui);
-            },
-            None,
-        );
+    let mut harness = app_harness(|a| {
+        let mut cfg = TrainConfig::preset(Variant::Dense, 2);
+        cfg.epochs = 1000;
+        a.shared.settings.train = cfg;
+    });
     harness.step();
     if let Some(app) = harness.state_mut().as_mut() {
         app.shared.start_training().map_err(anyhow::Error::msg)?;
@@ -115,31 +111,14 @@ pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
 /// evaluations included) while it trains the form's dense AE (k = 2), alone or with a VAE
 /// beside it ("Compare with"), and the frame CPU time meanwhile.
 pub fn compare_throughput(seconds: f64, with_b: bool) -> anyhow::Result<Value> {
-    use crate::app::{App, AppOptions};
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            move |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| {
-                    let mut a = App::new(
-                        ui.ctx(),
-                        AppOptions {
-                            data: Some("embedded".into()),
-                            settings_path: None,
-                            load_bundled: false,
-                        },
-                    );
-                    let mut cfg = TrainConfig::preset(Variant::Dense, 2);
-                    cfg.epochs = 10_000;
-                    a.shared.settings.train = cfg;
-                    a.shared.settings.compare = with_b;
-                    a.shared.settings.compare_variant = Variant::Vae;
-                    a
-                });
-                app.show(ui);
-            },
-            None,
-        );
+    use crate::app::App;
+    let mut harness = app_harness(move |a| {
+        let mut cfg = TrainConfig::preset(Variant::Dense, 2);
+        cfg.epochs = 10_000;
+        a.shared.settings.train = cfg;
+        a.shared.settings.compare = with_b;
+        a.shared.settings.compare_variant = Variant::Vae;
+    });
     harness.step();
     if let Some(app) = harness.state_mut().as_mut() {
         app.shared.start_training().map_err(anyhow::Error::msg)?;

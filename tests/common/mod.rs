@@ -2,9 +2,14 @@
 //! settings folder, and waiting (in real time, stepping frames) for the worker thread.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bottleneck::app::{App, AppOptions};
+use bottleneck::data::Dataset;
+use bottleneck::model::{TrainConfig, TrainedModel, Variant};
+use bottleneck::train::Trainer;
 use egui_kittest::Harness;
 
 pub type AppHarness = Harness<'static, Option<App>>;
@@ -24,23 +29,11 @@ pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::Tem
 /// The app built from `opts` (as the binary would build it), 1280×800, deterministic, with
 /// `setup` run once on it before its first frame.
 pub fn harness_with(opts: AppOptions, setup: impl FnOnce(&mut App) + 'static) -> AppHarness {
-    let mut setup = Some(setup);
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            move |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| {
-                    let mut a = App::new(ui.ctx(), opts.clone());
-                    a.deterministic = true;
-                    if let Some(f) = setup.take() {
-                        f(&mut a);
-                    }
-                    a
-                });
-                app.show(ui);
-            },
-            None,
-        )
+    let builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    bottleneck::app::snapshot::harness(builder, opts, move |a| {
+        a.deterministic = true;
+        setup(a);
+    })
 }
 
 pub fn state(h: &AppHarness) -> &App {
@@ -68,6 +61,54 @@ pub fn wait_until(h: &mut AppHarness, timeout: Duration, cond: impl Fn(&App) -> 
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A `variant` model with code size `k`, trained `epochs` epochs on `data` (its preset otherwise).
+pub fn train_model(data: Arc<Dataset>, variant: Variant, k: usize, epochs: usize) -> TrainedModel {
+    let mut cfg = TrainConfig::preset(variant, k);
+    cfg.epochs = epochs;
+    let mut t = Trainer::new(cfg, data).unwrap();
+    while !t.is_finished() {
+        t.step().unwrap();
+    }
+    t.snapshot().unwrap()
+}
+
+/// A 2-D `variant` model trained one epoch on the embedded digits, trained once per test
+/// binary and shared by its tests.
+pub fn one_epoch_2d(variant: Variant) -> Arc<TrainedModel> {
+    static CACHE: Mutex<Vec<(Variant, Arc<TrainedModel>)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap();
+    if let Some((_, m)) = cache.iter().find(|(v, _)| *v == variant) {
+        return m.clone();
+    }
+    let data = Arc::new(Dataset::embedded().unwrap());
+    let m = Arc::new(train_model(data, variant, 2, 1));
+    cache.push((variant, m.clone()));
+    m
+}
+
+/// A file dropped on the window.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops `paths` onto the window, then runs a frame.
+pub fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
+    for p in paths {
+        h.input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(p.clone())));
+    }
+    h.step();
 }
 
 /// Debian's real Fashion-MNIST (60,000 + 10,000 images), or `None` with a note when the
