@@ -460,6 +460,19 @@ mod tests {
             .unwrap()
     }
 
+    /// Asserts that `ours` and `theirs` agree, and so do their gradients with respect to `vars`
+    /// under a loss that weights every output differently (mask from `seed`).
+    fn assert_same(ours: &Tensor, theirs: &Tensor, vars: [&Var; 3], seed: u64, what: &str) {
+        assert!(max_diff(ours, theirs) < 1e-4, "{what} forward");
+        let mask = rand_t(ours.dims(), seed);
+        let grads = |t: &Tensor| (t * &mask).unwrap().sum_all().unwrap().backward().unwrap();
+        let (g1, g2) = (grads(ours), grads(theirs));
+        for v in vars {
+            let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(d < 1e-3, "{what} gradient differs by {d}");
+        }
+    }
+
     #[test]
     fn conv_matches_candle_values_and_gradients() {
         for (xs, ws, s, p, relu) in [
@@ -478,25 +491,7 @@ mod tests {
                 .broadcast_add(&b.reshape((1, ws[0], 1, 1)).unwrap())
                 .unwrap();
             let theirs = if relu { theirs.relu().unwrap() } else { theirs };
-            assert!(max_diff(&ours, &theirs) < 1e-4, "{xs:?} {ws:?} forward");
-            // A loss that weights every output differently.
-            let mask = rand_t(ours.dims(), 3);
-            let g1 = (ours * &mask)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g2 = (theirs * &mask)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for v in [&x, &w, &b] {
-                let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
-                assert!(d < 1e-3, "{xs:?} {ws:?} gradient differs by {d}");
-            }
+            assert_same(&ours, &theirs, [&x, &w, &b], 3, &format!("{xs:?} {ws:?}"));
         }
     }
 
@@ -518,24 +513,7 @@ mod tests {
                 .broadcast_add(&b.reshape((1, ws[1], 1, 1)).unwrap())
                 .unwrap();
             let theirs = if relu { theirs.relu().unwrap() } else { theirs };
-            assert!(max_diff(&ours, &theirs) < 1e-4, "{xs:?} {ws:?} forward");
-            let mask = rand_t(ours.dims(), 6);
-            let g1 = (ours * &mask)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g2 = (theirs * &mask)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for v in [&x, &w, &b] {
-                let d = max_diff(g1.get(v).unwrap(), g2.get(v).unwrap());
-                assert!(d < 1e-3, "{xs:?} {ws:?} gradient differs by {d}");
-            }
+            assert_same(&ours, &theirs, [&x, &w, &b], 6, &format!("{xs:?} {ws:?}"));
         }
     }
 

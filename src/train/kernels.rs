@@ -429,9 +429,6 @@ impl Csr {
 /// Width of the register blocks in the sparse products (8 AVX registers of 8 floats).
 const BLOCK_W: usize = 64;
 
-/// `out[r] = Σ_j x[r][j] · wt[j]` for the nonzero `x[r][j]`, with `wt` row-major `[d × n]`
-/// (the layer's weight stored transposed). `out` is overwritten. The output row is walked in
-/// blocks held in registers while the row's nonzeros stream past.
 /// `acc += v · row` over a block of `BLOCK_W` (fixed size, so it stays in registers).
 #[inline(always)]
 fn axpy_block(acc: &mut [f32; BLOCK_W], v: f32, row: &[f32]) {
@@ -441,32 +438,40 @@ fn axpy_block(acc: &mut [f32; BLOCK_W], v: f32, row: &[f32]) {
     }
 }
 
+/// `o = Σ_k vals[k] · src[idx[k]]`, where `src[i]` is row `i` of the row-major `src`, `n`
+/// wide like `o`; `o` is overwritten. The row is walked in blocks held in registers while the
+/// weighted rows stream past. Both sparse products below are this, once per output row.
+#[inline(always)]
+fn weighted_rows_sum(o: &mut [f32], vals: &[f32], idx: &[u32], src: &[f32], n: usize) {
+    let w = o.len();
+    let mut c0 = 0;
+    while c0 + BLOCK_W <= w {
+        let mut acc = [0f32; BLOCK_W];
+        for (&v, &i) in vals.iter().zip(idx) {
+            axpy_block(&mut acc, v, &src[i as usize * n + c0..]);
+        }
+        o[c0..c0 + BLOCK_W].copy_from_slice(&acc);
+        c0 += BLOCK_W;
+    }
+    if c0 < w {
+        let tail = &mut o[c0..];
+        tail.fill(0.0);
+        for (&v, &i) in vals.iter().zip(idx) {
+            let row = &src[i as usize * n + c0..][..tail.len()];
+            for (a, &s) in tail.iter_mut().zip(row) {
+                *a += v * s;
+            }
+        }
+    }
+}
+
 /// `out[r] = Σ_j x[r][j] · wt[j]` for the nonzero `x[r][j]`, with `wt` row-major `[d × n]`
-/// (the layer's weight stored transposed). `out` is overwritten. The output row is walked in
-/// blocks held in registers while the row's nonzeros stream past.
+/// (the layer's weight stored transposed). `out` is overwritten.
 #[inline(always)]
 fn sparse_matmul_generic(x: &Csr, wt: &[f32], n: usize, out: &mut [f32]) {
     for (r, o) in out.chunks_exact_mut(n).enumerate() {
         let nz = x.row_start[r]..x.row_start[r + 1];
-        let mut c0 = 0;
-        while c0 + BLOCK_W <= n {
-            let mut acc = [0f32; BLOCK_W];
-            for k in nz.clone() {
-                axpy_block(&mut acc, x.vals[k], &wt[x.cols[k] as usize * n + c0..]);
-            }
-            o[c0..c0 + BLOCK_W].copy_from_slice(&acc);
-            c0 += BLOCK_W;
-        }
-        if c0 < n {
-            let tail = &mut o[c0..];
-            tail.fill(0.0);
-            for k in nz {
-                let row = &wt[x.cols[k] as usize * n + c0..][..tail.len()];
-                for (a, &w) in tail.iter_mut().zip(row) {
-                    *a += x.vals[k] * w;
-                }
-            }
-        }
+        weighted_rows_sum(o, &x.vals[nz.clone()], &x.cols[nz], wt, n);
     }
 }
 dispatch!(sparse_matmul, sparse_matmul_generic, (x: &Csr, wt: &[f32], n: usize, out: &mut [f32]) -> ());
@@ -482,25 +487,7 @@ fn sparse_t_matmul_generic(x: &Csr, g: &[f32], n: usize, gt: &mut [f32]) {
             dst.fill(0.0);
             continue;
         }
-        let mut c0 = 0;
-        while c0 + BLOCK_W <= n {
-            let mut acc = [0f32; BLOCK_W];
-            for k in nz.clone() {
-                axpy_block(&mut acc, x.cvals[k], &g[x.rows_of[k] as usize * n + c0..]);
-            }
-            dst[c0..c0 + BLOCK_W].copy_from_slice(&acc);
-            c0 += BLOCK_W;
-        }
-        if c0 < n {
-            let tail = &mut dst[c0..];
-            tail.fill(0.0);
-            for k in nz {
-                let row = &g[x.rows_of[k] as usize * n + c0..][..tail.len()];
-                for (a, &gv) in tail.iter_mut().zip(row) {
-                    *a += x.cvals[k] * gv;
-                }
-            }
-        }
+        weighted_rows_sum(dst, &x.cvals[nz.clone()], &x.rows_of[nz], g, n);
     }
 }
 dispatch!(sparse_t_matmul, sparse_t_matmul_generic, (x: &Csr, g: &[f32], n: usize, gt: &mut [f32]) -> ());
@@ -531,7 +518,14 @@ mod tests {
 
     #[test]
     fn sparse_products_match_dense() {
-        let (rows, d, n) = (5, 7, 3);
+        // n = 3: the tail only; 69 and 128: whole register blocks, with and without a tail.
+        for n in [3, 69, 128] {
+            sparse_products_match_dense_at(n);
+        }
+    }
+
+    fn sparse_products_match_dense_at(n: usize) {
+        let (rows, d) = (5, 7);
         let x: Vec<f32> = (0..rows * d)
             .map(|i| if i % 3 == 0 { (i as f32).sin() } else { 0.0 })
             .collect();
@@ -544,7 +538,7 @@ mod tests {
         for r in 0..rows {
             for c in 0..n {
                 let want: f32 = (0..d).map(|j| x[r * d + j] * wt[j * n + c]).sum();
-                assert!((out[r * n + c] - want).abs() < 1e-5);
+                assert!((out[r * n + c] - want).abs() < 1e-5, "n = {n}");
             }
         }
         let g: Vec<f32> = (0..rows * n).map(|i| i as f32 - 4.0).collect();
@@ -553,7 +547,7 @@ mod tests {
         for j in 0..d {
             for c in 0..n {
                 let want: f32 = (0..rows).map(|r| x[r * d + j] * g[r * n + c]).sum();
-                assert!((gt[j * n + c] - want).abs() < 1e-4);
+                assert!((gt[j * n + c] - want).abs() < 1e-4, "n = {n}");
             }
         }
     }
