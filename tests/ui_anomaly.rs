@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use bottleneck::app::anomaly::View;
+use bottleneck::app::panels::anomaly::View;
 use bottleneck::app::Tab;
 use common::*;
 use egui::accesskit::Role;

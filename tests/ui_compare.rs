@@ -296,7 +296,7 @@ fn latent_maps_of_both_runs_follow_the_epochs() {
     state_mut(&mut h).tab = Tab::Latent;
     // Both maps show the second epoch while training goes on (or after it ended).
     assert!(wait_until(&mut h, T, |a| {
-        let e = |m: Option<&Arc<bottleneck::app::latent::LatentMap>>| m.map_or(0, |m| m.epoch);
+        let e = |m: Option<&Arc<bottleneck::app::panels::latent::LatentMap>>| m.map_or(0, |m| m.epoch);
         e(a.latent.map()) >= 2 && e(a.latent.compare.map()) >= 2
     }));
     assert!(wait_until(&mut h, T, |a| a.shared.runs_state()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bottleneck::analysis::denoise::{self, Corruption, Denoiser};
-use bottleneck::app::denoise::{NoiseChoice, Source};
+use bottleneck::app::panels::denoise::{NoiseChoice, Source};
 use bottleneck::app::{Level, Tab};
 use bottleneck::data::preprocess::{self, Gray};
 use bottleneck::data::{Dataset, NoiseKind};
@@ -55,7 +55,7 @@ fn has(h: &AppHarness, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
 }
 
-fn shown(h: &AppHarness) -> bottleneck::app::denoise::Shown {
+fn shown(h: &AppHarness) -> bottleneck::app::panels::denoise::Shown {
     state(h)
         .denoise
         .shown
@@ -63,7 +63,7 @@ fn shown(h: &AppHarness) -> bottleneck::app::denoise::Shown {
         .expect("the panel shows an image")
 }
 
-fn output(s: &bottleneck::app::denoise::Shown, i: usize) -> Vec<f32> {
+fn output(s: &bottleneck::app::panels::denoise::Shown, i: usize) -> Vec<f32> {
     s.outputs[i]
         .result
         .as_ref()

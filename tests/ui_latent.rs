@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bottleneck::app::latent::SplitChoice;
-use bottleneck::app::scatter::ViewTransform;
+use bottleneck::app::panels::latent::SplitChoice;
+use bottleneck::app::widgets::scatter::ViewTransform;
 use bottleneck::app::{App, Tab};
 use bottleneck::model::{TrainConfig, TrainedModel, Variant};
 use bottleneck::train::worker::Command;
@@ -338,7 +338,7 @@ fn the_interpolation_slider_changes_the_shown_image() {
     assert_ne!(after, before, "the shown image changes");
     let za = model.encode(&pa).unwrap();
     let zb = model.encode(&pb).unwrap();
-    let z = bottleneck::app::interpolate::lerp(&za, &zb, p.t);
+    let z = bottleneck::app::panels::interpolate::lerp(&za, &zb, p.t);
     assert!(
         max_diff(&after, &model.decode(&z).unwrap()) < 1e-5,
         "it is the decode at t"
@@ -351,7 +351,7 @@ fn the_interpolation_slider_changes_the_shown_image() {
     h.get_by_label("spherical (slerp)").click();
     h.run();
     let p = &state(&h).interpolate;
-    let zs = bottleneck::app::interpolate::slerp(&za, &zb, p.t);
+    let zs = bottleneck::app::panels::interpolate::slerp(&za, &zb, p.t);
     let shown = p.shown.as_ref().unwrap();
     assert!(max_diff(shown, &model.decode(&zs).unwrap()) < 1e-5);
 }

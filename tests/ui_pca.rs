@@ -56,7 +56,7 @@ fn a_model_is_measured_against_pca_and_a_linear_autoencoder_lands_on_pca() {
         let points = |m: &Vec<Vec<egui_plot::PlotPoint>>| m.iter().map(Vec::len).sum::<usize>();
         assert_eq!(points(&an.pca_map), data.test.len());
         assert_eq!(points(&an.ae_map), data.test.len());
-        assert_eq!(an.map_kind, bottleneck::app::pca_panel::MapKind::Projected);
+        assert_eq!(an.map_kind, bottleneck::app::panels::pca::MapKind::Projected);
         assert_eq!(a.pca.grid_errors.len(), 10);
         assert!(a
             .pca
@@ -181,7 +181,7 @@ fn a_new_dataset_is_measured_again() {
     let after = a.pca.measured(&a.shared)[0].1;
     assert_eq!(a.shared.data.test.len(), 60);
     let direct =
-        bottleneck::app::pca_panel::test_mse(a.shared.model().unwrap(), &a.shared.data).unwrap();
+        bottleneck::app::panels::pca::test_mse(a.shared.model().unwrap(), &a.shared.data).unwrap();
     assert!(
         (after - direct).abs() < 1e-9,
         "measured on the new test split"

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver};
 use egui::ColorImage;
 
-use super::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Job};
 use super::{Level, Shared, Tab};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Exporter {
                 self.shot = Some((rx, path, shared.panel_rect));
             }
             ExportKind::PanelPng2x => {
-                let req = super::snapshot::SnapshotRequest {
+                let req = crate::app::snapshot::SnapshotRequest {
                     tab,
                     model: shared.model().cloned(),
                     compare: shared.comparison().and_then(|b| b.model().cloned()),
@@ -115,7 +115,7 @@ impl Exporter {
                     "export-2x",
                     Some(shared.egui.clone()),
                     move || {
-                        let img = super::snapshot::render(&req).map_err(|e| e.to_string())?;
+                        let img = crate::app::snapshot::render(&req).map_err(|e| e.to_string())?;
                         img.save(&path)
                             .map_err(|e| format!("{}: {e}", path.display()))?;
                         Ok(vec![path])

@@ -3,21 +3,16 @@
 //! training worker's handle and what it reported, the current model snapshot, PCA, settings
 //! and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 
-pub mod anomaly;
-pub mod canvas;
 pub mod classroom;
-pub mod denoise;
 pub mod export;
-pub mod interpolate;
 pub mod jobs;
-pub mod latent;
-pub mod pca_panel;
-pub mod scatter;
+pub mod panels;
 pub mod settings;
 pub mod sidebar;
 pub mod snapshot;
-pub mod train_panel;
 pub mod widgets;
+
+use panels::{anomaly, denoise, interpolate, latent, pca as pca_panel, train as train_panel};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

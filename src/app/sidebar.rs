@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Job};
 use super::{Level, Shared};
 use crate::data::{Dataset, NoiseKind};
 use crate::model::{Arch, LossKind, NoiseSpec, OptimizerKind, TrainConfig, Variant};

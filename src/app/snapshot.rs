@@ -29,7 +29,7 @@ pub struct SnapshotRequest {
     pub scale: f32,
     pub presenter: bool,
     /// The form's settings (e.g. from the running app), if any.
-    pub settings: Option<super::settings::Settings>,
+    pub settings: Option<crate::app::settings::Settings>,
 }
 
 impl Default for SnapshotRequest {

@@ -366,7 +366,7 @@ fn median_p95(v: &[f64]) -> (f64, f64) {
 /// of Fashion-MNIST, for a 2-D dense AE trained one epoch: 120 frames hovering along a curve
 /// across the map, 120 dragging (panning), 60 scrolling (zooming in and out) and 60 idle.
 fn latent_ui(json: bool) -> anyhow::Result<Value> {
-    use crate::app::latent::SplitChoice;
+    use crate::app::panels::latent::SplitChoice;
     use crate::app::{App, AppOptions, Tab};
     use crate::train::worker::Command;
     use egui::{pos2, vec2, Event, PointerButton};

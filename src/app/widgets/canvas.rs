@@ -5,7 +5,7 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
-use super::widgets;
+use crate::app::widgets;
 use crate::{PIXELS, SIDE};
 
 /// Brush radii offered (in pixels of the 28×28 image).

@@ -11,14 +11,14 @@ use egui::{Color32, Stroke, TextureHandle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::jobs::{self, DialogKind, Job};
-use super::latent::{
+use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::panels::latent::{
     draw_target, load_picture, LatentMap, MapRequest, MapSource, Picture, PictureSource,
     SplitChoice,
 };
-use super::scatter::{Click, Scatter, ScatterStyle};
-use super::widgets;
-use super::Shared;
+use crate::app::widgets::scatter::{Click, Scatter, ScatterStyle};
+use crate::app::widgets;
+use crate::app::Shared;
 use crate::PIXELS;
 
 /// How codes between A and B are formed.
@@ -336,7 +336,7 @@ impl InterpolatePanel {
     }
 
     fn no_map(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        super::latent::no_map_status(
+        crate::app::panels::latent::no_map_status(
             ui,
             shared,
             &self.source,
@@ -714,14 +714,14 @@ impl InterpolatePanel {
                     &mut self.tex_strip,
                     &ctx,
                     "interp-strip",
-                    super::latent::tile_image(&self.strip, n, 1),
+                    crate::app::panels::latent::tile_image(&self.strip, n, 1),
                 );
                 if !fade.is_empty() {
                     widgets::set_texture(
                         &mut self.tex_fade_strip,
                         &ctx,
                         "interp-fade-strip",
-                        super::latent::tile_image(&fade, n, 1),
+                        crate::app::panels::latent::tile_image(&fade, n, 1),
                     );
                 }
             }

@@ -16,10 +16,10 @@ use egui::{pos2, vec2, Color32, ColorImage, Rect, Stroke, TextureHandle, Texture
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::jobs::{self, DialogKind, Job};
-use super::scatter::{Click, Scatter, ScatterPoints, ScatterStyle, ViewTransform};
-use super::widgets;
-use super::{Shared, Tab};
+use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::widgets::scatter::{Click, Scatter, ScatterPoints, ScatterStyle, ViewTransform};
+use crate::app::widgets;
+use crate::app::{Shared, Tab};
 use crate::analysis::Pca;
 use crate::data::{preprocess, Dataset, Split};
 use crate::model::{Arch, TrainedModel};
@@ -1736,7 +1736,7 @@ fn draw_map(
     size: egui::Vec2,
     style: &ScatterStyle,
     manifold: Option<usize>,
-) -> super::scatter::ScatterOutput {
+) -> crate::app::widgets::scatter::ScatterOutput {
     let MapPane {
         scatter,
         cache,

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
-use super::jobs::Job;
-use super::{widgets, SessionModel, Shared};
+use crate::app::jobs::Job;
+use crate::app::widgets;
+use crate::app::{SessionModel, Shared};
 use crate::analysis::{metrics, Pca};
 use crate::data::Dataset;
 use crate::model::{TrainConfig, TrainedModel, Variant};
@@ -432,7 +433,7 @@ impl PcaPanel {
         }
 
         // Session models' test MSE on this dataset.
-        if let Some(r) = super::jobs::take_done(&mut self.session_job) {
+        if let Some(r) = crate::app::jobs::take_done(&mut self.session_job) {
             self.session_mse.extend(r);
         }
         if self.session_job.is_none() {
@@ -581,7 +582,7 @@ impl PcaPanel {
     }
 
     fn build_grid(&mut self, ctx: &egui::Context, a: &Analysis, data: &Dataset) {
-        let idx = super::train_panel::pick_grid(&data.test.labels, GRID);
+        let idx = crate::app::panels::train::pick_grid(&data.test.labels, GRID);
         let n = idx.len();
         let originals = data.test.subset(&idx).images;
         let px = crate::PIXELS;

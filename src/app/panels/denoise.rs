@@ -17,10 +17,10 @@ use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::canvas::{self, Canvas};
-use super::jobs::{self, DialogKind, Job};
-use super::widgets;
-use super::{Level, Shared};
+use crate::app::widgets::canvas::{self, Canvas};
+use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::widgets;
+use crate::app::{Level, Shared};
 use crate::analysis::denoise::{self as experiment, Corruption, Denoiser, Score, SetScores};
 use crate::analysis::metrics::psnr;
 use crate::analysis::Pca;
@@ -341,7 +341,7 @@ impl DenoisePanel {
         self.canvas.clear();
         for w in pts.windows(2) {
             let (a, b) = (egui::pos2(w[0].0, w[0].1), egui::pos2(w[1].0, w[1].1));
-            super::canvas::stroke(&mut self.canvas.pixels, a, b, 1.4, 1.0);
+            crate::app::widgets::canvas::stroke(&mut self.canvas.pixels, a, b, 1.4, 1.0);
         }
         self.canvas.version += 1;
         self.source = Source::Drawing;
@@ -1337,7 +1337,7 @@ impl DenoisePanel {
             engines: vec![entry.key],
         };
         if self.batch_key.as_ref() != Some(&key) || self.batch_tex.is_none() {
-            let idx = super::train_panel::pick_grid(&shared.data.test.labels, BATCH);
+            let idx = crate::app::panels::train::pick_grid(&shared.data.test.labels, BATCH);
             let clean = shared.data.test.subset(&idx).images;
             let noisy = self.corruption().corrupt(&clean, self.seed);
             let denoised = entry.denoiser().reconstruct(&noisy).ok();

@@ -2,6 +2,10 @@
 //! palette (readable by colour-blind viewers), loss-term colours, heatmaps, and small layout
 //! helpers such as a titled help note.
 
+
+pub mod canvas;
+pub mod scatter;
+
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Vec2};
 
 /// Ten class colours that stay distinguishable with the common colour-vision deficiencies

@@ -20,7 +20,7 @@ use egui::{
     Response, Sense, Shape, Stroke, StrokeKind, TextureFilter, TextureHandle, TextureOptions, Vec2,
 };
 
-use super::widgets;
+use crate::app::widgets;
 
 /// Maps data coordinates (x right, y up) to screen points (y down) and back.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,7 +3,7 @@
 //! MSE at the same k as a dashed reference), and 16 fixed test digits above their live
 //! reconstructions.
 //!
-//! "Compare with" trains a second variant (run B, see [`super::CompareRun`]) beside the form's
+//! "Compare with" trains a second variant (run B, see [`crate::app::CompareRun`]) beside the form's
 //! model: the controls act on both runs, B gets its own progress line, its curves share the
 //! plot (dotted, diamond markers, legend entries "A: …" / "B: …") and its reconstructions get a
 //! row under A's.
@@ -17,9 +17,9 @@ use egui_plot::{
     ColorConflictHandling, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points,
 };
 
-use super::jobs::{self, DialogKind, Job};
-use super::widgets;
-use super::{Level, RunView, Shared};
+use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::widgets;
+use crate::app::{Level, RunView, Shared};
 use crate::model::{loss, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
@@ -198,7 +198,7 @@ impl TrainPanel {
                     .show_ui(ui, |ui| {
                         for v in Variant::ALL {
                             ui.selectable_value(&mut s.compare_variant, v, v.label())
-                                .on_hover_text(super::sidebar::variant_help(v));
+                                .on_hover_text(crate::app::sidebar::variant_help(v));
                         }
                     })
                     .response

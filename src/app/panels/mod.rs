@@ -1,0 +1,10 @@
+//! One module per tab of the app, named like the tab. Each panel is a struct with
+//! `ui(&mut self, ui, &mut Shared)`: it reads the shared state, draws, and sends commands;
+//! what it measures comes from `crate::analysis`.
+
+pub mod anomaly;
+pub mod denoise;
+pub mod interpolate;
+pub mod latent;
+pub mod pca;
+pub mod train;
