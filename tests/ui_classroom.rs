@@ -36,6 +36,7 @@ fn a_fresh_start_shows_the_trained_latent_map() {
     );
     assert!(wait_until(&mut h, T, |a| a
         .shared
+        .a()
         .snapshot
         .as_ref()
         .is_some_and(|s| !s.test_codes.is_empty())));
@@ -134,14 +135,14 @@ fn keyboard_shortcuts() {
     assert!(!state(&h).shared.settings.presenter);
     // Space starts, then pauses.
     h.key_press(egui::Key::Space);
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Running));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state == RunState::Running));
     h.key_press(egui::Key::Space);
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Paused));
-    let before = state(&h).shared.run.global_step;
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state == RunState::Paused));
+    let before = state(&h).shared.a().view.global_step;
     wait_until(&mut h, Duration::from_millis(300), |_| false);
-    let before = state(&h).shared.run.global_step.max(before);
+    let before = state(&h).shared.a().view.global_step.max(before);
     h.key_press(egui::Key::S);
-    assert!(wait_until(&mut h, T, |a| a.shared.run.global_step == before + 1));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.global_step == before + 1));
     // Arrows move the interpolation slider.
     h.key_press(egui::Key::Num3);
     h.step();
@@ -185,9 +186,9 @@ fn exports_write_csv_and_png_files() {
     });
     h.step();
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Idle
-        && a.shared.snapshot.is_some()));
+        && a.shared.a().snapshot.is_some()));
 
     let codes = dir.path().join("codes.csv");
     state_mut(&mut h).shared.dialog_override = Some(codes.clone());

@@ -37,11 +37,11 @@ fn comparing(epochs: usize) -> (AppHarness, tempfile::TempDir) {
 }
 
 fn b_run(a: &App) -> &bottleneck::app::RunView {
-    &a.shared.compare.as_ref().expect("run B exists").run
+    &a.shared.b().expect("run B exists").view
 }
 
 fn steps(a: &App) -> (usize, usize) {
-    (a.shared.run.global_step, b_run(a).global_step)
+    (a.shared.a().view.global_step, b_run(a).global_step)
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn start_trains_both_runs_with_the_same_seed_and_the_controls_act_on_both() {
     let (mut h, _d) = comparing(500);
     h.step();
     assert!(
-        state(&h).shared.compare.is_none(),
+        state(&h).shared.b().is_none(),
         "B's worker starts on demand"
     );
     assert!(h
@@ -57,14 +57,14 @@ fn start_trains_both_runs_with_the_same_seed_and_the_controls_act_on_both() {
         .is_some());
     h.get_by_label("Start").click();
     assert!(
-        wait_until(&mut h, T, |a| a.shared.compare.is_some()
-            && a.shared.run.history.len() >= 2
+        wait_until(&mut h, T, |a| a.shared.b().is_some()
+            && a.shared.a().view.history.len() >= 2
             && b_run(a).history.len() >= 2),
         "both runs finish epochs"
     );
     let a = state(&h);
     let (ca, cb) = (
-        a.shared.run.config.as_ref().unwrap(),
+        a.shared.a().view.config.as_ref().unwrap(),
         b_run(a).config.as_ref().unwrap(),
     );
     assert_eq!(ca.variant, Variant::Dense);
@@ -78,7 +78,7 @@ fn start_trains_both_runs_with_the_same_seed_and_the_controls_act_on_both() {
     assert!(h.query_by_label_contains("B: vae · Epoch").is_some());
 
     h.get_by_label("Pause").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Paused
         && b_run(a).state == RunState::Paused));
     // Everything sent before pausing has arrived; then neither count moves.
@@ -105,19 +105,22 @@ fn start_trains_both_runs_with_the_same_seed_and_the_controls_act_on_both() {
     // the workers as they stop, so waited for rather than timed).
     assert!(
         wait_until(&mut h, T, |a| {
-            let b = a.shared.compare.as_ref().unwrap();
-            a.shared.snapshot.is_some() && b.snapshot.is_some()
+            let b = a.shared.b().unwrap();
+            a.shared.a().snapshot.is_some() && b.snapshot.is_some()
         }),
         "stopping publishes both snapshots"
     );
     wait_until(&mut h, Duration::from_millis(300), |_| false);
     let a = state(&h);
-    let b = a.shared.compare.as_ref().unwrap();
-    assert!(a.shared.snapshot.is_some() && b.snapshot.is_some());
-    assert!(a.shared.run.history.len() >= 2 && b.run.history.len() >= 2);
-    assert_eq!(a.shared.epoch_snapshots.len(), a.shared.run.history.len());
-    assert_eq!(b.epoch_snapshots.len(), b.run.history.len());
-    assert!(!a.shared.run.step_curve.is_empty() && !b.run.step_curve.is_empty());
+    let b = a.shared.b().unwrap();
+    assert!(a.shared.a().snapshot.is_some() && b.snapshot.is_some());
+    assert!(a.shared.a().view.history.len() >= 2 && b.view.history.len() >= 2);
+    assert_eq!(
+        a.shared.a().epoch_snapshots.len(),
+        a.shared.a().view.history.len()
+    );
+    assert_eq!(b.epoch_snapshots.len(), b.view.history.len());
+    assert!(!a.shared.a().view.step_curve.is_empty() && !b.view.step_curve.is_empty());
 }
 
 #[test]
@@ -127,7 +130,7 @@ fn the_loss_plot_draws_both_runs_and_one_pca_line() {
     h.get_by_label("Start").click();
     assert!(wait_until(&mut h, T, |a| a.shared.pca.is_some()
         && a.shared.runs_state() == RunState::Idle
-        && a.shared.run.history.len() == 2
+        && a.shared.a().view.history.len() == 2
         && b_run(a).history.len() == 2));
     h.step();
     let plotted = state(&h).train.plotted.clone();
@@ -198,14 +201,14 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
     let (mut h, _d) = app(|a: &mut App| a.tab = Tab::Latent);
     h.step();
     let data = state(&h).shared.data.clone();
-    state(&h).shared.worker.send(Command::Adopt {
+    state(&h).shared.a().worker.send(Command::Adopt {
         model: trained(Variant::Dense),
         data,
     });
     assert!(wait_until(&mut h, T, |a| a.latent.map().is_some()));
     h.step();
     assert!(
-        state(&h).latent.compare.map().is_none(),
+        state(&h).latent.panes[1].map().is_none(),
         "no B yet: one map"
     );
     assert!(h.query_by_label_contains("B: vae").is_none());
@@ -215,14 +218,14 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
         .adopt_compare(trained(Variant::Vae))
         .unwrap();
     assert!(
-        wait_until(&mut h, T, |a| a.latent.compare.map().is_some()
-            && !a.latent.compare.scatter.is_moving()
-            && !a.latent.scatter.is_moving()),
+        wait_until(&mut h, T, |a| a.latent.panes[1].map().is_some()
+            && !a.latent.panes[1].scatter.is_moving()
+            && !a.latent.panes[0].scatter.is_moving()),
         "B's map appears beside A's"
     );
     h.step();
     let a = state(&h);
-    let (ma, mb) = (a.latent.map().unwrap(), a.latent.compare.map().unwrap());
+    let (ma, mb) = (a.latent.map().unwrap(), a.latent.panes[1].map().unwrap());
     assert_eq!(ma.model.config().variant, Variant::Dense);
     assert_eq!(mb.model.config().variant, Variant::Vae);
     assert_eq!(ma.points.len(), mb.points.len(), "the same images");
@@ -231,16 +234,16 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
         .is_some());
     assert!(h.query_by_label_contains("B: vae 784-256-128-2").is_some());
     // The two maps sit side by side, the same size.
-    let xa = a.latent.scatter.last_transform.unwrap().screen;
-    let xb = a.latent.compare.scatter.last_transform.unwrap().screen;
+    let xa = a.latent.panes[0].scatter.last_transform.unwrap().screen;
+    let xb = a.latent.panes[1].scatter.last_transform.unwrap().screen;
     assert!(xb.left() >= xa.right(), "{xa:?} then {xb:?}");
     assert!((xa.width() - xb.width()).abs() < 1.0 && (xa.height() - xb.height()).abs() < 1.0);
 
     // Hiding a class hides it in both maps (one legend).
     state_mut(&mut h).latent.hidden[3] = true;
     h.step();
-    let xf = state(&h).latent.compare.scatter.last_transform.unwrap();
-    let mb = state(&h).latent.compare.map().unwrap().clone();
+    let xf = state(&h).latent.panes[1].scatter.last_transform.unwrap();
+    let mb = state(&h).latent.panes[1].map().unwrap().clone();
     let inner = xf.screen.shrink(30.0);
     let visible =
         |i: &usize| mb.points.labels[*i] != 3 && inner.contains(xf.to_screen(mb.points.xy[*i]));
@@ -254,7 +257,10 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
     let sel = a.latent.selected.as_ref().expect("selected from B's map");
     let at = xf.to_screen(mb.points.xy[sel.index]);
     assert!((at - xf.to_screen(mb.points.xy[i])).length() < 1.0);
-    let (_, ri, recon) = a.latent.compare.recon.as_ref().expect("B's reconstruction");
+    let (_, ri, recon) = a.latent.panes[1]
+        .recon
+        .as_ref()
+        .expect("B's reconstruction");
     assert_eq!(*ri, sel.index);
     let expected = mb
         .model
@@ -267,14 +273,14 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
         "B's reconstruction is captioned"
     );
     // Deselected then selected again: B's reconstruction comes back.
-    let (index, ma) = (sel.index, a.latent.map().unwrap().clone());
+    let index = sel.index;
     state_mut(&mut h).latent.selected = None;
     h.step();
-    assert!(state(&h).latent.compare.recon.is_none());
-    state_mut(&mut h).latent.select(&ma, index);
+    assert!(state(&h).latent.panes[1].recon.is_none());
+    state_mut(&mut h).latent.select(index);
     h.step();
     assert_eq!(
-        state(&h).latent.compare.recon.as_ref().map(|r| r.1),
+        state(&h).latent.panes[1].recon.as_ref().map(|r| r.1),
         Some(index)
     );
 
@@ -282,7 +288,7 @@ fn the_latent_panel_shows_two_maps_with_b_and_one_without() {
     state_mut(&mut h).shared.settings.compare = false;
     h.step();
     h.step();
-    assert!(state(&h).latent.compare.map().is_none());
+    assert!(state(&h).latent.panes[1].map().is_none());
     assert!(state(&h).latent.map().is_some());
     assert!(h.query_by_label_contains("B: vae 784").is_none());
 }
@@ -296,18 +302,17 @@ fn latent_maps_of_both_runs_follow_the_epochs() {
     state_mut(&mut h).tab = Tab::Latent;
     // Both maps show the second epoch while training goes on (or after it ended).
     assert!(wait_until(&mut h, T, |a| {
-        let e = |m: Option<&Arc<bottleneck::app::panels::latent::LatentMap>>| m.map_or(0, |m| m.epoch);
-        e(a.latent.map()) >= 2 && e(a.latent.compare.map()) >= 2
+        let e =
+            |m: Option<&Arc<bottleneck::app::panels::latent::LatentMap>>| m.map_or(0, |m| m.epoch);
+        e(a.latent.map()) >= 2 && e(a.latent.panes[1].map()) >= 2
     }));
     assert!(wait_until(&mut h, T, |a| a.shared.runs_state()
         == RunState::Idle
-        && a.latent.compare.map().is_some_and(|m| m.epoch == 4)
+        && a.latent.panes[1].map().is_some_and(|m| m.epoch == 4)
         && a.latent.map().is_some_and(|m| m.epoch == 4)));
     // The timeline replays both: B shows its map of the same epoch.
     state_mut(&mut h).latent.timeline = Some(0);
-    assert!(wait_until(&mut h, T, |a| a
-        .latent
-        .compare
+    assert!(wait_until(&mut h, T, |a| a.latent.panes[1]
         .map()
         .is_some_and(|m| m.epoch == 1)
         && a.latent.map().is_some_and(|m| m.epoch == 1)));
@@ -328,7 +333,7 @@ fn invalid_settings_start_neither_run() {
     h.step();
     assert_eq!(state(&h).shared.runs_state(), RunState::Idle);
     assert!(
-        state(&h).shared.compare.is_none(),
+        state(&h).shared.b().is_none(),
         "B is not started (nor its worker) when the form is refused"
     );
     assert!(h
@@ -385,13 +390,13 @@ fn loading_a_model_as_a_leaves_run_b_training() {
     });
     h.step();
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.compare.is_some()
-        && a.shared.run.global_step > 0
+    assert!(wait_until(&mut h, T, |a| a.shared.b().is_some()
+        && a.shared.a().view.global_step > 0
         && b_run(a).global_step > 0));
     h.get_by_label("Load model…").click();
     assert!(
-        wait_until(&mut h, T, |a| a.shared.run.state == RunState::Idle
-            && a.shared.run.history.len() == 1),
+        wait_until(&mut h, T, |a| a.shared.a().view.state == RunState::Idle
+            && a.shared.a().view.history.len() == 1),
         "A stops and shows the loaded model"
     );
     let b_steps = b_run(state(&h)).global_step;
@@ -411,10 +416,10 @@ fn csv_exports_write_run_b_beside_run_a() {
     h.step();
     h.get_by_label("Start").click();
     assert!(wait_until(&mut h, T, |a| {
-        let b = a.shared.compare.as_ref();
+        let b = a.shared.b();
         a.shared.runs_state() == RunState::Idle
-            && a.shared.snapshot.is_some()
-            && b.is_some_and(|b| b.snapshot.is_some() && !b.run.history.is_empty())
+            && a.shared.a().snapshot.is_some()
+            && b.is_some_and(|b| b.snapshot.is_some() && !b.view.history.is_empty())
     }));
     let dir = tempfile::tempdir().unwrap();
     for (kind, name) in [

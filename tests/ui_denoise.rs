@@ -38,7 +38,7 @@ fn denoise_app(
     if let Some(m) = model {
         let a = state_mut(&mut h);
         let data = a.shared.data.clone();
-        a.shared.worker.send(Command::Adopt {
+        a.shared.a().worker.send(Command::Adopt {
             model: Arc::new(m),
             data,
         });

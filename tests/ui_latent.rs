@@ -29,10 +29,14 @@ fn app_with(model: Arc<TrainedModel>, tab: Tab) -> (AppHarness, tempfile::TempDi
     let (mut h, dir) = app(move |a: &mut App| a.tab = tab);
     h.step();
     let data = state(&h).shared.data.clone();
-    state(&h).shared.worker.send(Command::Adopt { model, data });
+    state(&h)
+        .shared
+        .a()
+        .worker
+        .send(Command::Adopt { model, data });
     let ready = wait_until(&mut h, T, |a| match a.tab {
         Tab::Interpolate => a.interpolate.map().is_some() && !a.interpolate.scatter.is_moving(),
-        _ => a.latent.map().is_some() && !a.latent.scatter.is_moving(),
+        _ => a.latent.map().is_some() && !a.latent.panes[0].scatter.is_moving(),
     });
     assert!(ready, "the latent map never appeared");
     h.step();
@@ -57,7 +61,10 @@ fn click_at(h: &mut AppHarness, pos: egui::Pos2) {
 }
 
 fn transform(a: &App) -> ViewTransform {
-    a.latent.scatter.last_transform.expect("the map was drawn")
+    a.latent.panes[0]
+        .scatter
+        .last_transform
+        .expect("the map was drawn")
 }
 
 #[test]
@@ -88,8 +95,13 @@ fn clicking_a_point_selects_it_and_shows_its_reconstruction() {
     let expected = model
         .reconstruct(map.split_data().image(sel.index))
         .unwrap();
+    let (_, index, recon) = a.latent.panes[0]
+        .recon
+        .as_ref()
+        .expect("A's reconstruction");
+    assert_eq!(*index, sel.index);
     assert!(
-        max_diff(&sel.recon, &expected) < 1e-6,
+        max_diff(recon, &expected) < 1e-6,
         "its reconstruction is shown"
     );
     assert!(
@@ -167,14 +179,14 @@ fn a_model_update_keeps_the_users_zoom() {
     for _ in 0..10 {
         h.step();
     }
-    let zoomed = state(&h).latent.scatter.view.unwrap();
+    let zoomed = state(&h).latent.panes[0].scatter.view.unwrap();
     assert!(zoomed.width() < xf.data.width() * 0.9, "the wheel zooms in");
-    assert!(!state(&h).latent.scatter.follow);
+    assert!(!state(&h).latent.panes[0].scatter.follow);
 
     // The same weights as a new snapshot: a new map, as after an epoch.
     let old = Arc::as_ptr(state(&h).latent.map().unwrap());
     let data = state(&h).shared.data.clone();
-    state(&h).shared.worker.send(Command::Adopt {
+    state(&h).shared.a().worker.send(Command::Adopt {
         model: Arc::new((*model).clone()),
         data,
     });
@@ -184,15 +196,17 @@ fn a_model_update_keeps_the_users_zoom() {
         .is_some_and(|m| Arc::as_ptr(m) != old)));
     h.step();
     assert_eq!(
-        state(&h).latent.scatter.view.unwrap(),
+        state(&h).latent.panes[0].scatter.view.unwrap(),
         zoomed,
         "the view is kept"
     );
 
     // "Fit view" shows everything again.
     h.get_by_label("Fit view").click();
-    assert!(wait_until(&mut h, T, |a| !a.latent.scatter.is_moving()));
-    let fitted = state(&h).latent.scatter.view.unwrap();
+    assert!(wait_until(&mut h, T, |a| !a.latent.panes[0]
+        .scatter
+        .is_moving()));
+    let fitted = state(&h).latent.panes[0].scatter.view.unwrap();
     assert!(fitted.width() > zoomed.width() * 1.1);
 }
 

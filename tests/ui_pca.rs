@@ -20,7 +20,11 @@ const T: Duration = Duration::from_secs(120);
 fn adopt_dense(h: &mut AppHarness, k: usize, epochs: usize) {
     let data = state(h).shared.data.clone();
     let model = Arc::new(train_model(data.clone(), Variant::Dense, k, epochs));
-    state(h).shared.worker.send(Command::Adopt { model, data });
+    state(h)
+        .shared
+        .a()
+        .worker
+        .send(Command::Adopt { model, data });
     assert!(wait_until(h, T, |a| a.shared.model().is_some()));
 }
 
@@ -56,7 +60,10 @@ fn a_model_is_measured_against_pca_and_a_linear_autoencoder_lands_on_pca() {
         let points = |m: &Vec<Vec<egui_plot::PlotPoint>>| m.iter().map(Vec::len).sum::<usize>();
         assert_eq!(points(&an.pca_map), data.test.len());
         assert_eq!(points(&an.ae_map), data.test.len());
-        assert_eq!(an.map_kind, bottleneck::app::panels::pca::MapKind::Projected);
+        assert_eq!(
+            an.map_kind,
+            bottleneck::app::panels::pca::MapKind::Projected
+        );
         assert_eq!(a.pca.grid_errors.len(), 10);
         assert!(a
             .pca

@@ -25,10 +25,10 @@ fn start_shows_progress_then_pause_step_resume_stop() {
     h.step();
     h.get_by_label("Start").click();
     assert!(
-        wait_until(&mut h, T, |a| a.shared.run.global_step > 0),
+        wait_until(&mut h, T, |a| a.shared.a().view.global_step > 0),
         "training never reported a step"
     );
-    assert_eq!(state(&h).shared.run.state, RunState::Running);
+    assert_eq!(state(&h).shared.a().view.state, RunState::Running);
     h.step();
     assert!(
         h.query_by_label_contains("Epoch 1/500").is_some()
@@ -37,36 +37,36 @@ fn start_shows_progress_then_pause_step_resume_stop() {
     );
 
     h.get_by_label("Pause").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Paused));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state == RunState::Paused));
     assert!(
-        wait_until(&mut h, T, |a| a.shared.snapshot.is_some()),
+        wait_until(&mut h, T, |a| a.shared.a().snapshot.is_some()),
         "pausing publishes a snapshot"
     );
     // Everything the worker sent before pausing has arrived; the count then stays put.
     wait_until(&mut h, Duration::from_millis(300), |_| false);
-    let before = state(&h).shared.run.global_step;
+    let before = state(&h).shared.a().view.global_step;
     assert!(h.query_by_label_contains("samples/s · paused").is_some());
 
     h.get_by_label("Step").click();
     assert!(
-        wait_until(&mut h, T, |a| a.shared.run.global_step == before + 1),
+        wait_until(&mut h, T, |a| a.shared.a().view.global_step == before + 1),
         "Step trains one batch"
     );
     wait_until(&mut h, Duration::from_millis(300), |_| false);
     assert_eq!(
-        state(&h).shared.run.global_step,
+        state(&h).shared.a().view.global_step,
         before + 1,
         "exactly one batch"
     );
-    assert_eq!(state(&h).shared.run.state, RunState::Paused);
+    assert_eq!(state(&h).shared.a().view.state, RunState::Paused);
 
     h.get_by_label("Resume").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Running
-        && a.shared.run.global_step > before + 3));
+        && a.shared.a().view.global_step > before + 3));
 
     h.get_by_label("Stop").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state == RunState::Idle));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state == RunState::Idle));
     assert!(state(&h).shared.model().is_some());
     h.step();
     assert!(h.query_by_label_contains("samples/s · stopped").is_some());
@@ -81,12 +81,13 @@ fn a_finished_run_updates_curves_and_reconstructions() {
         "no reconstructions before training"
     );
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.history.len() == 2
-        && a.shared.run.state == RunState::Idle));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.history.len()
+        == 2
+        && a.shared.a().view.state == RunState::Idle));
     h.step();
     let a = state(&h);
-    let first = &a.shared.run.history[0];
-    let second = &a.shared.run.history[1];
+    let first = &a.shared.a().view.history[0];
+    let second = &a.shared.a().view.history[1];
     assert!(second.train.total() < first.train.total(), "the loss falls");
     let recon = a
         .train
@@ -106,8 +107,9 @@ fn step_when_idle_starts_a_paused_run_and_trains_one_batch() {
     let (mut h, _dir) = app(|a| a.shared.settings.train = dense2(5));
     h.step();
     h.get_by_label("Step").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.global_step == 1
-        && a.shared.run.state == RunState::Paused));
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.global_step
+        == 1
+        && a.shared.a().view.state == RunState::Paused));
 }
 
 #[test]
@@ -121,7 +123,7 @@ fn save_then_load_through_the_buttons() {
     });
     h.step();
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Idle
         && a.shared.model().is_some()));
     h.step();
@@ -141,7 +143,7 @@ fn save_then_load_through_the_buttons() {
     let a = state(&h2);
     assert_eq!(a.shared.model().unwrap().config(), saved.config());
     assert_eq!(
-        a.shared.run.history.len(),
+        a.shared.a().view.history.len(),
         1,
         "the loaded model's curves are shown"
     );
@@ -160,10 +162,10 @@ fn loading_a_bad_file_shows_an_error_and_keeps_the_model() {
     });
     h.step();
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Idle
         && a.shared.model().is_some()));
-    let version = state(&h).shared.model_version;
+    let version = state(&h).shared.a().version;
     h.get_by_label("Load model…").click();
     assert!(wait_until(&mut h, T, |a| a
         .shared
@@ -182,7 +184,7 @@ fn loading_a_bad_file_shows_an_error_and_keeps_the_model() {
         msg.contains("bad.json"),
         "the message names the file: {msg}"
     );
-    assert_eq!(a.shared.model_version, version, "the current model is kept");
+    assert_eq!(a.shared.a().version, version, "the current model is kept");
     h.step();
     assert!(
         h.query_by_label_contains("cannot load the model").is_some(),
@@ -199,16 +201,17 @@ fn diverging_settings_end_with_a_message_and_the_last_good_weights() {
     });
     h.step();
     h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, |a| a.shared.run.state
+    assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Idle
         && a.shared
-            .run
+            .a()
+            .view
             .message
             .as_ref()
             .is_some_and(|(l, _)| *l == Level::Error)));
     h.step();
     let a = state(&h);
-    let (_, msg) = a.shared.run.message.as_ref().unwrap();
+    let (_, msg) = a.shared.a().view.message.as_ref().unwrap();
     assert!(msg.contains("diverged"), "{msg}");
     assert!(
         h.query_by_label_contains("training diverged").is_some(),
@@ -245,7 +248,7 @@ fn invalid_settings_do_not_start_and_say_why() {
     h.get_by_label("Start").click();
     h.step();
     h.step();
-    assert_eq!(state(&h).shared.run.state, RunState::Idle);
+    assert_eq!(state(&h).shared.a().view.state, RunState::Idle);
     assert!(h
         .query_by_label_contains("Cannot start: BCE needs")
         .is_some());

@@ -4,14 +4,17 @@
 //! by reconstruction error (`anomaly`, which trains and runs models). Plain slices in,
 //! numbers out; degenerate input (empty, constant, NaN) gives an error or a documented value,
 //! never a panic. `denoise` is the denoising experiment (corrupt, reconstruct with a model or
-//! PCA, measure) shared by the Denoise panel and the command line.
+//! PCA, measure) shared by the Denoise panel and the command line. `projection` maps codes to
+//! 2-D points and back (as is, or on principal components of the codes).
 
 pub mod anomaly;
 pub mod denoise;
 pub mod metrics;
 pub mod pca;
+pub mod projection;
 
 pub use pca::Pca;
+pub use projection::Projection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver};
 use egui::ColorImage;
 
-use crate::app::jobs::{self, DialogKind, Job};
 use super::{Level, Shared, Tab};
+use crate::app::jobs::{self, DialogKind, Job};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportKind {
@@ -129,7 +129,7 @@ impl Exporter {
                         crate::model::io::codes_csv(labels, &s.test_codes, s.model.latent())
                     })
                 };
-                let a = codes(shared.snapshot.as_ref());
+                let a = codes(shared.a().snapshot.as_ref());
                 let b = codes(shared.comparison().and_then(|b| b.snapshot.as_ref()));
                 self.write_csvs(
                     shared,
@@ -144,8 +144,8 @@ impl Exporter {
                 let history = |h: &[crate::model::io::EpochRecord]| {
                     (!h.is_empty()).then(|| crate::model::io::history_csv(h))
                 };
-                let a = history(&shared.run.history);
-                let b = shared.comparison().and_then(|b| history(&b.run.history));
+                let a = history(&shared.a().view.history);
+                let b = shared.comparison().and_then(|b| history(&b.view.history));
                 self.write_csvs(shared, path, a, b, "loss history", "train a model first");
             }
         }

@@ -1,10 +1,13 @@
 //! Background jobs for the UI: run a closure on a named thread and poll its result once per
 //! frame, so slow work (file dialogs, loading a dataset, fitting PCA, encoding 60,000 images)
 //! never blocks a frame. The thread asks egui to repaint when the result is ready.
+//! [`load_picture`] reads a user's picture (a path or a dropped file) that way.
 
 use std::path::PathBuf;
 
 use crossbeam_channel::{bounded, Receiver};
+
+use crate::data::preprocess;
 
 /// A result that will arrive later.
 pub struct Job<T> {
@@ -117,5 +120,57 @@ pub fn file_dialog(
                 .into_iter()
                 .collect(),
         }
+    })
+}
+
+/// Where a user's picture comes from.
+pub enum PictureSource {
+    Path(PathBuf),
+    Dropped(egui::DroppedFileHandle),
+}
+
+/// A user's picture after MNIST-style preprocessing.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    pub name: String,
+    /// The 28×28 input the model sees.
+    pub pixels: Vec<f32>,
+    /// No ink was found: the input is all black.
+    pub blank: bool,
+}
+
+/// Reads, decodes and preprocesses a picture on a background thread.
+pub fn load_picture(source: PictureSource, ctx: &egui::Context) -> Job<Result<Picture, String>> {
+    Job::spawn("picture", Some(ctx.clone()), move || {
+        let (path, gray) = match source {
+            PictureSource::Path(p) => {
+                let g = preprocess::load(&p);
+                (p, g)
+            }
+            PictureSource::Dropped(f) => {
+                let p = f.path().to_path_buf();
+                let g = if p.is_file() {
+                    preprocess::load(&p)
+                } else {
+                    match f.bytes() {
+                        Ok(b) => preprocess::decode(&b, &p),
+                        Err(e) => return Err(format!("Cannot read {}: {e}", p.display())),
+                    }
+                };
+                (p, g)
+            }
+        };
+        let gray = gray.map_err(|e| format!("Cannot use this picture: {e}"))?;
+        let pre = preprocess::preprocess(&gray);
+        let blank = pre.pixels.iter().all(|&v| v <= 0.0);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Ok(Picture {
+            name,
+            pixels: pre.pixels,
+            blank,
+        })
     })
 }

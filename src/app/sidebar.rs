@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::app::jobs::{self, DialogKind, Job};
 use super::{Level, Shared};
+use crate::app::jobs::{self, DialogKind, Job};
 use crate::data::{Dataset, NoiseKind};
 use crate::model::{Arch, LossKind, NoiseSpec, OptimizerKind, TrainConfig, Variant};
 use crate::train::worker::RunState;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use super::{App, AppOptions, Tab};
 use crate::model::TrainedModel;
-use crate::train::worker::Command;
 
 /// What to render.
 #[derive(Clone)]
@@ -124,10 +123,7 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
         }
         a.shared.settings.presenter = presenter;
         a.tab = tab;
-        a.shared.worker.send(Command::Adopt {
-            model: m2,
-            data: d2,
-        });
+        a.shared.a().adopt(m2, d2);
         match compare {
             Some(b) => {
                 if let Err(e) = a.shared.adopt_compare(b) {

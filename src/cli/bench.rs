@@ -92,9 +92,12 @@ pub fn ui_frame_times_while_training(seconds: f64) -> anyhow::Result<Value> {
         std::thread::sleep(std::time::Duration::from_millis(16));
     }
     let app = harness.state().as_ref().expect("app built");
-    let sps = app.shared.run.samples_per_sec;
-    let steps = app.shared.run.global_step;
-    app.shared.worker.send(crate::train::worker::Command::Stop);
+    let sps = app.shared.a().view.samples_per_sec;
+    let steps = app.shared.a().view.global_step;
+    app.shared
+        .a()
+        .worker
+        .send(crate::train::worker::Command::Stop);
     times.sort_by(|a, b| a.total_cmp(b));
     let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     Ok(json!({
@@ -125,8 +128,8 @@ pub fn compare_throughput(seconds: f64, with_b: bool) -> anyhow::Result<Value> {
     }
     let steps = |h: &egui_kittest::Harness<'_, Option<App>>| {
         let a = h.state().as_ref().expect("app built");
-        let b = a.shared.compare.as_ref().map_or(0, |b| b.run.global_step);
-        (a.shared.run.global_step, b)
+        let b = a.shared.b().map_or(0, |b| b.view.global_step);
+        (a.shared.a().view.global_step, b)
     };
     let mut frames = Vec::new();
     let mut drive = |h: &mut egui_kittest::Harness<'_, Option<App>>, secs: f64, log: bool| {
@@ -368,7 +371,7 @@ fn median_p95(v: &[f64]) -> (f64, f64) {
 fn latent_ui(json: bool) -> anyhow::Result<Value> {
     use crate::app::panels::latent::SplitChoice;
     use crate::app::{App, AppOptions, Tab};
-    use crate::train::worker::Command;
+
     use egui::{pos2, vec2, Event, PointerButton};
 
     let (data, synthetic) = match Dataset::load_dir(std::path::Path::new(FASHION_MNIST_DIR)) {
@@ -415,12 +418,9 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
     app.deterministic = true;
     app.tab = Tab::Latent;
     app.shared.set_dataset(data);
-    app.shared.worker.send(Command::Adopt {
-        model,
-        data: app.shared.data.clone(),
-    });
+    app.shared.a().adopt(model, app.shared.data.clone());
     driver.wait(&mut app, "the model and PCA", |a| {
-        a.shared.snapshot.is_some() && a.shared.pca.is_some()
+        a.shared.a().snapshot.is_some() && a.shared.pca.is_some()
     })?;
 
     let mut results = json!({ "dataset": name, "synthetic": synthetic, "model": describe });
@@ -431,15 +431,14 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         app.latent.split = split;
         driver.wait(&mut app, "the latent map", |a| {
             a.latent.map().is_some_and(|m| m.split == split)
-                && a.latent.source.busy().is_none()
-                && !a.latent.scatter.is_moving()
+                && a.latent.panes[0].source.busy().is_none()
+                && !a.latent.panes[0].scatter.is_moving()
         })?;
         let n = app.latent.map().map_or(0, |m| m.points.len());
         for _ in 0..30 {
             driver.frame(&mut app, Vec::new());
         }
-        let rect = app
-            .latent
+        let rect = app.latent.panes[0]
             .scatter
             .last_transform
             .map(|t| t.screen)
@@ -516,31 +515,32 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
             json!({ "median_ms": m, "p95_ms": p })
         };
         // Hit-testing cost: the grid against a plain scan of every point.
-        let (grid_us, scan_us) = match (app.latent.map(), app.latent.scatter.last_transform) {
-            (Some(m), Some(xf)) => {
-                let pts = &m.points;
-                let queries = 2000;
-                let t0 = Instant::now();
-                for i in 0..queries {
-                    std::hint::black_box(pts.hit(&xf, at(i as f32 / queries as f32), 6.0, &[]));
+        let (grid_us, scan_us) =
+            match (app.latent.map(), app.latent.panes[0].scatter.last_transform) {
+                (Some(m), Some(xf)) => {
+                    let pts = &m.points;
+                    let queries = 2000;
+                    let t0 = Instant::now();
+                    for i in 0..queries {
+                        std::hint::black_box(pts.hit(&xf, at(i as f32 / queries as f32), 6.0, &[]));
+                    }
+                    let grid = t0.elapsed().as_secs_f64() * 1e6 / queries as f64;
+                    let t0 = Instant::now();
+                    for i in 0..200 {
+                        let p = at(i as f32 / 200.0);
+                        let best = pts
+                            .xy
+                            .iter()
+                            .map(|q| (xf.to_screen(*q) - p).length_sq())
+                            .enumerate()
+                            .filter(|(_, d)| *d <= 36.0)
+                            .min_by(|a, b| a.1.total_cmp(&b.1));
+                        std::hint::black_box(best);
+                    }
+                    (grid, t0.elapsed().as_secs_f64() * 1e6 / 200.0)
                 }
-                let grid = t0.elapsed().as_secs_f64() * 1e6 / queries as f64;
-                let t0 = Instant::now();
-                for i in 0..200 {
-                    let p = at(i as f32 / 200.0);
-                    let best = pts
-                        .xy
-                        .iter()
-                        .map(|q| (xf.to_screen(*q) - p).length_sq())
-                        .enumerate()
-                        .filter(|(_, d)| *d <= 36.0)
-                        .min_by(|a, b| a.1.total_cmp(&b.1));
-                    std::hint::black_box(best);
-                }
-                (grid, t0.elapsed().as_secs_f64() * 1e6 / 200.0)
-            }
-            _ => (f64::NAN, f64::NAN),
-        };
+                _ => (f64::NAN, f64::NAN),
+            };
         if !json {
             let (hm, hp) = median_p95(&hover);
             let (dm, dp) = median_p95(&drag);

@@ -16,12 +16,12 @@ use egui_plot::{
     uniform_grid_spacer, Bar, BarChart, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine,
 };
 
+use crate::analysis::anomaly::{self, DetectorSettings, Scored};
+use crate::analysis::metrics;
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::panels::pca::{denser_x_labels, Tag};
 use crate::app::widgets;
 use crate::app::{Level, Shared};
-use crate::analysis::anomaly::{self, DetectorSettings, Scored};
-use crate::analysis::metrics;
 use crate::data::{Dataset, Split};
 use crate::model::TrainedModel;
 

@@ -11,13 +11,11 @@ use egui::{Color32, Stroke, TextureHandle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::app::jobs::{self, DialogKind, Job};
-use crate::app::panels::latent::{
-    draw_target, load_picture, LatentMap, MapRequest, MapSource, Picture, PictureSource,
-    SplitChoice,
-};
-use crate::app::widgets::scatter::{Click, Scatter, ScatterStyle};
+use crate::app::jobs::{self, load_picture, DialogKind, Job, Picture, PictureSource};
+use crate::app::panels::latent::{LatentMap, MapRequest, MapSource, SplitChoice};
 use crate::app::widgets;
+use crate::app::widgets::draw_target;
+use crate::app::widgets::scatter::{Click, Scatter, ScatterStyle};
 use crate::app::Shared;
 use crate::PIXELS;
 
@@ -256,14 +254,11 @@ impl InterpolatePanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let ctx = ui.ctx().clone();
-        let req = shared.snapshot.as_ref().map(|s| MapRequest {
-            model: s.model.clone(),
-            data: shared.data.clone(),
-            split: SplitChoice::Test,
-            comps: (0, 1),
-            test_codes: Some(s.test_codes.clone()),
-            epoch: s.epoch,
-        });
+        let req = shared
+            .a()
+            .snapshot
+            .as_ref()
+            .map(|s| MapRequest::of(s, &shared.data, SplitChoice::Test, (0, 1)));
         if self.source.update(req, &ctx) {
             if let Some(m) = self.source.map() {
                 self.scatter.set_points(m.points.clone());
@@ -493,14 +488,12 @@ impl InterpolatePanel {
                         ));
                     match e {
                         Some(e) => {
-                            if e.tex.is_none() {
-                                widgets::set_texture(
-                                    &mut e.tex,
-                                    &ctx,
-                                    &format!("interp-{}", which.name()),
-                                    widgets::digit_image(&e.pixels),
-                                );
-                            }
+                            widgets::ensure_digit_texture(
+                                &mut e.tex,
+                                &ctx,
+                                &format!("interp-{}", which.name()),
+                                &e.pixels,
+                            );
                             if let Some(t) = &e.tex {
                                 widgets::show_texture(ui, t, 56.0);
                             }
@@ -658,24 +651,10 @@ impl InterpolatePanel {
     fn images(&mut self, ui: &mut egui::Ui, map: &Arc<LatentMap>) {
         let ctx = ui.ctx().clone();
         if let Some(px) = &self.shown {
-            if self.tex_shown.is_none() {
-                widgets::set_texture(
-                    &mut self.tex_shown,
-                    &ctx,
-                    "interp-shown",
-                    widgets::digit_image(px),
-                );
-            }
+            widgets::ensure_digit_texture(&mut self.tex_shown, &ctx, "interp-shown", px);
         }
         if let Some(px) = &self.crossfade {
-            if self.tex_fade.is_none() {
-                widgets::set_texture(
-                    &mut self.tex_fade,
-                    &ctx,
-                    "interp-fade",
-                    widgets::digit_image(px),
-                );
-            }
+            widgets::ensure_digit_texture(&mut self.tex_fade, &ctx, "interp-fade", px);
         }
         let big = ((ui.available_width() - 24.0) / 2.0)
             .min(ui.available_height() - 300.0)
@@ -714,14 +693,14 @@ impl InterpolatePanel {
                     &mut self.tex_strip,
                     &ctx,
                     "interp-strip",
-                    crate::app::panels::latent::tile_image(&self.strip, n, 1),
+                    widgets::tile_image(&self.strip, n, 1),
                 );
                 if !fade.is_empty() {
                     widgets::set_texture(
                         &mut self.tex_fade_strip,
                         &ctx,
                         "interp-fade-strip",
-                        crate::app::panels::latent::tile_image(&fade, n, 1),
+                        widgets::tile_image(&fade, n, 1),
                     );
                 }
             }

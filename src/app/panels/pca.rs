@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
+use crate::analysis::{metrics, Pca};
 use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
-use crate::analysis::{metrics, Pca};
 use crate::data::Dataset;
 use crate::model::{TrainConfig, TrainedModel, Variant};
 use crate::train::Trainer;
@@ -405,11 +405,11 @@ impl PcaPanel {
                 self.analysis_key = Some(key);
             }
         }
-        if let (Some(snap), Some(pca)) = (shared.snapshot.clone(), shared.pca.clone()) {
-            let key = (shared.model_version, data_key.clone(), Tag::of(&pca));
+        if let (Some(snap), Some(pca)) = (shared.a().snapshot.clone(), shared.pca.clone()) {
+            let key = (shared.a().version, data_key.clone(), Tag::of(&pca));
             // While a run trains, a new snapshot arrives every epoch: measure at most every
             // few seconds so the analysis does not take the training's cores.
-            let training = shared.run.state == crate::train::worker::RunState::Running;
+            let training = shared.a().view.state == crate::train::worker::RunState::Running;
             let recent = self
                 .analysis_started
                 .is_some_and(|t| t.elapsed() < ANALYSIS_INTERVAL_WHILE_TRAINING);
@@ -427,7 +427,7 @@ impl PcaPanel {
                     }),
                 ));
             }
-        } else if shared.snapshot.is_none() {
+        } else if shared.a().snapshot.is_none() {
             self.analysis = None;
             self.analysis_key = None;
         }

@@ -3,14 +3,13 @@
 //! MSE at the same k as a dashed reference), and 16 fixed test digits above their live
 //! reconstructions.
 //!
-//! "Compare with" trains a second variant (run B, see [`crate::app::CompareRun`]) beside the form's
+//! "Compare with" trains a second variant (run B, see [`crate::app::Run`]) beside the form's
 //! model: the controls act on both runs, B gets its own progress line, its curves share the
 //! plot (dotted, diamond markers, legend entries "A: …" / "B: …") and its reconstructions get a
 //! row under A's.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use egui::{Color32, TextureHandle};
 use egui_plot::{
@@ -19,7 +18,7 @@ use egui_plot::{
 
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::widgets;
-use crate::app::{Level, RunView, Shared};
+use crate::app::{Level, Run, RunId, RunView, Shared};
 use crate::model::{loss, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
@@ -239,7 +238,7 @@ impl TrainPanel {
 
     pub fn save(&mut self, shared: &mut Shared) {
         if let Some(p) = shared.dialog_override.clone() {
-            shared.worker.send(Command::Save(p));
+            shared.a().worker.send(Command::Save(p));
         } else {
             self.save_dialog = Some(jobs::file_dialog(
                 DialogKind::SaveModel,
@@ -251,7 +250,7 @@ impl TrainPanel {
 
     pub fn load(&mut self, shared: &mut Shared) {
         if let Some(p) = shared.dialog_override.clone() {
-            shared.worker.send(Command::Load {
+            shared.a().worker.send(Command::Load {
                 path: p,
                 data: shared.data.clone(),
             });
@@ -266,12 +265,12 @@ impl TrainPanel {
                 if p.extension().is_none() {
                     p.set_extension("safetensors");
                 }
-                shared.worker.send(Command::Save(p));
+                shared.a().worker.send(Command::Save(p));
             }
         }
         if let Some(paths) = jobs::take_done(&mut self.load_dialog) {
             if let Some(p) = paths.into_iter().next() {
-                shared.worker.send(Command::Load {
+                shared.a().worker.send(Command::Load {
                     path: p,
                     data: shared.data.clone(),
                 });
@@ -280,19 +279,19 @@ impl TrainPanel {
     }
 
     fn progress(&self, ui: &mut egui::Ui, shared: &Shared) {
+        let a = shared.a();
         if !shared.settings.compare {
-            progress_line(ui, &shared.run, shared.model(), None);
+            progress_line(ui, a, None);
             return;
         }
-        let a_name = match variant_name(&shared.run, shared.model()) {
+        let a_name = match a.variant_name() {
             "?" => shared.settings.train.variant.name(),
             n => n,
         };
-        progress_line(ui, &shared.run, shared.model(), Some(("A", a_name)));
+        progress_line(ui, a, Some(a_name));
         match shared.comparison() {
-            Some(b) if b.run.config.is_some() || b.model().is_some() => {
-                let b_name = variant_name(&b.run, b.model());
-                progress_line(ui, &b.run, b.model(), Some(("B", b_name)))
+            Some(b) if b.view.config.is_some() || b.model().is_some() => {
+                progress_line(ui, b, Some(b.variant_name()))
             }
             _ => {
                 ui.add(egui::ProgressBar::new(0.0).text(format!(
@@ -306,33 +305,38 @@ impl TrainPanel {
     fn loss_plot(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let log = shared.settings.log_scale;
         let k = shared
-            .run
+            .a()
+            .view
             .config
             .as_ref()
             .map(|c| c.model.latent)
             .unwrap_or(shared.settings.train.model.latent);
         let pca_ref = shared.pca_test_mse(k);
-        let mut runs = vec![RunCurves {
-            run: &shared.run,
-            prefix: String::new(),
-            terms: plotted_terms(shared.run.config.as_ref().unwrap_or(&shared.settings.train)),
-            second: false,
-        }];
-        let b_config = shared.compare_config();
-        if let Some(b) = shared.comparison() {
-            runs[0].prefix = format!("A: {} ", variant_name(&shared.run, shared.model()));
-            let cfg = b
-                .run
-                .config
-                .as_ref()
-                .or(b.model().map(|m| m.config()))
-                .unwrap_or(&b_config);
-            runs.push(RunCurves {
-                run: &b.run,
-                prefix: format!("B: {} ", cfg.variant.name()),
-                terms: plotted_terms(cfg),
-                second: true,
-            });
+        let form = [shared.settings.train.clone(), shared.compare_config()];
+        let shown = shared.shown_runs();
+        let mut runs: Vec<RunCurves> = shown
+            .iter()
+            .zip(&form)
+            .map(|(r, form)| {
+                let cfg = r
+                    .view
+                    .config
+                    .as_ref()
+                    .or(r.model().map(|m| m.config()))
+                    .unwrap_or(form);
+                RunCurves {
+                    run: &r.view,
+                    prefix: if shown.len() > 1 {
+                        format!("{}: {} ", r.id.letter(), cfg.variant.name())
+                    } else {
+                        String::new()
+                    },
+                    terms: plotted_terms(cfg),
+                    second: r.id == RunId::B,
+                }
+            })
+            .collect();
+        if runs.len() > 1 {
             // When either objective differs from the plain MSE, both runs show their test MSE:
             // the one measure the two share.
             if runs.iter().any(|r| r.terms.iter().any(|t| t == loss::MSE)) {
@@ -459,12 +463,9 @@ impl TrainPanel {
 
     fn recon_grid(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let b_model = shared.comparison().and_then(|b| b.model().cloned());
-        let names = shared.comparison().map(|b| {
-            (
-                variant_name(&shared.run, shared.model()),
-                variant_name(&b.run, b.model()),
-            )
-        });
+        let names = shared
+            .comparison()
+            .map(|b| (shared.a().variant_name(), b.variant_name()));
         match names {
             Some((a, b)) => ui.strong(format!(
                 "Test digits, then A's ({a}) and B's ({b}) reconstructions"
@@ -472,9 +473,9 @@ impl TrainPanel {
             None => ui.strong("Test digits (top) and their reconstructions (below)"),
         };
         let version = (
-            shared.model_version,
+            shared.a().version,
             shared.data.test.len(),
-            shared.comparison().map(|b| b.model_version),
+            shared.comparison().map(|b| b.version),
         );
         if self.grid_version != Some(version) || self.grid_tex.is_none() {
             self.grid_indices = pick_grid(&shared.data.test.labels, GRID);
@@ -550,22 +551,11 @@ impl TrainPanel {
     }
 }
 
-/// A run's variant ("dense", "vae") from its settings or its model.
-pub fn variant_name(run: &RunView, model: Option<&Arc<TrainedModel>>) -> &'static str {
-    run.config
-        .as_ref()
-        .or(model.map(|m| m.config()))
-        .map_or("?", |c| c.variant.name())
-}
-
-/// One run's progress bar (epoch, step, throughput, time left) and its message; `who` names
-/// the run and its variant when two are shown (("A", "dense")).
-fn progress_line(
-    ui: &mut egui::Ui,
-    r: &RunView,
-    model: Option<&Arc<TrainedModel>>,
-    who: Option<(&str, &str)>,
-) {
+/// One run's progress bar (epoch, step, throughput, time left) and its message; `variant`
+/// names the run's variant when two are shown (the bar then starts "A: dense · ").
+fn progress_line(ui: &mut egui::Ui, run: &Run, variant: Option<&str>) {
+    let (r, model) = (&run.view, run.model());
+    let who = variant.map(|v| (run.id.letter(), v));
     let prefix = who.map_or(String::new(), |(w, v)| format!("{w}: {v} · "));
     if r.config.is_some() && r.steps_per_epoch > 0 {
         let text = format!(

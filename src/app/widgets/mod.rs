@@ -2,11 +2,12 @@
 //! palette (readable by colour-blind viewers), loss-term colours, heatmaps, and small layout
 //! helpers such as a titled help note.
 
-
 pub mod canvas;
 pub mod scatter;
 
-use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Vec2};
+use egui::{vec2, Color32, ColorImage, Stroke, TextureHandle, TextureOptions, Vec2};
+
+use crate::{PIXELS, SIDE};
 
 /// Ten class colours that stay distinguishable with the common colour-vision deficiencies
 /// (Okabe & Ito's palette, extended with Paul Tol's muted purple, teal and grey), bright
@@ -112,6 +113,19 @@ pub fn set_texture(
     }
 }
 
+/// Makes `slot` hold the texture of the 28×28 digit `pixels` unless it already holds one (a
+/// panel empties the slot when the pixels change).
+pub fn ensure_digit_texture(
+    slot: &mut Option<TextureHandle>,
+    ctx: &egui::Context,
+    name: &str,
+    pixels: &[f32],
+) {
+    if slot.is_none() {
+        *slot = Some(texture(ctx, name, digit_image(pixels)));
+    }
+}
+
 /// Shows a texture as a square of `size` points, with a thin frame.
 pub fn show_texture(ui: &mut egui::Ui, tex: &TextureHandle, size: f32) -> egui::Response {
     ui.add(
@@ -170,6 +184,52 @@ pub fn thousands(v: f64) -> String {
     }
 }
 
+/// `n` 28×28 images tiled `cols` wide with `gap`-pixel dark gaps.
+pub fn tile_image(pixels: &[f32], cols: usize, gap: usize) -> ColorImage {
+    let n = pixels.len() / PIXELS;
+    let cols = cols.max(1);
+    let rows = n.div_ceil(cols).max(1);
+    let w = cols * (SIDE + gap) + gap;
+    let h = rows * (SIDE + gap) + gap;
+    let mut px = vec![0.1f32; w * h];
+    for (i, img) in pixels.chunks_exact(PIXELS).enumerate() {
+        let (r, c) = (i / cols, i % cols);
+        for y in 0..SIDE {
+            let row = (gap + r * (SIDE + gap) + y) * w + gap + c * (SIDE + gap);
+            px[row..row + SIDE].copy_from_slice(&img[y * SIDE..(y + 1) * SIDE]);
+        }
+    }
+    gray_image(&px, w, h)
+}
+
+/// A marker for a location decoded or placed by the user: a ring with a cross.
+pub fn draw_target(painter: &egui::Painter, at: egui::Pos2, color: Color32) {
+    let dark = Stroke::new(4.0, Color32::from_black_alpha(160));
+    let light = Stroke::new(2.0, color);
+    for s in [dark, light] {
+        painter.circle_stroke(at, 7.0, s);
+        painter.line_segment([at - vec2(11.0, 0.0), at - vec2(4.0, 0.0)], s);
+        painter.line_segment([at + vec2(4.0, 0.0), at + vec2(11.0, 0.0)], s);
+        painter.line_segment([at - vec2(0.0, 11.0), at - vec2(0.0, 4.0)], s);
+        painter.line_segment([at + vec2(0.0, 4.0), at + vec2(0.0, 11.0)], s);
+    }
+}
+
+/// A diamond marker (the user's own picture).
+pub fn draw_diamond(painter: &egui::Painter, at: egui::Pos2, r: f32, fill: Color32) {
+    let pts = vec![
+        at + vec2(0.0, -r),
+        at + vec2(r, 0.0),
+        at + vec2(0.0, r),
+        at + vec2(-r, 0.0),
+    ];
+    painter.add(egui::Shape::convex_polygon(
+        pts,
+        fill,
+        Stroke::new(2.0, Color32::BLACK),
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +249,15 @@ mod tests {
         assert_eq!(img.pixels[0], Color32::from_rgb(0, 0, 4));
         assert_eq!(img.pixels[1], Color32::from_rgb(252, 255, 164));
         assert_eq!(img.pixels[2], img.pixels[1]);
+    }
+
+    #[test]
+    fn tiles_are_laid_out_row_by_row() {
+        let mut px = vec![0f32; 3 * PIXELS];
+        px[PIXELS] = 1.0; // image 1, top-left pixel
+        let img = tile_image(&px, 2, 1);
+        assert_eq!(img.size, [2 * 29 + 1, 2 * 29 + 1]);
+        assert_eq!(img.pixels[img.size[0] + 30], Color32::WHITE);
+        assert_eq!(img.pixels[img.size[0] + 1], Color32::BLACK);
     }
 }
