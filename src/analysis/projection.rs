@@ -177,13 +177,7 @@ mod tests {
 
     fn codes_in_a_plane(n: usize, k: usize) -> Vec<f32> {
         // Points of the plane through m spanned by u and v, plus a little noise off it.
-        let mut s = 99u64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-        };
+        let mut rnd = crate::testing::uniform(99);
         let u: Vec<f32> = (0..k).map(|i| (i as f32 * 0.7).sin()).collect();
         let v: Vec<f32> = (0..k).map(|i| (i as f32 * 1.3).cos()).collect();
         let mut out = Vec::new();

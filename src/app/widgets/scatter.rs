@@ -796,13 +796,7 @@ mod tests {
 
     #[test]
     fn grid_finds_the_same_nearest_point_as_a_linear_scan() {
-        let mut s = 12345u64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-        };
+        let mut rnd = crate::testing::uniform(12345);
         let xy: Vec<[f32; 2]> = (0..5000).map(|_| [rnd() * 3.0, rnd()]).collect();
         let grid = SpatialGrid::build(&xy);
         let radius = [0.05, 0.02];

@@ -29,7 +29,7 @@ use crate::app::widgets::scatter::{Click, ScatterStyle, ViewTransform};
 use crate::app::widgets::{self, draw_diamond, draw_target};
 use crate::app::{RunId, Shared, Tab};
 pub use map::{LatentMap, MapRequest, MapSource, SplitChoice};
-use pane::{echo_ring, map_title, placeholder, selected_ring, MapPane};
+use pane::{map_title, placeholder, ring, MapPane};
 
 /// Samples drawn by "Sample from the prior".
 pub const PRIOR_SAMPLES: usize = 16;
@@ -509,12 +509,17 @@ impl LatentPanel {
         // Markers over the points.
         let painter = ui.painter_at(xf.screen);
         if let Some(s) = &self.selected {
-            selected_ring(&painter, &xf, map, s.index, &style);
+            let strokes = [
+                Stroke::new(3.0, Color32::BLACK),
+                Stroke::new(2.0, Color32::WHITE),
+            ];
+            ring(&painter, &xf, map, s.index, style.radius + 5.0, &strokes);
         }
         // The image hovered on the other map, ringed here too.
         let o = &self.panes[other];
         if let Some(i) = o.hovered.filter(|_| o.map().is_some()) {
-            echo_ring(ui, &painter, &xf, map, i, &style);
+            let strokes = [Stroke::new(2.0, ui.visuals().strong_text_color())];
+            ring(&painter, &xf, map, i, style.radius + 3.0, &strokes);
         }
         if id == RunId::A {
             self.markers(&painter, &xf);

@@ -298,36 +298,20 @@ fn update_manifold(
     cache.manifold_job = Some((key, job));
 }
 
-/// The ring around the selected image's point.
-pub(super) fn selected_ring(
+/// Rings image `index`'s point at `radius` with `strokes`, drawn in order (the selected image:
+/// white on black; the image hovered on the other map of a comparison: one plain ring).
+pub(super) fn ring(
     painter: &egui::Painter,
     xf: &ViewTransform,
     map: &LatentMap,
     index: usize,
-    style: &ScatterStyle,
+    radius: f32,
+    strokes: &[Stroke],
 ) {
     if let Some(p) = map.points.xy.get(index) {
-        let c = xf.to_screen(*p);
-        painter.circle_stroke(c, style.radius + 5.0, Stroke::new(3.0, Color32::BLACK));
-        painter.circle_stroke(c, style.radius + 5.0, Stroke::new(2.0, Color32::WHITE));
-    }
-}
-
-/// The ring around an image hovered on the other map of a comparison.
-pub(super) fn echo_ring(
-    ui: &egui::Ui,
-    painter: &egui::Painter,
-    xf: &ViewTransform,
-    map: &LatentMap,
-    index: usize,
-    style: &ScatterStyle,
-) {
-    if let Some(p) = map.points.xy.get(index) {
-        painter.circle_stroke(
-            xf.to_screen(*p),
-            style.radius + 3.0,
-            Stroke::new(2.0, ui.visuals().strong_text_color()),
-        );
+        for &s in strokes {
+            painter.circle_stroke(xf.to_screen(*p), radius, s);
+        }
     }
 }
 
