@@ -17,22 +17,6 @@ pub const SIDE: usize = 28;
 /// Pixels per image.
 pub const PIXELS: usize = SIDE * SIDE;
 
-/// Helpers shared by the unit tests.
-#[cfg(test)]
-pub(crate) mod testing {
-    /// A reproducible stream of numbers spread uniformly over [-1, 1) (a 64-bit linear
-    /// congruential generator), for test data.
-    pub fn uniform(seed: u64) -> impl FnMut() -> f32 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-        }
-    }
-}
-
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// When the process started (first call to this function, made at the top of `main`).
@@ -51,5 +35,21 @@ pub fn tune_allocator() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A reproducible stream of numbers spread uniformly over [-1, 1) (a 64-bit linear
+    /// congruential generator), for test data.
+    pub fn uniform(seed: u64) -> impl FnMut() -> f32 {
+        let mut s = seed;
+        move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+        }
     }
 }
