@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use bottleneck::analysis::anomaly::{self, DetectorSettings};
 use bottleneck::analysis::{metrics, Pca};
-use bottleneck::app::panels::pca;
+use bottleneck::app::panels::pca as pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
 use bottleneck::data::Dataset;
 use bottleneck::model::TrainedModel;

@@ -242,7 +242,7 @@ impl RunSlot<'_> {
                     Some(r) => format!(
                         "Finished {} epochs: test MSE {:.4}.",
                         s.model.meta.epochs_trained,
-                        r.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN)
+                        r.test.get(crate::model::Term::Mse).unwrap_or(f64::NAN)
                     ),
                     None => "Finished.".into(),
                 };
@@ -444,7 +444,7 @@ impl Shared {
     /// variant's preset for everything else.
     pub fn compare_config(&self) -> TrainConfig {
         let mut c = self.settings.train.clone();
-        sidebar::apply_preset(&mut c, self.settings.compare_variant);
+        c.apply_preset(self.settings.compare_variant);
         c
     }
 
@@ -562,7 +562,7 @@ impl Shared {
             .meta
             .history
             .last()
-            .and_then(|r| r.test.get(crate::model::loss::MSE));
+            .and_then(|r| r.test.get(crate::model::Term::Mse));
         let n = self.session_models.len() + 1;
         self.session_models.push(SessionModel {
             label: format!("#{n} {}", model.config().describe()),
@@ -631,7 +631,7 @@ impl Shared {
     /// comparison is on, run B starts too, on the same data with the same seed.
     pub fn start_training(&mut self) -> Result<(), String> {
         let cfg = self.settings.train.clone();
-        cfg.validate()?;
+        cfg.validate().map_err(|e| e.to_string())?;
         let data = self.data.clone();
         if self.settings.compare {
             let b_cfg = self.compare_config();
@@ -1135,7 +1135,7 @@ fn load_bundled(shared: &mut Shared) {
                     .meta
                     .history
                     .last()
-                    .and_then(|r| r.test.get(crate::model::loss::MSE));
+                    .and_then(|r| r.test.get(crate::model::Term::Mse));
                 shared.session_models.push(SessionModel {
                     label: format!("built-in: {}", b.title),
                     model: m,

@@ -199,18 +199,6 @@ fn parse_optimizer(s: &str) -> Result<crate::model::OptimizerKind, String> {
     }
 }
 
-/// Parses "256,128" (spaces allowed; empty means no layers).
-pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<usize>()
-                .map_err(|_| format!("'{p}' is not a layer size (expected numbers like 256,128)"))
-        })
-        .collect()
-}
-
 /// Runs a parsed command line. `Ok(())` for the app means it was closed normally.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

@@ -1,8 +1,8 @@
 //! The autoencoders. One module per architecture (`dense`, `conv`, `vae`), each a struct built
 //! with `new(cfg, vb)` whose weights live in a candle `VarMap`; [`Autoencoder`] puts them behind
-//! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms, `config` the
-//! settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy of a model
-//! for inference (what the UI panels and the command line use).
+//! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms (named by `term`),
+//! `config` the settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy
+//! of a model for inference (what the UI panels and the command line use).
 
 pub mod bundled;
 pub mod config;
@@ -12,15 +12,18 @@ pub mod dense;
 pub mod io;
 pub mod layers;
 pub mod loss;
+pub mod term;
 pub mod vae;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{
-    Activation, Arch, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig, Variant,
+    Activation, Arch, ConfigError, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig,
+    Variant,
 };
 pub use loss::LossTerms;
+pub use term::Term;
 
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};

@@ -16,12 +16,12 @@ use egui_plot::{
     uniform_grid_spacer, Bar, BarChart, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine,
 };
 
+use crate::analysis::anomaly::{self, DetectorSettings, Scored};
+use crate::analysis::metrics;
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::panels::pca::{denser_x_labels, Tag};
 use crate::app::widgets;
 use crate::app::{Level, Shared};
-use crate::analysis::anomaly::{self, DetectorSettings, Scored};
-use crate::analysis::metrics;
 use crate::data::{Dataset, Split};
 use crate::model::TrainedModel;
 
@@ -303,6 +303,7 @@ impl AnomalyPanel {
                                 move || {
                                     anomaly::score_ood(&model, &test, &normal, &split)
                                         .map(|s| (None, s))
+                                        .map_err(|e| e.to_string())
                                 },
                             ));
                         }
@@ -362,11 +363,13 @@ impl AnomalyPanel {
                     p.store(done, Ordering::Relaxed);
                     t.store(all, Ordering::Relaxed);
                     !c.load(Ordering::Relaxed)
-                })?;
+                })
+                .map_err(|e| e.to_string())?;
                 let seconds = started.elapsed().as_secs_f64();
                 match model {
                     Some(m) => {
-                        let scored = anomaly::score_held_out(&m, &data.test, &s.normal)?;
+                        let scored = anomaly::score_held_out(&m, &data.test, &s.normal)
+                            .map_err(|e| e.to_string())?;
                         Ok(Some((m, scored, seconds)))
                     }
                     None => Ok(None),
@@ -410,7 +413,8 @@ impl AnomalyPanel {
                 if o.test.is_empty() {
                     return Err(format!("{} has no test images to score", dir.display()));
                 }
-                let scored = anomaly::score_ood(&model, &test, &normal, &o.test)?;
+                let scored = anomaly::score_ood(&model, &test, &normal, &o.test)
+                    .map_err(|e| e.to_string())?;
                 Ok((Some(o), scored))
             },
         ));
@@ -463,7 +467,7 @@ impl AnomalyPanel {
                      (in the background: the current model stays).",
                 );
             if let Err(e) = &valid {
-                button.clone().on_disabled_hover_text(e);
+                button.clone().on_disabled_hover_text(e.to_string());
             }
             if button.clicked() {
                 self.start(shared);

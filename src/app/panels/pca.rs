@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
+use crate::analysis::{metrics, Pca};
 use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
-use crate::analysis::{metrics, Pca};
 use crate::data::Dataset;
 use crate::model::{TrainConfig, TrainedModel, Variant};
 use crate::train::Trainer;
