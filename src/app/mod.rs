@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Pca;
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetSource};
 use crate::model::io::EpochRecord;
 use crate::model::{LossTerms, TrainConfig, TrainedModel};
 use crate::train::worker::{Command, Event, RunState, Snapshot, WorkerHandle};
@@ -266,7 +266,7 @@ impl RunSlot<'_> {
             )),
             Event::Loaded { path, snapshot } => {
                 let m = snapshot.model.clone();
-                if !path.as_os_str().is_empty() {
+                if let Some(path) = path {
                     follow.push(FollowUp::Notify(
                         Level::Info,
                         format!("Loaded {} ({}).", path.display(), m.config().describe()),
@@ -529,7 +529,7 @@ impl Shared {
 
     /// Replaces the dataset (training in progress keeps its own copy).
     pub fn set_dataset(&mut self, data: Dataset) {
-        self.settings.dataset = data.spec();
+        self.settings.dataset = data.source.clone();
         self.data = Arc::new(data);
         self.refit_pca();
         self.epoch_snapshots.clear();
@@ -664,7 +664,7 @@ impl Shared {
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
     /// `--data`: overrides the dataset remembered in the settings.
-    pub data: Option<String>,
+    pub data: Option<DatasetSource>,
     /// Where settings live (`None`: nowhere, nothing persists).
     pub settings_path: Option<PathBuf>,
     /// Open with the bundled pre-trained models (on the embedded digits): the real app does,
@@ -771,7 +771,7 @@ impl App {
             panel_rect: egui::Rect::NOTHING,
             panel_window_size: egui::vec2(1280.0, 800.0),
         };
-        shared.settings.dataset = shared.data.spec();
+        shared.settings.dataset = shared.data.source.clone();
         for (l, n) in notices {
             shared.notify(l, n);
         }
@@ -1186,8 +1186,8 @@ impl eframe::App for EframeApp {
     }
 }
 
-/// Opens the app window on dataset `data` (`"embedded"` or a folder).
-pub fn run(data: &str) -> anyhow::Result<()> {
+/// Opens the app window on dataset `data`.
+pub fn run(data: &DatasetSource) -> anyhow::Result<()> {
     let settings_path = settings::settings_path();
     let (settings, _) = Settings::load(settings_path.as_deref());
     let size = settings.window_size.unwrap_or([1280.0, 800.0]);
@@ -1200,13 +1200,13 @@ pub fn run(data: &str) -> anyhow::Result<()> {
             .with_app_id("bottleneck"),
         ..Default::default()
     };
-    let data = if data == "embedded"
-        && settings.dataset != "embedded"
+    let data = if *data == DatasetSource::Embedded
+        && settings.dataset != DatasetSource::Embedded
         && std::env::args().all(|a| a != "--data")
     {
         None
     } else {
-        Some(data.to_string())
+        Some(data.clone())
     };
     eframe::run_native(
         "Bottleneck",

@@ -10,13 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
-use crate::data::{self, Dataset};
+use crate::data::{self, Dataset, DatasetSource};
 use crate::model::config::parse_sizes;
 use crate::model::{io, NoiseSpec, TrainConfig};
 use crate::train::Trainer;
 
-pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
-    Dataset::load(spec).with_context(|| format!("cannot load dataset --data {spec}"))
+pub fn load_dataset(source: &DatasetSource) -> anyhow::Result<Dataset> {
+    Dataset::load(source).with_context(|| format!("cannot load dataset --data {source}"))
 }
 
 pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {

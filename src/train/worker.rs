@@ -120,7 +120,8 @@ pub enum Event {
     },
     Saved(PathBuf),
     Loaded {
-        path: PathBuf,
+        /// The file it came from; `None` for a model handed over in memory (`Command::Adopt`).
+        path: Option<PathBuf>,
         snapshot: Snapshot,
     },
     /// Something failed; training (if any) is stopped, nothing else changed.
@@ -343,7 +344,6 @@ impl Worker {
                     self.end_run();
                 }
                 self.last_model = Some(model);
-                let path = path.unwrap_or_default();
                 self.emit(Event::Loaded { path, snapshot });
             }
             Err(e) => self.emit(Event::Error(format!("cannot use the model: {e}"))),
