@@ -102,6 +102,7 @@ pub fn normal_only(data: &Dataset, normal: &[u8]) -> Result<Dataset, AnomalyErro
         train,
         test: data.test.filter_classes(normal),
         source: data.source.clone(),
+        identity: crate::id::Identity::new(),
     })
 }
 

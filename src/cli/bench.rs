@@ -305,6 +305,7 @@ fn synthetic_dataset() -> anyhow::Result<Dataset> {
         name: "synthetic (embedded digits repeated with noise)".into(),
         train,
         test,
+        identity: crate::id::Identity::new(),
         ..base
     })
 }

@@ -157,6 +157,8 @@ pub struct Dataset {
     pub train: Split,
     pub test: Split,
     pub source: DatasetSource,
+    /// For cache keys (a clone gets its own); `Identity::new()` when building one.
+    pub(crate) identity: crate::id::Identity,
 }
 
 impl Dataset {
@@ -174,6 +176,7 @@ impl Dataset {
             train,
             test,
             source: DatasetSource::Embedded,
+            identity: crate::id::Identity::new(),
         })
     }
 
@@ -225,6 +228,7 @@ impl Dataset {
             train,
             test,
             source: DatasetSource::Dir(std::path::absolute(dir).unwrap_or_else(|_| dir.into())),
+            identity: crate::id::Identity::new(),
         })
     }
 
@@ -234,6 +238,11 @@ impl Dataset {
             DatasetSource::Embedded => Self::embedded(),
             DatasetSource::Dir(dir) => Self::load_dir(dir),
         }
+    }
+
+    /// This dataset's identity, for cache keys.
+    pub fn id(&self) -> crate::id::Id {
+        self.identity.id()
     }
 
     pub fn num_classes(&self) -> usize {

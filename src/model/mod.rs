@@ -28,6 +28,8 @@ pub use term::Term;
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
+use crate::id::{Id, Identity};
+
 #[derive(Clone, Debug)]
 enum Net {
     Dense(dense::DenseAe),
@@ -172,6 +174,8 @@ pub struct TrainedModel {
     pub meta: io::ModelMeta,
     pub varmap: VarMap,
     pub model: Autoencoder,
+    /// For cache keys (a clone gets its own); not saved.
+    identity: Identity,
 }
 
 impl std::fmt::Debug for TrainedModel {
@@ -196,6 +200,7 @@ impl TrainedModel {
             meta: io::ModelMeta::new(config.clone(), dataset),
             varmap,
             model,
+            identity: Identity::new(),
         })
     }
 
@@ -216,7 +221,13 @@ impl TrainedModel {
             meta,
             varmap: copy,
             model,
+            identity: Identity::new(),
         })
+    }
+
+    /// This model's identity, for cache keys.
+    pub fn id(&self) -> Id {
+        self.identity.id()
     }
 
     pub fn config(&self) -> &TrainConfig {

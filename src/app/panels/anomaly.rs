@@ -19,10 +19,11 @@ use egui_plot::{
 use crate::analysis::anomaly::{self, DetectorSettings, Scored};
 use crate::analysis::metrics;
 use crate::app::jobs::{self, DialogKind, Job};
-use crate::app::panels::pca::{denser_x_labels, Tag};
+use crate::app::panels::pca::denser_x_labels;
 use crate::app::widgets;
 use crate::app::{Level, Shared};
 use crate::data::{Dataset, Split};
+use crate::id::Id;
 use crate::model::TrainedModel;
 
 pub const NORMAL_COLOR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
@@ -69,7 +70,7 @@ struct TrainRun {
     cancel: Arc<AtomicBool>,
     settings: DetectorSettings,
     train_images: usize,
-    data: Tag<Dataset>,
+    data: Id,
 }
 
 impl Drop for TrainRun {
@@ -94,7 +95,7 @@ struct Stats {
 
 pub struct AnomalyPanel {
     pub settings: DetectorSettings,
-    data: Tag<Dataset>,
+    data: Id,
     classes: usize,
     run: Option<TrainRun>,
     pub detector: Option<Detector>,
@@ -168,7 +169,7 @@ impl AnomalyPanel {
             .unwrap_or_else(|| DetectorSettings::all_but(7, classes));
         Self {
             settings,
-            data: Tag::of(&shared.data),
+            data: shared.data.id(),
             classes,
             run: None,
             detector: None,
@@ -256,9 +257,9 @@ impl AnomalyPanel {
 
     /// Collects finished jobs; drops results that belong to another dataset.
     fn update(&mut self, shared: &mut Shared) {
-        let data_key = Tag::of(&shared.data);
+        let data_key = shared.data.id();
         if data_key != self.data {
-            self.data = data_key.clone();
+            self.data = data_key;
             self.scores_gen += 1;
             let classes = shared.data.num_classes();
             if classes != self.classes {
@@ -278,7 +279,7 @@ impl AnomalyPanel {
         if let Some(run) = &self.run {
             if let Some(r) = run.job.poll() {
                 let (settings, train_images, dk) =
-                    (run.settings.clone(), run.train_images, run.data.clone());
+                    (run.settings.clone(), run.train_images, run.data);
                 self.run = None;
                 match r {
                     Ok(Some((model, held_out, seconds))) if dk == data_key => {
@@ -380,7 +381,7 @@ impl AnomalyPanel {
             cancel,
             settings,
             train_images,
-            data: Tag::of(&shared.data),
+            data: shared.data.id(),
         });
     }
 
