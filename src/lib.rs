@@ -2,13 +2,16 @@
 //!
 //! The library holds everything that is not drawing: datasets (`data`), the autoencoder
 //! architectures and their losses (`model`), training and the worker thread (`train`),
-//! PCA and metrics (`analysis`). The egui application lives in `app` and the command line
+//! PCA and metrics (`analysis`); `linalg` holds the matrix product both `model` and `train`
+//! use, below either; `id` the identities caches are keyed on. The egui application lives in `app` and the command line
 //! in `cli`; neither is needed to script the engine.
 
 pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod data;
+pub mod id;
+pub mod linalg;
 pub mod model;
 pub mod train;
 

@@ -99,7 +99,7 @@ fn embedded_has_8000_train_and_2000_test_digits() {
         (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
     );
     assert_eq!(d.source, DatasetSource::Embedded);
-    assert_eq!(d.spec(), "embedded");
+    assert_eq!(d.source.to_string(), "embedded");
 }
 
 #[test]
@@ -415,7 +415,7 @@ fn load_dir_with_both_splits_uses_them_as_they_are() {
         .into_owned();
     assert_eq!(d.name, folder);
     // The spec reopens the same dataset.
-    let again = Dataset::load(&d.spec()).unwrap();
+    let again = Dataset::load(&d.source).unwrap();
     assert_eq!(again.train.images, d.train.images);
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bottleneck::analysis::Pca;
 use bottleneck::data::Dataset;
-use bottleneck::model::{io, TrainConfig, TrainedModel, Variant};
+use bottleneck::model::{io, Term, TrainConfig, TrainedModel, Variant};
 use bottleneck::train::{EngineChoice, TrainError, Trainer};
 
 fn mnist() -> Arc<Dataset> {
@@ -62,7 +62,7 @@ fn every_variant_trains_three_epochs_with_falling_loss() {
             last.test.total()
         );
         // Every term the configuration promises is reported, train and test.
-        for term in t.config().term_names() {
+        for term in t.config().terms() {
             assert!(
                 last.train.get(term).is_some() && last.test.get(term).is_some(),
                 "{v}: {term}"
@@ -80,7 +80,7 @@ fn a_2d_autoencoder_beats_2d_pca() {
     while !t.is_finished() {
         t.step().unwrap();
     }
-    let ae = t.history().last().unwrap().test.get("mse").unwrap();
+    let ae = t.history().last().unwrap().test.get(Term::Mse).unwrap();
     let pca = Pca::fit(&data.train.images, 784, 2)
         .unwrap()
         .mse(&data.test.images, 2) as f64;
@@ -312,5 +312,5 @@ fn full_fashion_mnist_trains_an_epoch() {
     let mut t = Trainer::new(cfg, data).unwrap();
     let rec = t.run_epoch().unwrap();
     assert_eq!(t.steps_per_epoch(), 60_000usize.div_ceil(256));
-    assert!(rec.test.get("mse").unwrap() < 0.05, "{:?}", rec.test);
+    assert!(rec.test.get(Term::Mse).unwrap() < 0.05, "{:?}", rec.test);
 }

@@ -242,7 +242,7 @@ fn a_new_dataset_drops_the_detector() {
 fn detector_settings_persist_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let opts = bottleneck::app::AppOptions {
-        data: Some("embedded".into()),
+        data: Some(bottleneck::data::DatasetSource::Embedded),
         settings_path: Some(dir.path().join("settings.json")),
         load_bundled: false,
     };

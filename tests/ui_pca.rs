@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bottleneck::app::Tab;
-use bottleneck::model::Variant;
+use bottleneck::model::{Term, Variant};
 use bottleneck::train::worker::Command;
 use common::*;
 use egui_kittest::kittest::Queryable;
@@ -48,7 +48,14 @@ fn a_model_is_measured_against_pca_and_a_linear_autoencoder_lands_on_pca() {
         let pca = a.shared.pca.as_ref().unwrap();
         assert!((an.pca_test_mse - pca.mse(&data.test.images, 4) as f64).abs() < 1e-6);
         let model = a.shared.model().unwrap();
-        let history_mse = model.meta.history.last().unwrap().test.get("mse").unwrap();
+        let history_mse = model
+            .meta
+            .history
+            .last()
+            .unwrap()
+            .test
+            .get(Term::Mse)
+            .unwrap();
         assert!(
             (an.ae_test_mse - history_mse).abs() < 1e-4,
             "{} vs {history_mse}",

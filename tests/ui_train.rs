@@ -271,7 +271,7 @@ fn settings_persist_and_a_corrupt_file_gives_a_notice() {
     let app = bottleneck::app::App::new(
         &ctx,
         bottleneck::app::AppOptions {
-            data: Some("embedded".into()),
+            data: Some(bottleneck::data::DatasetSource::Embedded),
             settings_path: Some(path.clone()),
             load_bundled: false,
         },
@@ -295,7 +295,9 @@ fn a_missing_dataset_folder_falls_back_with_a_message() {
     let app = bottleneck::app::App::new(
         &ctx,
         bottleneck::app::AppOptions {
-            data: Some("/nonexistent/folder".into()),
+            data: Some(bottleneck::data::DatasetSource::Dir(
+                "/nonexistent/folder".into(),
+            )),
             settings_path: None,
             load_bundled: false,
         },

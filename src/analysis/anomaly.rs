@@ -3,14 +3,47 @@
 //! by how badly it reconstructs them (per-image MSE). Images of held-out classes, or of another
 //! dataset altogether (out of distribution), should score higher; the ROC AUC measures how
 //! well the score separates them. Owns the detector's settings, its training loop (with
-//! progress and cancellation) and the scoring; drawing is the panel's business.
+//! progress and cancellation), the scoring and their errors ([`AnomalyError`]); drawing is the
+//! panel's business.
 
 use std::sync::Arc;
 
 use crate::analysis::metrics;
 use crate::data::{Dataset, Split};
-use crate::model::{TrainConfig, TrainedModel, Variant};
-use crate::train::Trainer;
+use crate::model::{ConfigError, TrainConfig, TrainedModel, Variant};
+use crate::train::{TrainError, Trainer};
+
+/// What can go wrong building or using a detector (messages are shown as is in the panel and
+/// by `bottleneck anomaly`).
+#[derive(Debug, thiserror::Error)]
+pub enum AnomalyError {
+    #[error("choose at least one normal class")]
+    NoNormalClass,
+    #[error(
+        "class {class} is not in the dataset (its classes are 0 to {})",
+        .classes.saturating_sub(1)
+    )]
+    UnknownClass { class: u8, classes: usize },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("no training image belongs to the normal classes")]
+    NoNormalImages,
+    #[error("'{0}' is not a class number (expected e.g. 0,1,2)")]
+    NotAClass(String),
+    #[error("no class given (expected e.g. 0,1,2,3,4,5,6,8,9)")]
+    NoClass,
+    /// Boxed: a training error is large and rare.
+    #[error(transparent)]
+    Train(Box<TrainError>),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl From<TrainError> for AnomalyError {
+    fn from(e: TrainError) -> Self {
+        AnomalyError::Train(Box::new(e))
+    }
+}
 
 /// How the detector is built: a plain dense autoencoder, small and quick to train.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,26 +78,23 @@ impl DetectorSettings {
     }
 
     /// Checks the settings against a dataset with `classes` classes; `Err` names the problem.
-    pub fn validate(&self, classes: usize) -> Result<(), String> {
+    pub fn validate(&self, classes: usize) -> Result<(), AnomalyError> {
         if self.normal.is_empty() {
-            return Err("choose at least one normal class".into());
+            return Err(AnomalyError::NoNormalClass);
         }
-        if let Some(&c) = self.normal.iter().find(|&&c| c as usize >= classes) {
-            return Err(format!(
-                "class {c} is not in the dataset (its classes are 0 to {})",
-                classes.saturating_sub(1)
-            ));
+        if let Some(&class) = self.normal.iter().find(|&&c| c as usize >= classes) {
+            return Err(AnomalyError::UnknownClass { class, classes });
         }
-        self.train_config().validate()
+        Ok(self.train_config().validate()?)
     }
 }
 
 /// The dataset the detector trains on: both splits keep only the normal classes (the test
 /// split then gives the training curve's "test" loss on normal images).
-pub fn normal_only(data: &Dataset, normal: &[u8]) -> Result<Dataset, String> {
+pub fn normal_only(data: &Dataset, normal: &[u8]) -> Result<Dataset, AnomalyError> {
     let train = data.train.filter_classes(normal);
     if train.is_empty() {
-        return Err("no training image belongs to the normal classes".into());
+        return Err(AnomalyError::NoNormalImages);
     }
     Ok(Dataset {
         name: format!("{} (normal classes)", data.name),
@@ -72,6 +102,7 @@ pub fn normal_only(data: &Dataset, normal: &[u8]) -> Result<Dataset, String> {
         train,
         test: data.test.filter_classes(normal),
         source: data.source.clone(),
+        identity: crate::id::Identity::new(),
     })
 }
 
@@ -82,25 +113,28 @@ pub fn train_detector(
     settings: &DetectorSettings,
     data: &Dataset,
     mut progress: impl FnMut(usize, usize) -> bool,
-) -> Result<Option<TrainedModel>, String> {
+) -> Result<Option<TrainedModel>, AnomalyError> {
     settings.validate(data.num_classes())?;
     let normal = Arc::new(normal_only(data, &settings.normal)?);
-    let mut trainer = Trainer::new(settings.train_config(), normal).map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(settings.train_config(), normal)?;
     let total = trainer.steps_per_epoch() * settings.epochs;
     let mut done = 0;
     while !trainer.is_finished() {
-        trainer.step().map_err(|e| e.to_string())?;
+        trainer.step()?;
         done += 1;
         if !progress(done, total) {
             return Ok(None);
         }
     }
-    trainer.snapshot().map(Some).map_err(|e| e.to_string())
+    Ok(Some(trainer.snapshot()?))
 }
 
 /// Reconstruction error (MSE per pixel) of each image of `images` (row-major, 784 per image).
-pub fn reconstruction_errors(model: &TrainedModel, images: &[f32]) -> Result<Vec<f32>, String> {
-    let recon = model.reconstruct(images).map_err(|e| e.to_string())?;
+pub fn reconstruction_errors(
+    model: &TrainedModel,
+    images: &[f32],
+) -> Result<Vec<f32>, AnomalyError> {
+    let recon = model.reconstruct(images)?;
     Ok(metrics::row_mse(images, &recon, crate::PIXELS))
 }
 
@@ -172,7 +206,11 @@ impl Scored {
 }
 
 /// Scores every image of `test`: those outside `normal` are the anomalies.
-pub fn score_held_out(model: &TrainedModel, test: &Split, normal: &[u8]) -> Result<Scored, String> {
+pub fn score_held_out(
+    model: &TrainedModel,
+    test: &Split,
+    normal: &[u8],
+) -> Result<Scored, AnomalyError> {
     let errors = reconstruction_errors(model, &test.images)?;
     Ok(Scored {
         anomalous: test.labels.iter().map(|l| !normal.contains(l)).collect(),
@@ -188,7 +226,7 @@ pub fn score_ood(
     test: &Split,
     normal: &[u8],
     other: &Split,
-) -> Result<Scored, String> {
+) -> Result<Scored, AnomalyError> {
     let normals = test.filter_classes(normal);
     let mut images = normals.images;
     images.extend_from_slice(&other.images);
@@ -205,18 +243,18 @@ pub fn score_ood(
 }
 
 /// Parses a list of classes such as "0,1,2,3,4,5,6,8,9" (spaces allowed, duplicates ignored).
-pub fn parse_classes(s: &str) -> Result<Vec<u8>, String> {
+pub fn parse_classes(s: &str) -> Result<Vec<u8>, AnomalyError> {
     let mut out = Vec::new();
     for p in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let c: u8 = p
             .parse()
-            .map_err(|_| format!("'{p}' is not a class number (expected e.g. 0,1,2)"))?;
+            .map_err(|_| AnomalyError::NotAClass(p.to_string()))?;
         if !out.contains(&c) {
             out.push(c);
         }
     }
     if out.is_empty() {
-        return Err("no class given (expected e.g. 0,1,2,3,4,5,6,8,9)".into());
+        return Err(AnomalyError::NoClass);
     }
     out.sort_unstable();
     Ok(out)
@@ -257,7 +295,10 @@ mod tests {
     fn classes_parse() {
         assert_eq!(parse_classes("0, 1,2,1").unwrap(), vec![0, 1, 2]);
         assert_eq!(parse_classes("9,3").unwrap(), vec![3, 9]);
-        assert!(parse_classes("0,x").unwrap_err().contains("'x'"));
+        assert!(parse_classes("0,x")
+            .unwrap_err()
+            .to_string()
+            .contains("'x'"));
         assert!(parse_classes("300").is_err());
         assert!(parse_classes(" , ").is_err());
     }
@@ -266,14 +307,18 @@ mod tests {
     fn settings_are_checked() {
         let s = DetectorSettings::all_but(7, 10);
         assert_eq!(s.normal, vec![0, 1, 2, 3, 4, 5, 6, 8, 9]);
-        assert_eq!(s.validate(10), Ok(()));
-        assert!(s.validate(5).unwrap_err().contains("class 5"));
+        assert!(s.validate(10).is_ok());
+        assert!(s.validate(5).unwrap_err().to_string().contains("class 5"));
         let none = DetectorSettings {
             normal: vec![],
             ..s.clone()
         };
         assert!(none.validate(10).is_err());
         let zero = DetectorSettings { epochs: 0, ..s };
-        assert!(zero.validate(10).unwrap_err().contains("epochs"));
+        assert!(zero
+            .validate(10)
+            .unwrap_err()
+            .to_string()
+            .contains("epochs"));
     }
 }

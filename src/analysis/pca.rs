@@ -46,6 +46,8 @@ pub struct Pca {
     pub variances: Vec<f32>,
     /// Total variance of the data (trace of the covariance).
     pub total_variance: f32,
+    /// For cache keys (a clone gets its own).
+    identity: crate::id::Identity,
 }
 
 impl Pca {
@@ -159,7 +161,13 @@ impl Pca {
             components,
             variances,
             total_variance: total_variance.max(0.0) as f32,
+            identity: crate::id::Identity::new(),
         })
+    }
+
+    /// This PCA's identity, for cache keys.
+    pub fn id(&self) -> crate::id::Id {
+        self.identity.id()
     }
 
     pub fn n_components(&self) -> usize {
@@ -588,6 +596,7 @@ mod tests {
             components: vec![],
             variances: vec![1.0],
             total_variance: 1.0,
+            identity: crate::id::Identity::new(),
         };
         assert!(odd.project(&[1.0; 4], 1).is_empty());
         assert!(odd.reconstruct(&[1.0; 4], 1).is_empty());

@@ -104,7 +104,7 @@ impl Exporter {
                     tab,
                     model: shared.model().cloned(),
                     compare: shared.comparison().and_then(|b| b.model().cloned()),
-                    data: shared.data.spec(),
+                    data: shared.data.source.clone(),
                     width: shared.panel_window_size.x,
                     height: shared.panel_window_size.y,
                     scale: 2.0,

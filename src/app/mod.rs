@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetSource};
 use crate::train::worker::RunState;
 use settings::Settings;
 pub use state::{Level, Notice, Run, RunId, RunView, SessionModel, Shared};
@@ -85,7 +85,7 @@ impl Tab {
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
     /// `--data`: overrides the dataset remembered in the settings.
-    pub data: Option<String>,
+    pub data: Option<DatasetSource>,
     /// Where settings live (`None`: nowhere, nothing persists).
     pub settings_path: Option<PathBuf>,
     /// Open with the bundled pre-trained models (on the embedded digits): the real app does,
@@ -168,7 +168,7 @@ impl App {
         let mut tab = settings.tab;
         let mut shared = Shared::new(ctx, data, settings, opts.settings_path)
             .expect("cannot start the training thread");
-        shared.settings.dataset = shared.data.spec();
+        shared.settings.dataset = shared.data.source.clone();
         for (l, n) in notices {
             shared.notify(l, n);
         }
@@ -568,8 +568,8 @@ impl eframe::App for EframeApp {
     }
 }
 
-/// Opens the app window on dataset `data` (`"embedded"` or a folder).
-pub fn run(data: &str) -> anyhow::Result<()> {
+/// Opens the app window on dataset `data`.
+pub fn run(data: &DatasetSource) -> anyhow::Result<()> {
     let settings_path = settings::settings_path();
     let (settings, _) = Settings::load(settings_path.as_deref());
     let size = settings.window_size.unwrap_or([1280.0, 800.0]);
@@ -582,13 +582,13 @@ pub fn run(data: &str) -> anyhow::Result<()> {
             .with_app_id("bottleneck"),
         ..Default::default()
     };
-    let data = if data == "embedded"
-        && settings.dataset != "embedded"
+    let data = if *data == DatasetSource::Embedded
+        && settings.dataset != DatasetSource::Embedded
         && std::env::args().all(|a| a != "--data")
     {
         None
     } else {
-        Some(data.to_string())
+        Some(data.clone())
     };
     eframe::run_native(
         "Bottleneck",

@@ -1,5 +1,5 @@
-//! Settings that survive a restart: the training form, the last dataset, the window's size and
-//! the UI's mode. Stored as JSON in the user's config folder (`BOTTLENECK_CONFIG_DIR` overrides
+//! Settings that survive a restart: the training form, the last dataset (a `DatasetSource`,
+//! stored as `"embedded"` or a folder path, as always), the window's size and the UI's mode. Stored as JSON in the user's config folder (`BOTTLENECK_CONFIG_DIR` overrides
 //! it, for tests). A file that cannot be read is set aside as `settings.json.bad` and the
 //! defaults are used, with a notice: nothing the user made is silently destroyed.
 
@@ -16,8 +16,8 @@ pub struct Settings {
     pub version: u32,
     /// The training form.
     pub train: TrainConfig,
-    /// `"embedded"` or a dataset folder.
-    pub dataset: String,
+    /// The last dataset (in the file: `"embedded"` or a dataset folder).
+    pub dataset: crate::data::DatasetSource,
     pub tab: Tab,
     /// Inner size of the window in points.
     pub window_size: Option<[f32; 2]>,
@@ -37,7 +37,7 @@ impl Default for Settings {
         Self {
             version: 1,
             train: TrainConfig::preset(crate::model::Variant::Dense, 2),
-            dataset: "embedded".into(),
+            dataset: crate::data::DatasetSource::Embedded,
             tab: Tab::Train,
             window_size: None,
             log_scale: false,
@@ -120,6 +120,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DatasetSource;
 
     #[test]
     fn round_trip_and_missing_file() {
@@ -156,7 +157,28 @@ mod tests {
         std::fs::write(&p, br#"{"dataset": "/data/x", "future_field": 3}"#).unwrap();
         let (s, notice) = Settings::load(Some(&p));
         assert!(notice.is_none());
-        assert_eq!(s.dataset, "/data/x");
+        assert_eq!(s.dataset, DatasetSource::Dir("/data/x".into()));
         assert_eq!(s.train, Settings::default().train);
+    }
+
+    /// Files written before the dataset was typed keep their meaning, and are written the same.
+    #[test]
+    fn old_dataset_strings_are_read_and_written_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        for (text, want) in [
+            ("embedded", DatasetSource::Embedded),
+            ("", DatasetSource::Embedded),
+            ("/data/fashion", DatasetSource::Dir("/data/fashion".into())),
+        ] {
+            let json = format!(r#"{{"version": 1, "dataset": "{text}", "tab": "train"}}"#);
+            std::fs::write(&p, json).unwrap();
+            let (s, notice) = Settings::load(Some(&p));
+            assert!(notice.is_none(), "{notice:?}");
+            assert_eq!(s.dataset, want);
+            let written: serde_json::Value = serde_json::to_value(&s).unwrap();
+            let text = if text.is_empty() { "embedded" } else { text };
+            assert_eq!(written["dataset"], text);
+        }
     }
 }

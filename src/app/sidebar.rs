@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::{Level, Shared};
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::data::{Dataset, NoiseKind};
-use crate::model::{Arch, LossKind, NoiseSpec, OptimizerKind, TrainConfig, Variant};
+use crate::model::{config, Arch, LossKind, NoiseSpec, OptimizerKind, Variant};
 use crate::train::worker::RunState;
 
 #[derive(Default)]
@@ -141,7 +141,7 @@ impl Sidebar {
                     .response
                     .on_hover_text("Which kind of autoencoder to train; each variant sets sensible defaults below.");
                 if variant != cfg.variant {
-                    apply_preset(cfg, variant);
+                    cfg.apply_preset(variant);
                     self.hidden_text = None;
                     self.channels_text = None;
                 }
@@ -159,13 +159,13 @@ impl Sidebar {
                         .add(egui::TextEdit::singleline(text).desired_width(110.0))
                         .on_hover_text("Channels of each stride-2 3×3 convolution, e.g. 16,32 (28 to 14 to 7 pixels).");
                     if r.changed() {
-                        match crate::cli::parse_sizes(text) {
+                        match config::parse_sizes(text) {
                             Ok(v) if !v.is_empty() && v.len() <= 3 && v.iter().all(|&c| (1..=256).contains(&c)) => {
                                 cfg.model.channels = v;
                                 self.channels_error = None;
                             }
                             Ok(_) => self.channels_error = Some("1 to 3 layers of 1–256 channels".into()),
-                            Err(e) => self.channels_error = Some(e),
+                            Err(e) => self.channels_error = Some(e.to_string()),
                         }
                     }
                 } else {
@@ -175,13 +175,13 @@ impl Sidebar {
                         .add(egui::TextEdit::singleline(text).desired_width(110.0))
                         .on_hover_text("Widths of the hidden layers from the input side, e.g. 256,128; the decoder mirrors them.");
                     if r.changed() {
-                        match crate::cli::parse_sizes(text) {
+                        match config::parse_sizes(text) {
                             Ok(v) if v.len() <= 8 && v.iter().all(|&h| (1..=8192).contains(&h)) => {
                                 cfg.model.hidden = v;
                                 self.hidden_error = None;
                             }
                             Ok(_) => self.hidden_error = Some("at most 8 layers of 1–8192 units".into()),
-                            Err(e) => self.hidden_error = Some(e),
+                            Err(e) => self.hidden_error = Some(e.to_string()),
                         }
                     }
                 }
@@ -307,15 +307,6 @@ impl Sidebar {
             ui.ctx().request_repaint();
         }
     }
-}
-
-/// Switches the form to `variant`'s preset, keeping the latent size, epochs, batch and seed.
-pub fn apply_preset(cfg: &mut TrainConfig, variant: Variant) {
-    let mut p = TrainConfig::preset(variant, cfg.model.latent);
-    p.epochs = cfg.epochs;
-    p.batch = cfg.batch;
-    p.seed = cfg.seed;
-    *cfg = p;
 }
 
 pub fn variant_help(v: Variant) -> &'static str {

@@ -19,8 +19,7 @@ pub struct SnapshotRequest {
     /// A second model shown beside the first as run B (the Train panel's curves and the
     /// Latent space panel's maps compare them).
     pub compare: Option<Arc<TrainedModel>>,
-    /// `"embedded"` or a dataset folder.
-    pub data: String,
+    pub data: crate::data::DatasetSource,
     /// Size in points.
     pub width: f32,
     pub height: f32,
@@ -37,7 +36,7 @@ impl Default for SnapshotRequest {
             tab: Tab::Train,
             model: None,
             compare: None,
-            data: "embedded".into(),
+            data: crate::data::DatasetSource::Embedded,
             width: 1280.0,
             height: 800.0,
             scale: 1.0,
@@ -107,7 +106,7 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
         settings_path: None,
         // The built-in models join the session (the comparisons show them); the requested
         // model is adopted after them, so it is the current one.
-        load_bundled: req.data == "embedded",
+        load_bundled: req.data == crate::data::DatasetSource::Embedded,
     };
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());

@@ -282,7 +282,7 @@ impl Run {
                     Some(r) => format!(
                         "Finished {} epochs: test MSE {:.4}.",
                         s.model.meta.epochs_trained,
-                        r.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN)
+                        r.test.get(crate::model::Term::Mse).unwrap_or(f64::NAN)
                     ),
                     None => "Finished.".into(),
                 };
@@ -306,7 +306,7 @@ impl Run {
             )),
             Event::Loaded { path, snapshot } => {
                 let m = snapshot.model.clone();
-                if !path.as_os_str().is_empty() {
+                if let Some(path) = path {
                     follow.push(FollowUp::Notify(
                         Level::Info,
                         format!("Loaded {} ({}).", path.display(), m.config().describe()),
@@ -349,7 +349,7 @@ impl SessionModel {
             .meta
             .history
             .last()
-            .and_then(|r| r.test.get(crate::model::loss::MSE));
+            .and_then(|r| r.test.get(crate::model::Term::Mse));
         SessionModel {
             label,
             model,
@@ -494,7 +494,7 @@ impl Shared {
     /// variant's preset for everything else.
     pub fn compare_config(&self) -> TrainConfig {
         let mut c = self.settings.train.clone();
-        crate::app::sidebar::apply_preset(&mut c, self.settings.compare_variant);
+        c.apply_preset(self.settings.compare_variant);
         c
     }
 
@@ -555,7 +555,7 @@ impl Shared {
     /// Replaces the dataset (training in progress keeps its own copy); every run's model
     /// moves to it.
     pub fn set_dataset(&mut self, data: Dataset) {
-        self.settings.dataset = data.spec();
+        self.settings.dataset = data.source.clone();
         self.data = Arc::new(data);
         self.refit_pca();
         for r in &mut self.runs {
@@ -617,7 +617,7 @@ impl Shared {
     /// comparison is on, run B starts too, on the same data with the same seed.
     pub fn start_training(&mut self) -> Result<(), String> {
         let cfg = self.settings.train.clone();
-        cfg.validate()?;
+        cfg.validate().map_err(|e| e.to_string())?;
         let data = self.data.clone();
         if self.settings.compare {
             let b_cfg = self.compare_config();

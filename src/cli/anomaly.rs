@@ -140,11 +140,11 @@ pub fn measure(a: &AnomalyArgs) -> anyhow::Result<Outcome> {
     bar.finish_and_clear();
     let train_seconds = started.elapsed().as_secs_f64();
 
-    let held = anomaly::score_held_out(&model, &data.test, &normal).map_err(|e| anyhow!(e))?;
+    let held = anomaly::score_held_out(&model, &data.test, &normal).map_err(|e| anyhow!("{e}"))?;
     let ood_scored = match &ood {
-        Some(o) => {
-            Some(anomaly::score_ood(&model, &data.test, &normal, &o.test).map_err(|e| anyhow!(e))?)
-        }
+        Some(o) => Some(
+            anomaly::score_ood(&model, &data.test, &normal, &o.test).map_err(|e| anyhow!("{e}"))?,
+        ),
         None => None,
     };
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::BenchArgs;
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetSource};
 use crate::model::{TrainConfig, Variant};
 use crate::train::{EngineChoice, Trainer};
 
@@ -63,7 +63,7 @@ fn app_harness(
     setup: impl FnOnce(&mut crate::app::App) + 'static,
 ) -> egui_kittest::Harness<'static, Option<crate::app::App>> {
     let opts = crate::app::AppOptions {
-        data: Some("embedded".into()),
+        data: Some(DatasetSource::Embedded),
         settings_path: None,
         load_bundled: false,
     };
@@ -173,7 +173,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
     let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == name));
-    let data = Arc::new(super::commands::load_dataset("embedded")?);
+    let data = Arc::new(super::commands::load_dataset(&DatasetSource::Embedded)?);
     let mut out = json!({
         "threads": rayon::current_num_threads(),
         "dataset": data.name,
@@ -308,6 +308,7 @@ fn synthetic_dataset() -> anyhow::Result<Dataset> {
         name: "synthetic (embedded digits repeated with noise)".into(),
         train,
         test,
+        identity: crate::id::Identity::new(),
         ..base
     })
 }
@@ -410,7 +411,7 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
     let mut app = App::new(
         &ctx,
         AppOptions {
-            data: Some("embedded".into()),
+            data: Some(DatasetSource::Embedded),
             settings_path: None,
             load_bundled: false,
         },

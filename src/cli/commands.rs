@@ -9,13 +9,14 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{parse_sizes, DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
-use crate::data::{self, Dataset};
+use super::{DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
+use crate::data::{self, Dataset, DatasetSource};
+use crate::model::config::parse_sizes;
 use crate::model::{io, NoiseSpec, TrainConfig};
 use crate::train::Trainer;
 
-pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
-    Dataset::load(spec).with_context(|| format!("cannot load dataset --data {spec}"))
+pub fn load_dataset(source: &DatasetSource) -> anyhow::Result<Dataset> {
+    Dataset::load(source).with_context(|| format!("cannot load dataset --data {source}"))
 }
 
 pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
@@ -137,7 +138,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
                 e.epoch,
                 e.train.total(),
                 e.test.total(),
-                e.test.get(crate::model::loss::MSE).unwrap_or(f64::NAN),
+                e.test.get(crate::model::Term::Mse).unwrap_or(f64::NAN),
                 e.samples_per_sec
             );
             if bar.is_hidden() {

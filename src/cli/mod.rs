@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::data::DatasetSource;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "bottleneck",
@@ -22,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     /// Dataset the app opens: "embedded" (10,000 MNIST digits built in) or a folder of IDX files.
     #[arg(long, value_name = "embedded|DIR")]
-    pub data: Option<String>,
+    pub data: Option<DatasetSource>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -50,7 +52,7 @@ pub enum Command {
 pub struct DataArg {
     /// "embedded" (the 10,000 built-in MNIST digits) or a folder of IDX files.
     #[arg(long, default_value = "embedded", value_name = "embedded|DIR")]
-    pub data: String,
+    pub data: DatasetSource,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -199,22 +201,10 @@ fn parse_optimizer(s: &str) -> Result<crate::model::OptimizerKind, String> {
     }
 }
 
-/// Parses "256,128" (spaces allowed; empty means no layers).
-pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<usize>()
-                .map_err(|_| format!("'{p}' is not a layer size (expected numbers like 256,128)"))
-        })
-        .collect()
-}
-
 /// Runs a parsed command line. `Ok(())` for the app means it was closed normally.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => crate::app::run(cli.data.as_deref().unwrap_or("embedded")),
+        None => crate::app::run(&cli.data.unwrap_or_default()),
         Some(Command::Train(a)) => commands::train(a),
         Some(Command::Eval(a)) => commands::eval(a),
         Some(Command::Encode(a)) => commands::encode(a),

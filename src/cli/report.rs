@@ -30,7 +30,7 @@ pub struct ModelReport {
 pub fn measure(model: &TrainedModel, data: &Dataset) -> anyhow::Result<ModelReport> {
     let k = model.latent();
     let test_terms = crate::train::evaluate(model, &data.test)?;
-    let test_mse = test_terms.get(crate::model::loss::MSE).unwrap_or(f64::NAN);
+    let test_mse = test_terms.get(crate::model::Term::Mse).unwrap_or(f64::NAN);
 
     let started = Instant::now();
     let pca = Pca::fit(&data.train.images, crate::PIXELS, k)?;

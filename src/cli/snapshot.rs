@@ -24,7 +24,7 @@ pub struct SnapshotArgs {
     pub compare: Option<PathBuf>,
     /// "embedded" or a folder of IDX files.
     #[arg(long, default_value = "embedded")]
-    pub data: String,
+    pub data: crate::data::DatasetSource,
     /// Width and height in points.
     #[arg(long, default_value_t = 1280.0)]
     pub width: f32,

@@ -9,6 +9,9 @@
 //! present: they are used as they are. Only one: it is split 80/20 (stratified, fixed seed).
 //! Class names come from an optional `classes.txt` (one name per line), else from the folder
 //! (a path containing "fashion" gets Fashion-MNIST's names), else they are the digits.
+//!
+//! Where a dataset comes from is a [`DatasetSource`]; written as text (command line, settings
+//! file) it is `"embedded"` or the folder's path.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,10 +98,54 @@ impl Split {
 }
 
 /// Where a dataset came from; saved with models so a user knows what a model was trained on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// As text (`FromStr`, `Display`, serde): `"embedded"` for the built-in digits, anything else
+/// is a folder path (an empty string also means the built-in digits).
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum DatasetSource {
+    #[default]
     Embedded,
     Dir(PathBuf),
+}
+
+impl DatasetSource {
+    const EMBEDDED: &'static str = "embedded";
+}
+
+impl std::str::FromStr for DatasetSource {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(if s.is_empty() || s == Self::EMBEDDED {
+            DatasetSource::Embedded
+        } else {
+            DatasetSource::Dir(PathBuf::from(s))
+        })
+    }
+}
+
+impl From<String> for DatasetSource {
+    fn from(s: String) -> Self {
+        match s.parse() {
+            Ok(source) => source,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl From<DatasetSource> for String {
+    fn from(s: DatasetSource) -> String {
+        s.to_string()
+    }
+}
+
+impl std::fmt::Display for DatasetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatasetSource::Embedded => f.write_str(Self::EMBEDDED),
+            DatasetSource::Dir(p) => write!(f, "{}", p.display()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +157,8 @@ pub struct Dataset {
     pub train: Split,
     pub test: Split,
     pub source: DatasetSource,
+    /// For cache keys (a clone gets its own); `Identity::new()` when building one.
+    pub(crate) identity: crate::id::Identity,
 }
 
 impl Dataset {
@@ -127,6 +176,7 @@ impl Dataset {
             train,
             test,
             source: DatasetSource::Embedded,
+            identity: crate::id::Identity::new(),
         })
     }
 
@@ -178,16 +228,21 @@ impl Dataset {
             train,
             test,
             source: DatasetSource::Dir(std::path::absolute(dir).unwrap_or_else(|_| dir.into())),
+            identity: crate::id::Identity::new(),
         })
     }
 
-    /// `"embedded"` (or empty) for the built-in digits, anything else is a folder path.
-    pub fn load(spec: &str) -> Result<Dataset> {
-        if spec.is_empty() || spec == "embedded" {
-            Self::embedded()
-        } else {
-            Self::load_dir(Path::new(spec))
+    /// The built-in digits or a folder's dataset.
+    pub fn load(source: &DatasetSource) -> Result<Dataset> {
+        match source {
+            DatasetSource::Embedded => Self::embedded(),
+            DatasetSource::Dir(dir) => Self::load_dir(dir),
         }
+    }
+
+    /// This dataset's identity, for cache keys.
+    pub fn id(&self) -> crate::id::Id {
+        self.identity.id()
     }
 
     pub fn num_classes(&self) -> usize {
@@ -200,14 +255,6 @@ impl Dataset {
             .get(label as usize)
             .cloned()
             .unwrap_or_else(|| label.to_string())
-    }
-
-    /// The spec string that `load` accepts to reopen this dataset.
-    pub fn spec(&self) -> String {
-        match &self.source {
-            DatasetSource::Embedded => "embedded".into(),
-            DatasetSource::Dir(p) => p.display().to_string(),
-        }
     }
 
     pub fn into_arc(self) -> Arc<Dataset> {

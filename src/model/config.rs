@@ -1,10 +1,57 @@
 //! What defines a model and a training run: the variant presets (dense, deep, conv,
 //! denoising, sparse, contractive, VAE, linear), the architecture, the loss and the
-//! optimiser settings. Serialised into every saved model's JSON sidecar.
+//! optimiser settings. Serialised into every saved model's JSON sidecar. Also owns checking
+//! them ([`TrainConfig::validate`], [`ConfigError`]), switching presets
+//! ([`TrainConfig::apply_preset`]) and parsing layer sizes ([`parse_sizes`]).
 
 use serde::{Deserialize, Serialize};
 
+use super::term::Term;
 use crate::data::NoiseKind;
+
+/// Why a [`TrainConfig`] cannot train (its message is one sentence, shown as is in the UI).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("latent size must be between 1 and 784, got {0}")]
+    Latent(usize),
+    #[error("hidden layer sizes must be between 1 and 8192, got {0}")]
+    HiddenSize(usize),
+    #[error("at most 8 hidden layers")]
+    TooManyHidden,
+    #[error("a conv autoencoder needs 1 to 3 convolution layers")]
+    ConvLayers,
+    #[error("conv channels must be between 1 and 256, got {0}")]
+    Channels(usize),
+    #[error("a VAE needs at least one hidden layer")]
+    VaeHidden,
+    #[error("BCE needs outputs in [0, 1]: use MSE with a linear output")]
+    BceLinear,
+    #[error("learning rate must be positive, got {0}")]
+    LearningRate(f64),
+    #[error("batch size must be between 1 and 8192, got {0}")]
+    Batch(usize),
+    #[error("epochs must be between 1 and 100000, got {0}")]
+    Epochs(usize),
+    #[error("{name} must be zero or positive, got {value}")]
+    Negative { name: &'static str, value: f32 },
+    #[error("noise factor must be between 0 and 1, got {0}")]
+    NoiseFactor(f32),
+}
+
+/// A list of layer sizes that does not parse: the part that is not a number.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a layer size (expected numbers like 256,128)")]
+pub struct SizesError(pub String);
+
+/// Parses layer sizes written like "256,128" (spaces allowed; empty means no layers), as the
+/// settings form and `--hidden` / `--channels` take them.
+pub fn parse_sizes(s: &str) -> Result<Vec<usize>, SizesError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<usize>().map_err(|_| SizesError(p.to_string())))
+        .collect()
+}
 
 /// The kinds of autoencoder a user picks from. Each is a preset over [`TrainConfig`]; the
 /// regularisers (noise, L1, contractive) can also be combined with any architecture.
@@ -238,86 +285,82 @@ impl TrainConfig {
         c
     }
 
-    /// Checks the settings, returning a one-sentence reason when they cannot train.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Switches to `variant`'s preset, keeping the latent size, epochs, batch and seed (what the
+    /// settings form does when the variant changes, and how run B's settings are made).
+    pub fn apply_preset(&mut self, variant: Variant) {
+        let mut p = TrainConfig::preset(variant, self.model.latent);
+        p.epochs = self.epochs;
+        p.batch = self.batch;
+        p.seed = self.seed;
+        *self = p;
+    }
+
+    /// Checks the settings; the error's message is a one-sentence reason they cannot train.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let m = &self.model;
         if m.latent == 0 || m.latent > 784 {
-            return Err(format!(
-                "latent size must be between 1 and 784, got {}",
-                m.latent
-            ));
+            return Err(ConfigError::Latent(m.latent));
         }
         if let Some(&h) = m.hidden.iter().find(|&&h| h == 0 || h > 8192) {
-            return Err(format!(
-                "hidden layer sizes must be between 1 and 8192, got {h}"
-            ));
+            return Err(ConfigError::HiddenSize(h));
         }
         if m.hidden.len() > 8 {
-            return Err("at most 8 hidden layers".into());
+            return Err(ConfigError::TooManyHidden);
         }
         if m.arch == Arch::Conv {
             if m.channels.is_empty() || m.channels.len() > 3 {
-                return Err("a conv autoencoder needs 1 to 3 convolution layers".into());
+                return Err(ConfigError::ConvLayers);
             }
             if let Some(&c) = m.channels.iter().find(|&&c| c == 0 || c > 256) {
-                return Err(format!("conv channels must be between 1 and 256, got {c}"));
+                return Err(ConfigError::Channels(c));
             }
         }
         if m.arch == Arch::Vae && m.hidden.is_empty() {
-            return Err("a VAE needs at least one hidden layer".into());
+            return Err(ConfigError::VaeHidden);
         }
         if self.loss == LossKind::Bce && !m.sigmoid_output {
-            return Err("BCE needs outputs in [0, 1]: use MSE with a linear output".into());
+            return Err(ConfigError::BceLinear);
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("learning rate must be positive, got {}", self.lr));
+            return Err(ConfigError::LearningRate(self.lr));
         }
         if self.batch == 0 || self.batch > 8192 {
-            return Err(format!(
-                "batch size must be between 1 and 8192, got {}",
-                self.batch
-            ));
+            return Err(ConfigError::Batch(self.batch));
         }
         if self.epochs == 0 || self.epochs > 100_000 {
-            return Err(format!(
-                "epochs must be between 1 and 100000, got {}",
-                self.epochs
-            ));
+            return Err(ConfigError::Epochs(self.epochs));
         }
-        for (name, v) in [
+        for (name, value) in [
             ("L1 weight", self.l1),
             ("contractive weight", self.contractive),
             ("beta", self.beta),
             ("weight decay", self.weight_decay),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} must be zero or positive, got {v}"));
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Negative { name, value });
             }
         }
         if let Some(n) = self.noise {
             if !(n.factor.is_finite() && (0.0..=1.0).contains(&n.factor)) {
-                return Err(format!(
-                    "noise factor must be between 0 and 1, got {}",
-                    n.factor
-                ));
+                return Err(ConfigError::NoiseFactor(n.factor));
             }
         }
         Ok(())
     }
 
-    /// Loss terms this configuration produces, in display order (always ends with "total").
-    pub fn term_names(&self) -> Vec<&'static str> {
-        let mut t = vec![crate::model::loss::RECONSTRUCTION];
+    /// Loss terms this configuration produces, in display order (always ends with `Total`).
+    pub fn terms(&self) -> Vec<Term> {
+        let mut t = vec![Term::Reconstruction];
         if self.model.arch == Arch::Vae {
-            t.push(crate::model::loss::KL);
+            t.push(Term::Kl);
         }
         if self.l1 > 0.0 {
-            t.push(crate::model::loss::L1);
+            t.push(Term::L1);
         }
         if self.contractive > 0.0 {
-            t.push(crate::model::loss::CONTRACTIVE);
+            t.push(Term::Contractive);
         }
-        t.push(crate::model::loss::TOTAL);
+        t.push(Term::Total);
         t
     }
 
@@ -369,13 +412,38 @@ mod tests {
     #[test]
     fn invalid_settings_are_explained() {
         let mut c = TrainConfig::preset(Variant::Dense, 0);
-        assert!(c.validate().unwrap_err().contains("latent"));
+        assert!(c.validate().unwrap_err().to_string().contains("latent"));
         c.model.latent = 2;
         c.lr = -1.0;
-        assert!(c.validate().unwrap_err().contains("learning rate"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("learning rate"));
         let mut l = TrainConfig::preset(Variant::Linear, 2);
         l.loss = LossKind::Bce;
-        assert!(l.validate().unwrap_err().contains("BCE"));
+        assert!(l.validate().unwrap_err().to_string().contains("BCE"));
+    }
+
+    #[test]
+    fn sizes_parse_or_name_the_bad_part() {
+        assert_eq!(parse_sizes(" 256, 128 "), Ok(vec![256, 128]));
+        assert_eq!(parse_sizes(""), Ok(vec![]));
+        let e = parse_sizes("256,x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'x' is not a layer size (expected numbers like 256,128)"
+        );
+    }
+
+    #[test]
+    fn a_preset_keeps_the_run_settings() {
+        let mut c = TrainConfig::preset(Variant::Dense, 7);
+        (c.epochs, c.batch, c.seed, c.lr) = (3, 64, 9, 0.5);
+        c.apply_preset(Variant::Conv);
+        assert_eq!((c.model.latent, c.epochs, c.batch, c.seed), (7, 3, 64, 9));
+        assert_eq!(c.model.arch, Arch::Conv);
+        assert_eq!(c.lr, TrainConfig::preset(Variant::Conv, 7).lr);
     }
 
     #[test]

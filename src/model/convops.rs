@@ -124,7 +124,7 @@ impl Geom {
 fn matmul(m: usize, n: usize, k: usize, a: &[f32], a_t: bool, b: &[f32], b_t: bool) -> Vec<f32> {
     let mut c = vec![0f32; m * n];
     let par = gemm::Parallelism::Rayon(rayon::current_num_threads());
-    crate::train::kernels::matmul(m, n, k, &mut c, a, a_t, b, b_t, false, par);
+    crate::linalg::matmul(m, n, k, &mut c, a, a_t, b, b_t, false, par);
     c
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::loss::LossTerms;
+use super::loss::{LossTerms, Term};
 use super::{TrainConfig, TrainedModel};
 
 pub const FORMAT: &str = "bottleneck-model";
@@ -64,8 +64,11 @@ pub enum ModelIoError {
     },
     #[error("{path}: not a Bottleneck model description: {message}")]
     Meta { path: PathBuf, message: String },
-    #[error("{path}: the configuration cannot be built: {message}")]
-    Config { path: PathBuf, message: String },
+    #[error("{path}: the configuration cannot be built: {error}")]
+    Config {
+        path: PathBuf,
+        error: super::ConfigError,
+    },
     #[error("{path}: not a readable safetensors file: {message}")]
     Weights { path: PathBuf, message: String },
     #[error("{path}: tensor '{name}' is missing (the configuration needs it)")]
@@ -177,9 +180,9 @@ pub fn parse_meta(text: &str, side: &Path) -> Result<ModelMeta, ModelIoError> {
     }
     meta.config
         .validate()
-        .map_err(|message| ModelIoError::Config {
+        .map_err(|error| ModelIoError::Config {
             path: side.to_path_buf(),
-            message,
+            error,
         })?;
     Ok(meta)
 }
@@ -264,8 +267,8 @@ pub fn codes_csv(labels: &[u8], codes: &[f32], k: usize) -> String {
 /// The loss history as CSV: `epoch,train_<term>…,test_<term>…,samples_per_sec,seconds`.
 pub fn history_csv(history: &[EpochRecord]) -> String {
     use std::fmt::Write;
-    let mut train_terms: Vec<&str> = Vec::new();
-    let mut test_terms: Vec<&str> = Vec::new();
+    let mut train_terms: Vec<Term> = Vec::new();
+    let mut test_terms: Vec<Term> = Vec::new();
     for r in history {
         for (t, _) in r.train.iter() {
             if !train_terms.contains(&t) {
@@ -292,14 +295,14 @@ pub fn history_csv(history: &[EpochRecord]) -> String {
             let _ = write!(
                 out,
                 ",{}",
-                r.train.get(t).map(|v| v.to_string()).unwrap_or_default()
+                r.train.get(*t).map(|v| v.to_string()).unwrap_or_default()
             );
         }
         for t in &test_terms {
             let _ = write!(
                 out,
                 ",{}",
-                r.test.get(t).map(|v| v.to_string()).unwrap_or_default()
+                r.test.get(*t).map(|v| v.to_string()).unwrap_or_default()
             );
         }
         let _ = writeln!(out, ",{},{}", r.samples_per_sec, r.seconds);
@@ -356,9 +359,9 @@ mod csv_tests {
             seconds: 2.0,
             ..Default::default()
         };
-        a.train.set("total", 0.5);
-        a.test.set("total", 0.25);
-        a.test.set("mse", 0.125);
+        a.train.set(Term::Total, 0.5);
+        a.test.set(Term::Total, 0.25);
+        a.test.set(Term::Mse, 0.125);
         let csv = history_csv(&[a]);
         assert_eq!(csv, "epoch,train_total,test_mse,test_total,samples_per_sec,seconds\n1,0.5,0.125,0.25,100,2\n");
     }

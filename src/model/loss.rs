@@ -9,6 +9,8 @@
 //! - L1 is the per-sample Σ|zᵢ|, averaged over the batch; contractive is the per-sample ‖J‖²_F,
 //!   averaged over the batch.
 //!
+//! The terms are named by [`Term`] (module `term`); [`LossTerms`] holds their values.
+//!
 //! Every term is reported *with its weight applied* (β·KL, λ·L1, λ·‖J‖²), so that the terms
 //! add up to the total a user sees.
 
@@ -18,34 +20,28 @@ use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::config::{LossKind, TrainConfig};
+pub use super::term::Term;
 use super::Forward;
 
-pub const RECONSTRUCTION: &str = "reconstruction";
-pub const KL: &str = "kl";
-pub const L1: &str = "l1";
-pub const CONTRACTIVE: &str = "contractive";
-pub const TOTAL: &str = "total";
-/// Plain per-pixel MSE of reconstructing clean inputs (evaluation only).
-pub const MSE: &str = "mse";
-
-/// Named loss values. Ordered by name for stable JSON.
+/// Loss values by term. A JSON object keyed by the terms' names (`{"mse":0.1,"total":0.2}`),
+/// ordered by name for stable JSON.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LossTerms(pub BTreeMap<String, f64>);
+pub struct LossTerms(pub BTreeMap<Term, f64>);
 
 impl LossTerms {
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.0.get(name).copied()
+    pub fn get(&self, term: Term) -> Option<f64> {
+        self.0.get(&term).copied()
     }
     pub fn total(&self) -> f64 {
-        self.get(TOTAL).unwrap_or(f64::NAN)
+        self.get(Term::Total).unwrap_or(f64::NAN)
     }
-    pub fn set(&mut self, name: &str, v: f64) {
-        self.0.insert(name.to_string(), v);
+    pub fn set(&mut self, term: Term, v: f64) {
+        self.0.insert(term, v);
     }
     /// Adds `w · other` term by term (for running averages).
     pub fn add_scaled(&mut self, other: &LossTerms, w: f64) {
-        for (k, v) in &other.0 {
-            *self.0.entry(k.clone()).or_insert(0.0) += w * v;
+        for (&k, v) in &other.0 {
+            *self.0.entry(k).or_insert(0.0) += w * v;
         }
     }
     pub fn scale(&mut self, w: f64) {
@@ -56,8 +52,8 @@ impl LossTerms {
     pub fn is_finite(&self) -> bool {
         self.0.values().all(|v| v.is_finite())
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), *v))
+    pub fn iter(&self) -> impl Iterator<Item = (Term, f64)> + '_ {
+        self.0.iter().map(|(&k, &v)| (k, v))
     }
 }
 
@@ -98,37 +94,59 @@ pub fn objective(
     fwd: &Forward,
     target: &Tensor,
     jacobian_sq: Option<&Tensor>,
-) -> Result<(Tensor, Vec<(&'static str, Tensor)>)> {
+) -> Result<(Tensor, Vec<(Term, Tensor)>)> {
     let mut terms = Vec::new();
     let rec = reconstruction(cfg.loss, &fwd.logits, &fwd.recon, target)?;
     let mut total = rec.clone();
-    terms.push((RECONSTRUCTION, rec));
+    terms.push((Term::Reconstruction, rec));
     if let (Some(mu), Some(lv)) = (&fwd.mu, &fwd.logvar) {
         let k = (kl(mu, lv)? * cfg.beta as f64)?;
         total = (total + &k)?;
-        terms.push((KL, k));
+        terms.push((Term::Kl, k));
     }
     if cfg.l1 > 0.0 {
         let t = (l1(&fwd.code)? * cfg.l1 as f64)?;
         total = (total + &t)?;
-        terms.push((L1, t));
+        terms.push((Term::L1, t));
     }
     if cfg.contractive > 0.0 {
         if let Some(j) = jacobian_sq {
             let t = (j.mean_all()? * cfg.contractive as f64)?;
             total = (total + &t)?;
-            terms.push((CONTRACTIVE, t));
+            terms.push((Term::Contractive, t));
         }
     }
-    terms.push((TOTAL, total.clone()));
+    terms.push((Term::Total, total.clone()));
     Ok((total, terms))
 }
 
 /// Reads the scalar terms into plain numbers.
-pub fn to_terms(terms: &[(&'static str, Tensor)]) -> Result<LossTerms> {
+pub fn to_terms(terms: &[(Term, Tensor)]) -> Result<LossTerms> {
     let mut out = LossTerms::default();
     for (k, t) in terms {
-        out.set(k, t.to_scalar::<f32>()? as f64);
+        out.set(*k, t.to_scalar::<f32>()? as f64);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn todays_json_round_trips() {
+        let json =
+            r#"{"contractive":0.5,"kl":0.3,"l1":0.4,"mse":0.1,"reconstruction":0.25,"total":0.2}"#;
+        let t: LossTerms = serde_json::from_str(json).unwrap();
+        assert_eq!(t.get(Term::Mse), Some(0.1));
+        assert_eq!(t.total(), 0.2);
+        assert_eq!(serde_json::to_string(&t).unwrap(), json);
+        let mut built = LossTerms::default();
+        built.set(Term::Total, 0.2);
+        built.set(Term::Mse, 0.1);
+        assert_eq!(
+            serde_json::to_string(&built).unwrap(),
+            r#"{"mse":0.1,"total":0.2}"#
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! The autoencoders. One module per architecture (`dense`, `conv`, `vae`), each a struct built
 //! with `new(cfg, vb)` whose weights live in a candle `VarMap`; [`Autoencoder`] puts them behind
-//! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms, `config` the
-//! settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy of a model
-//! for inference (what the UI panels and the command line use).
+//! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms (named by `term`),
+//! `config` the settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy
+//! of a model for inference (what the UI panels and the command line use).
 
 pub mod bundled;
 pub mod config;
@@ -12,18 +12,23 @@ pub mod dense;
 pub mod io;
 pub mod layers;
 pub mod loss;
+pub mod term;
 pub mod vae;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{
-    Activation, Arch, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig, Variant,
+    Activation, Arch, ConfigError, LossKind, ModelConfig, NoiseSpec, OptimizerKind, TrainConfig,
+    Variant,
 };
 pub use loss::LossTerms;
+pub use term::Term;
 
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+
+use crate::id::{Id, Identity};
 
 #[derive(Clone, Debug)]
 enum Net {
@@ -169,6 +174,8 @@ pub struct TrainedModel {
     pub meta: io::ModelMeta,
     pub varmap: VarMap,
     pub model: Autoencoder,
+    /// For cache keys (a clone gets its own); not saved.
+    identity: Identity,
 }
 
 impl std::fmt::Debug for TrainedModel {
@@ -193,6 +200,7 @@ impl TrainedModel {
             meta: io::ModelMeta::new(config.clone(), dataset),
             varmap,
             model,
+            identity: Identity::new(),
         })
     }
 
@@ -213,7 +221,13 @@ impl TrainedModel {
             meta,
             varmap: copy,
             model,
+            identity: Identity::new(),
         })
+    }
+
+    /// This model's identity, for cache keys.
+    pub fn id(&self) -> Id {
+        self.identity.id()
     }
 
     pub fn config(&self) -> &TrainConfig {

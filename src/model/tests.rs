@@ -17,6 +17,11 @@ fn t(v: &[f32], shape: (usize, usize)) -> Tensor {
     Tensor::from_slice(v, shape, &Device::Cpu).unwrap()
 }
 
+/// All of a tensor's values, flattened (test helper shared with `train::fused`'s tests).
+pub(crate) fn flat(x: &Tensor) -> Vec<f32> {
+    x.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
 fn scalar(x: &Tensor) -> f64 {
     x.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
 }
@@ -92,9 +97,9 @@ fn objective_weights_and_sums_its_terms() {
     let (total, terms) = loss::objective(&cfg, &fwd, &target, None).unwrap();
     let terms = loss::to_terms(&terms).unwrap();
     let kl = 2.0 * (0.5 + 0.5 * (1.0 - 2f64.ln())) / 784.0;
-    close(terms.get(loss::RECONSTRUCTION).unwrap(), 0.125, 1e-7);
-    close(terms.get(loss::KL).unwrap(), kl, 1e-7);
-    close(terms.get(loss::L1).unwrap(), 0.5 * 3.0, 1e-6);
+    close(terms.get(Term::Reconstruction).unwrap(), 0.125, 1e-7);
+    close(terms.get(Term::Kl).unwrap(), kl, 1e-7);
+    close(terms.get(Term::L1).unwrap(), 0.5 * 3.0, 1e-6);
     close(scalar(&total), 0.125 + kl + 1.5, 1e-6);
     close(terms.total(), 0.125 + kl + 1.5, 1e-6);
 }
@@ -138,7 +143,7 @@ fn exact_jacobian_norm_by_hand() {
     let (_, terms) = loss::objective(&cfg, &fwd, &t(&[0.0; 6], (3, 2)), Some(&jt)).unwrap();
     let terms = loss::to_terms(&terms).unwrap();
     close(
-        terms.get(loss::CONTRACTIVE).unwrap(),
+        terms.get(Term::Contractive).unwrap(),
         0.1 * 14.0 / 3.0,
         1e-6,
     );
@@ -242,14 +247,7 @@ fn conv_gradients_match_finite_differences() {
     let xt = t(&x, (2, 784));
     // The loss summed in f64 (an f32 mean would drown the small differences).
     let loss_of = |m: &Autoencoder| -> f64 {
-        let r = m
-            .forward(&xt, None)
-            .unwrap()
-            .recon
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let r = flat(&m.forward(&xt, None).unwrap().recon);
         r.iter()
             .zip(&x)
             .map(|(a, b)| ((a - b) as f64).powi(2))
@@ -267,19 +265,8 @@ fn conv_gradients_match_finite_differences() {
     };
     let h = 1e-2f32;
     for (name, var) in vars.iter().filter(|(n, _)| n.contains("conv")) {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let orig = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let g = flat(grads.get(var.as_tensor()).unwrap());
+        let orig = flat(var.as_tensor());
         let dims = var.dims().to_vec();
         // The largest gradients (where a wrong formula shows; tiny ones drown in f32 noise).
         let mut order: Vec<usize> = (0..g.len()).collect();
@@ -336,14 +323,7 @@ fn seeded_init_is_deterministic_and_glorot() {
     let cfg = TrainConfig::preset(Variant::Dense, 4);
     let a = TrainedModel::new(&cfg, "t").unwrap();
     let b = TrainedModel::new(&cfg, "t").unwrap();
-    let w = |m: &TrainedModel, n: &str| {
-        m.varmap.data().lock().unwrap()[n]
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    };
+    let w = |m: &TrainedModel, n: &str| flat(m.varmap.data().lock().unwrap()[n].as_tensor());
     assert_eq!(w(&a, "enc.0.weight"), w(&b, "enc.0.weight"));
     let bound = (6.0f32 / (784.0 + 256.0)).sqrt();
     let w0 = w(&a, "enc.0.weight");

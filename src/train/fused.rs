@@ -21,36 +21,11 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
 use super::kernels;
+use crate::linalg::{matmul, SERIAL};
 
-/// Single-threaded products: each worker thread already owns a chunk of the batch.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: &mut [f32],
-    a: &[f32],
-    a_t: bool,
-    b: &[f32],
-    b_t: bool,
-    accumulate: bool,
-) {
-    kernels::matmul(
-        m,
-        n,
-        k,
-        c,
-        a,
-        a_t,
-        b,
-        b_t,
-        accumulate,
-        gemm::Parallelism::None,
-    );
-}
 use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfig};
 use crate::model::dense::{decoder_sizes, encoder_sizes};
-use crate::model::loss::{self, LossTerms};
+use crate::model::loss::{LossTerms, Term};
 
 /// Gradients by variable name.
 pub type NamedGrads = Vec<(String, Vec<f32>)>;
@@ -173,8 +148,12 @@ fn dense_forward(
     let out = &mut out[..rows * l.output];
     match (sparse, l.transposed) {
         (Some(csr), true) => kernels::sparse_matmul(csr, w, l.output, out),
-        (_, true) => matmul(rows, l.output, l.input, out, x, false, w, false, false),
-        (_, false) => matmul(rows, l.output, l.input, out, x, false, w, true, false),
+        (_, true) => matmul(
+            rows, l.output, l.input, out, x, false, w, false, false, SERIAL,
+        ),
+        (_, false) => matmul(
+            rows, l.output, l.input, out, x, false, w, true, false, SERIAL,
+        ),
     }
     kernels::bias_act(out, b, act == Some(Activation::Relu));
 }
@@ -192,8 +171,8 @@ fn dense_param_grad(
     let g = &g[..rows * l.output];
     match (sparse, l.transposed) {
         (Some(csr), true) => kernels::sparse_t_matmul(csr, g, l.output, w),
-        (_, true) => matmul(l.input, l.output, rows, w, x, true, g, false, false),
-        (_, false) => matmul(l.output, l.input, rows, w, g, true, x, false, false),
+        (_, true) => matmul(l.input, l.output, rows, w, x, true, g, false, false, SERIAL),
+        (_, false) => matmul(l.output, l.input, rows, w, g, true, x, false, false, SERIAL),
     }
     kernels::col_sums(g, b);
 }
@@ -210,7 +189,9 @@ fn dense_input_grad(
 ) {
     let w = &p[l.offset..l.b_off()];
     debug_assert!(!l.transposed, "the first layer has no input gradient");
-    matmul(rows, l.input, l.output, g_in, g, false, w, false, false);
+    matmul(
+        rows, l.input, l.output, g_in, g, false, w, false, false, SERIAL,
+    );
     if relu {
         kernels::relu_mask(&mut g_in[..rows * l.input], &x[..rows * l.input]);
     }
@@ -393,18 +374,18 @@ impl FusedMlp {
         let mut terms = LossTerms::default();
         let rec = sums[0] / bd;
         let mut total = rec;
-        terms.set(loss::RECONSTRUCTION, rec);
+        terms.set(Term::Reconstruction, rec);
         if vae {
             let kl = self.beta as f64 * sums[2] / bd;
-            terms.set(loss::KL, kl);
+            terms.set(Term::Kl, kl);
             total += kl;
         }
         if self.l1 > 0.0 {
             let l = self.l1 as f64 * sums[1] / b as f64;
-            terms.set(loss::L1, l);
+            terms.set(Term::L1, l);
             total += l;
         }
-        terms.set(loss::TOTAL, total);
+        terms.set(Term::Total, total);
         Ok((terms, true))
     }
 
@@ -632,10 +613,10 @@ impl FusedMlp {
             let wm = &p[lm.offset..lm.b_off()];
             let wl = &p[lv.offset..lv.b_off()];
             matmul(
-                rows, lm.input, k, &mut w.g_a, &w.g_mu, false, wm, false, false,
+                rows, lm.input, k, &mut w.g_a, &w.g_mu, false, wm, false, false, SERIAL,
             );
             matmul(
-                rows, lv.input, k, &mut w.g_a, &w.g_lv, false, wl, false, true,
+                rows, lv.input, k, &mut w.g_a, &w.g_lv, false, wl, false, true, SERIAL,
             );
             if relu {
                 kernels::relu_mask(&mut w.g_a[..rows * lm.input], &h[..rows * lm.input]);
@@ -738,6 +719,7 @@ fn sign(v: f32) -> f32 {
 mod tests {
     use super::*;
     use crate::model::config::{NoiseSpec, Variant};
+    use crate::model::tests::flat;
     use crate::model::TrainedModel;
     use candle_core::DType;
     use rand::{Rng, SeedableRng};
@@ -772,18 +754,11 @@ mod tests {
         let data = model.varmap.data().lock().unwrap();
         let mut out = Vec::new();
         for (name, var) in data.iter() {
-            let g = grads
-                .get(var.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            out.push((name.clone(), g));
+            out.push((name.clone(), flat(grads.get(var.as_tensor()).unwrap())));
         }
         let total = terms
             .iter()
-            .find(|(k, _)| *k == loss::TOTAL)
+            .find(|(k, _)| *k == Term::Total)
             .unwrap()
             .1
             .to_dtype(DType::F64)

@@ -21,13 +21,13 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::data::{batch, noise, Batcher, Dataset, Split};
 use crate::model::io::EpochRecord;
-use crate::model::loss::{self, LossTerms};
-use crate::model::{Arch, Autoencoder, OptimizerKind, TrainConfig, TrainedModel};
+use crate::model::loss::{self, LossTerms, Term};
+use crate::model::{Arch, Autoencoder, ConfigError, OptimizerKind, TrainConfig, TrainedModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("invalid settings: {0}")]
-    Config(String),
+    Config(ConfigError),
     #[error(
         "training diverged at epoch {epoch}, step {step}: {reason}. The weights were restored to \
          {restored}. Try a smaller learning rate."
@@ -35,7 +35,7 @@ pub enum TrainError {
     Diverged {
         epoch: usize,
         step: usize,
-        reason: String,
+        reason: Divergence,
         restored: String,
     },
     #[error("the dataset's training split is empty")]
@@ -45,6 +45,28 @@ pub enum TrainError {
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Why the divergence guard stopped a run (the `reason` of [`TrainError::Diverged`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Divergence {
+    #[error("the loss became {0}")]
+    LossNotFinite(f64),
+    #[error(
+        "the smoothed loss rose to {ema:.4}, more than {}× its best ({best:.4})",
+        RUNAWAY_FACTOR
+    )]
+    Runaway { ema: f64, best: f64 },
+    #[error("a weight became NaN or infinite")]
+    WeightNotFinite,
+    #[error(
+        "the weights exploded (their RMS grew from {initial:.3} to {now:.3e}, over {}×)",
+        WEIGHT_GROWTH_LIMIT
+    )]
+    WeightsExploded { initial: f64, now: f64 },
+    /// The weights could not be read to check them.
+    #[error("{0}")]
+    Unreadable(candle_core::Error),
+}
 
 /// What one [`Trainer::step`] did.
 #[derive(Clone, Debug)]
@@ -112,9 +134,9 @@ impl Guard {
     }
     /// `Err(reason)` when `loss` means the run diverged; `Ok(true)` when the smoothed loss
     /// reached a new best.
-    fn observe(&mut self, loss: f64) -> Result<bool, String> {
+    fn observe(&mut self, loss: f64) -> Result<bool, Divergence> {
         if !loss.is_finite() {
-            return Err(format!("the loss became {loss}"));
+            return Err(Divergence::LossNotFinite(loss));
         }
         self.steps += 1;
         let ema = match self.ema {
@@ -123,10 +145,10 @@ impl Guard {
         };
         self.ema = Some(ema);
         if self.steps > GUARD_WARMUP && ema > RUNAWAY_FACTOR * self.best {
-            return Err(format!(
-                "the smoothed loss rose to {ema:.4}, more than {RUNAWAY_FACTOR}× its best ({:.4})",
-                self.best
-            ));
+            return Err(Divergence::Runaway {
+                ema,
+                best: self.best,
+            });
         }
         if ema < self.best {
             self.best = ema;
@@ -308,13 +330,13 @@ impl Trainer {
         let verdict = self.guard.observe(terms.total()).and_then(|best| {
             let rms = self.param_rms()?;
             if !rms.is_finite() {
-                return Err("a weight became NaN or infinite".into());
+                return Err(Divergence::WeightNotFinite);
             }
             if self.initial_rms > 0.0 && rms > WEIGHT_GROWTH_LIMIT * self.initial_rms {
-                return Err(format!(
-                    "the weights exploded (their RMS grew from {:.3} to {:.3e}, over {WEIGHT_GROWTH_LIMIT}×)",
-                    self.initial_rms, rms
-                ));
+                return Err(Divergence::WeightsExploded {
+                    initial: self.initial_rms,
+                    now: rms,
+                });
             }
             Ok(best)
         });
@@ -398,10 +420,10 @@ impl Trainer {
     }
 
     /// Root mean square of all weights now.
-    fn param_rms(&self) -> Result<f64, String> {
+    fn param_rms(&self) -> Result<f64, Divergence> {
         match &self.engine {
             Engine::Fused(f) => Ok(f.param_rms()),
-            Engine::Candle(_) => weights_rms(&self.model).map_err(|e| e.to_string()),
+            Engine::Candle(_) => weights_rms(&self.model).map_err(Divergence::Unreadable),
         }
     }
 
@@ -476,7 +498,7 @@ pub fn evaluate(model: &TrainedModel, split: &Split) -> candle_core::Result<Loss
         let mut t = loss::to_terms(&terms)?;
         let det = model.model.forward(&target, None)?;
         t.set(
-            loss::MSE,
+            Term::Mse,
             (det.recon - &target)?
                 .sqr()?
                 .mean_all()?
@@ -497,14 +519,13 @@ fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> candle_core::Result<Ten
 }
 
 /// Forward pass and objective with candle tensors (autograd-ready).
-#[allow(clippy::type_complexity)]
 pub(crate) fn objective_terms(
     cfg: &TrainConfig,
     model: &Autoencoder,
     x: &Tensor,
     target: &Tensor,
     rng: &mut ChaCha8Rng,
-) -> candle_core::Result<(Vec<(&'static str, Tensor)>, Tensor)> {
+) -> candle_core::Result<(Vec<(Term, Tensor)>, Tensor)> {
     let b = x.dim(0)?;
     let eps = if cfg.model.arch == Arch::Vae {
         Some(randn(rng, (b, cfg.model.latent))?)

@@ -120,7 +120,8 @@ pub enum Event {
     },
     Saved(PathBuf),
     Loaded {
-        path: PathBuf,
+        /// The file it came from; `None` for a model handed over in memory (`Command::Adopt`).
+        path: Option<PathBuf>,
         snapshot: Snapshot,
     },
     /// Something failed; training (if any) is stopped, nothing else changed.
@@ -343,7 +344,6 @@ impl Worker {
                     self.end_run();
                 }
                 self.last_model = Some(model);
-                let path = path.unwrap_or_default();
                 self.emit(Event::Loaded { path, snapshot });
             }
             Err(e) => self.emit(Event::Error(format!("cannot use the model: {e}"))),
@@ -463,11 +463,14 @@ impl Worker {
         self.emit(Event::Steps(s));
     }
 
-    fn make_snapshot(&mut self) -> Result<Snapshot, String> {
-        let t = self.trainer.as_mut().ok_or("no run")?;
-        let model = Arc::new(t.snapshot().map_err(|e| e.to_string())?);
+    fn make_snapshot(&mut self) -> Result<Snapshot, SnapshotError> {
+        let t = self.trainer.as_mut().ok_or(SnapshotError::NoRun)?;
+        let model = Arc::new(
+            t.snapshot()
+                .map_err(|e| SnapshotError::Train(Box::new(e)))?,
+        );
         let data = t.dataset().clone();
-        snapshot_of(model, &data)
+        Ok(snapshot_of(model, &data)?)
     }
 
     fn publish_snapshot(&mut self, kind: SnapshotKind) {
@@ -486,9 +489,20 @@ enum SnapshotKind {
     Finished,
 }
 
+/// Why the worker could not take a snapshot of its run.
+#[derive(Debug, thiserror::Error)]
+enum SnapshotError {
+    #[error("no run")]
+    NoRun,
+    #[error("{0}")]
+    Train(Box<TrainError>),
+    #[error("{0}")]
+    Candle(#[from] candle_core::Error),
+}
+
 /// A snapshot of `model` with the codes of `data`'s test images.
-pub fn snapshot_of(model: Arc<TrainedModel>, data: &Dataset) -> Result<Snapshot, String> {
-    let codes = model.encode(&data.test.images).map_err(|e| e.to_string())?;
+pub fn snapshot_of(model: Arc<TrainedModel>, data: &Dataset) -> candle_core::Result<Snapshot> {
+    let codes = model.encode(&data.test.images)?;
     Ok(Snapshot {
         epoch: model.meta.epochs_trained,
         model,

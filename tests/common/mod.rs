@@ -19,7 +19,7 @@ pub type AppHarness = Harness<'static, Option<App>>;
 pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let opts = AppOptions {
-        data: Some("embedded".into()),
+        data: Some(bottleneck::data::DatasetSource::Embedded),
         settings_path: Some(dir.path().join("settings.json")),
         load_bundled: false,
     };

@@ -19,10 +19,11 @@ use egui_plot::{
 use crate::analysis::anomaly::{self, DetectorSettings, Scored};
 use crate::analysis::metrics;
 use crate::app::jobs::{self, DialogKind, Job};
-use crate::app::panels::pca::{denser_x_labels, Tag};
+use crate::app::panels::pca::denser_x_labels;
 use crate::app::widgets;
 use crate::app::{Level, Shared};
 use crate::data::{Dataset, Split};
+use crate::id::Id;
 use crate::model::TrainedModel;
 
 pub const NORMAL_COLOR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
@@ -69,7 +70,7 @@ struct TrainRun {
     cancel: Arc<AtomicBool>,
     settings: DetectorSettings,
     train_images: usize,
-    data: Tag<Dataset>,
+    data: Id,
 }
 
 impl Drop for TrainRun {
@@ -94,7 +95,7 @@ struct Stats {
 
 pub struct AnomalyPanel {
     pub settings: DetectorSettings,
-    data: Tag<Dataset>,
+    data: Id,
     classes: usize,
     run: Option<TrainRun>,
     pub detector: Option<Detector>,
@@ -168,7 +169,7 @@ impl AnomalyPanel {
             .unwrap_or_else(|| DetectorSettings::all_but(7, classes));
         Self {
             settings,
-            data: Tag::of(&shared.data),
+            data: shared.data.id(),
             classes,
             run: None,
             detector: None,
@@ -256,9 +257,9 @@ impl AnomalyPanel {
 
     /// Collects finished jobs; drops results that belong to another dataset.
     fn update(&mut self, shared: &mut Shared) {
-        let data_key = Tag::of(&shared.data);
+        let data_key = shared.data.id();
         if data_key != self.data {
-            self.data = data_key.clone();
+            self.data = data_key;
             self.scores_gen += 1;
             let classes = shared.data.num_classes();
             if classes != self.classes {
@@ -278,7 +279,7 @@ impl AnomalyPanel {
         if let Some(run) = &self.run {
             if let Some(r) = run.job.poll() {
                 let (settings, train_images, dk) =
-                    (run.settings.clone(), run.train_images, run.data.clone());
+                    (run.settings.clone(), run.train_images, run.data);
                 self.run = None;
                 match r {
                     Ok(Some((model, held_out, seconds))) if dk == data_key => {
@@ -303,6 +304,7 @@ impl AnomalyPanel {
                                 move || {
                                     anomaly::score_ood(&model, &test, &normal, &split)
                                         .map(|s| (None, s))
+                                        .map_err(|e| e.to_string())
                                 },
                             ));
                         }
@@ -362,11 +364,13 @@ impl AnomalyPanel {
                     p.store(done, Ordering::Relaxed);
                     t.store(all, Ordering::Relaxed);
                     !c.load(Ordering::Relaxed)
-                })?;
+                })
+                .map_err(|e| e.to_string())?;
                 let seconds = started.elapsed().as_secs_f64();
                 match model {
                     Some(m) => {
-                        let scored = anomaly::score_held_out(&m, &data.test, &s.normal)?;
+                        let scored = anomaly::score_held_out(&m, &data.test, &s.normal)
+                            .map_err(|e| e.to_string())?;
                         Ok(Some((m, scored, seconds)))
                     }
                     None => Ok(None),
@@ -377,7 +381,7 @@ impl AnomalyPanel {
             cancel,
             settings,
             train_images,
-            data: Tag::of(&shared.data),
+            data: shared.data.id(),
         });
     }
 
@@ -410,7 +414,8 @@ impl AnomalyPanel {
                 if o.test.is_empty() {
                     return Err(format!("{} has no test images to score", dir.display()));
                 }
-                let scored = anomaly::score_ood(&model, &test, &normal, &o.test)?;
+                let scored = anomaly::score_ood(&model, &test, &normal, &o.test)
+                    .map_err(|e| e.to_string())?;
                 Ok((Some(o), scored))
             },
         ));
@@ -463,7 +468,7 @@ impl AnomalyPanel {
                      (in the background: the current model stays).",
                 );
             if let Err(e) = &valid {
-                button.clone().on_disabled_hover_text(e);
+                button.clone().on_disabled_hover_text(e.to_string());
             }
             if button.clicked() {
                 self.start(shared);

@@ -5,12 +5,11 @@
 //! the representation-quality table (5-NN accuracy, fit and training time), and the
 //! "Train a linear autoencoder" experiment that shows a linear AE landing on PCA's error.
 //! Everything slow (encoding, kNN, fitting, training) runs in background jobs keyed on the
-//! model version, the dataset and the PCA.
+//! model version and the ids (`crate::id`) of the dataset and the PCA.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, TextureHandle};
@@ -21,6 +20,7 @@ use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
 use crate::data::Dataset;
+use crate::id::Id;
 use crate::model::{TrainConfig, TrainedModel, Variant};
 use crate::train::Trainer;
 
@@ -58,7 +58,7 @@ pub struct LinearResult {
     pub pca_test_mse: f64,
     pub seconds: f64,
     pub model: Arc<TrainedModel>,
-    data: Tag<Dataset>,
+    data: Id,
 }
 
 impl LinearResult {
@@ -139,13 +139,13 @@ pub struct Curve {
 }
 
 /// What an analysis depends on: the model version, the dataset and the PCA.
-type Key = (u64, Tag<Dataset>, Tag<Pca>);
+type Key = (u64, Id, Id);
 /// What PCA's curve depends on.
-type CurveKey = (Tag<Pca>, Tag<Dataset>);
+type CurveKey = (Id, Id);
 /// A trained linear AE with its test MSE and training seconds (`None`: cancelled).
 type LinearOutcome = Result<Option<(TrainedModel, f64, f64)>, String>;
 /// Models' test MSE on a dataset (`None` when a model cannot run on it).
-type SessionMse = Vec<((Tag<TrainedModel>, Tag<Dataset>), Option<f64>)>;
+type SessionMse = Vec<((Id, Id), Option<f64>)>;
 
 struct LinearRun {
     job: Job<LinearOutcome>,
@@ -154,7 +154,7 @@ struct LinearRun {
     total: usize,
     k: usize,
     pca_test_mse: f64,
-    data: Tag<Dataset>,
+    data: Id,
 }
 
 impl Drop for LinearRun {
@@ -179,7 +179,7 @@ pub struct PcaPanel {
     curve_key: Option<CurveKey>,
     curve_job: Option<(CurveKey, Job<Curve>)>,
     /// Test MSE of session models on a dataset, by model and dataset.
-    session_mse: HashMap<(Tag<TrainedModel>, Tag<Dataset>), Option<f64>>,
+    session_mse: HashMap<(Id, Id), Option<f64>>,
     session_job: Option<Job<SessionMse>>,
     linear_run: Option<LinearRun>,
     pub linear_result: Option<LinearResult>,
@@ -196,40 +196,6 @@ pub struct PcaPanel {
 impl Default for PcaPanel {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// The identity of an `Arc`'s value, for cache keys: compares and hashes by address and, being
-/// a `Weak`, keeps that address from going to another value while the key lives, without
-/// keeping the value itself alive.
-pub struct Tag<T>(Weak<T>);
-
-impl<T> Tag<T> {
-    pub fn of(a: &Arc<T>) -> Self {
-        Tag(Arc::downgrade(a))
-    }
-    fn addr(&self) -> usize {
-        Weak::as_ptr(&self.0) as *const u8 as usize
-    }
-}
-
-impl<T> Clone for Tag<T> {
-    fn clone(&self) -> Self {
-        Tag(self.0.clone())
-    }
-}
-
-impl<T> PartialEq for Tag<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.addr() == other.addr()
-    }
-}
-
-impl<T> Eq for Tag<T> {}
-
-impl<T> Hash for Tag<T> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.addr().hash(h)
     }
 }
 
@@ -259,16 +225,14 @@ impl PcaPanel {
 
     /// The session models with a measured test MSE on the current dataset: (k, MSE).
     pub fn measured(&self, shared: &Shared) -> Vec<(usize, f64)> {
-        let dk = Tag::of(&shared.data);
+        let dk = shared.data.id();
         shared
             .session_models
             .iter()
-            .filter_map(
-                |m| match self.session_mse.get(&(Tag::of(&m.model), dk.clone())) {
-                    Some(Some(v)) => Some((m.model.latent(), *v)),
-                    _ => None,
-                },
-            )
+            .filter_map(|m| match self.session_mse.get(&(m.model.id(), dk)) {
+                Some(Some(v)) => Some((m.model.latent(), *v)),
+                _ => None,
+            })
             .collect()
     }
 
@@ -353,15 +317,15 @@ impl PcaPanel {
 
     /// Starts and collects background work.
     fn update(&mut self, shared: &mut Shared) {
-        let data_key = Tag::of(&shared.data);
+        let data_key = shared.data.id();
         // PCA's curve.
         if let Some(pca) = shared.pca.clone() {
-            let key = (Tag::of(&pca), data_key.clone());
+            let key = (pca.id(), data_key);
             if let Some((k, job)) = &self.curve_job {
                 if let Some(c) = job.poll() {
                     if *k == key {
                         self.curve = Some(Arc::new(c));
-                        self.curve_key = Some(key.clone());
+                        self.curve_key = Some(key);
                     }
                     self.curve_job = None;
                 }
@@ -389,7 +353,7 @@ impl PcaPanel {
         // The current model's analysis.
         if let Some((key, job)) = &self.analysis_job {
             if let Some(r) = job.poll() {
-                let key = key.clone();
+                let key = *key;
                 self.analysis_job = None;
                 self.analysis_gen += 1;
                 match r {
@@ -406,7 +370,7 @@ impl PcaPanel {
             }
         }
         if let (Some(snap), Some(pca)) = (shared.a().snapshot.clone(), shared.pca.clone()) {
-            let key = (shared.a().version, data_key.clone(), Tag::of(&pca));
+            let key = (shared.a().version, data_key, pca.id());
             // While a run trains, a new snapshot arrives every epoch: measure at most every
             // few seconds so the analysis does not take the training's cores.
             let training = shared.a().view.state == crate::train::worker::RunState::Running;
@@ -440,23 +404,19 @@ impl PcaPanel {
             let missing: Vec<Arc<TrainedModel>> = shared
                 .session_models
                 .iter()
-                .filter(|m| {
-                    !self
-                        .session_mse
-                        .contains_key(&(Tag::of(&m.model), data_key.clone()))
-                })
+                .filter(|m| !self.session_mse.contains_key(&(m.model.id(), data_key)))
                 .map(|m| m.model.clone())
                 .collect();
             if !missing.is_empty() {
                 let data = shared.data.clone();
-                let dk = data_key.clone();
+                let dk = data_key;
                 self.session_job = Some(Job::spawn(
                     "session-mse",
                     Some(shared.egui.clone()),
                     move || {
                         missing
                             .iter()
-                            .map(|m| ((Tag::of(m), dk.clone()), test_mse(m, &data).ok()))
+                            .map(|m| ((m.id(), dk), test_mse(m, &data).ok()))
                             .collect()
                     },
                 ));
@@ -466,7 +426,7 @@ impl PcaPanel {
         // The linear autoencoder.
         if let Some(run) = &self.linear_run {
             if let Some(r) = run.job.poll() {
-                let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data.clone());
+                let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data);
                 self.linear_run = None;
                 match r {
                     Ok(Some((model, mse, seconds))) => {
@@ -477,9 +437,9 @@ impl PcaPanel {
                             pca_test_mse: pca_mse,
                             seconds,
                             model: model.clone(),
-                            data: dk.clone(),
+                            data: dk,
                         };
-                        self.session_mse.insert((Tag::of(&model), dk), Some(mse));
+                        self.session_mse.insert((model.id(), dk), Some(mse));
                         let n = shared.session_models.len() + 1;
                         shared.session_models.push(SessionModel {
                             label: format!("#{n} {} (PCA vs AE panel)", model.config().describe()),
@@ -517,7 +477,7 @@ impl PcaPanel {
         let progress = Arc::new(AtomicUsize::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
         let (p, c) = (progress.clone(), cancel.clone());
-        let data_tag = Tag::of(&data);
+        let data_tag = data.id();
         self.linear_error = None;
         self.linear_run = Some(LinearRun {
             job: Job::spawn("linear-ae", Some(shared.egui.clone()), move || {
@@ -784,14 +744,14 @@ impl PcaPanel {
             ui.spinner();
             return;
         };
-        let data_key = Tag::of(&shared.data);
-        let current = shared.model().map(Tag::of);
+        let data_key = shared.data.id();
+        let current = shared.model().map(|m| m.id());
         let mut ae_pts = Vec::new();
         let mut linear_pts = Vec::new();
         let mut current_pt = None;
         for m in &shared.session_models {
-            let tag = Tag::of(&m.model);
-            let Some(Some(mse)) = self.session_mse.get(&(tag.clone(), data_key.clone())) else {
+            let tag = m.model.id();
+            let Some(Some(mse)) = self.session_mse.get(&(tag, data_key)) else {
                 continue;
             };
             let p = [log_k(m.model.latent()), *mse];

@@ -19,7 +19,7 @@ use egui_plot::{
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::widgets;
 use crate::app::{Level, Run, RunId, RunView, Shared};
-use crate::model::{loss, TrainedModel, Variant};
+use crate::model::{Term, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
 /// Number of digits in the reconstruction grid, and its columns.
@@ -32,7 +32,7 @@ pub struct TrainPanel {
     grid_tex: Option<TextureHandle>,
     grid_version: Option<(u64, usize, Option<u64>)>,
     /// Terms hidden from the plot.
-    hidden_terms: BTreeSet<String>,
+    hidden_terms: BTreeSet<Term>,
     save_dialog: Option<Job<Vec<PathBuf>>>,
     load_dialog: Option<Job<Vec<PathBuf>>>,
     form_error: Option<String>,
@@ -339,19 +339,19 @@ impl TrainPanel {
         if runs.len() > 1 {
             // When either objective differs from the plain MSE, both runs show their test MSE:
             // the one measure the two share.
-            if runs.iter().any(|r| r.terms.iter().any(|t| t == loss::MSE)) {
+            if runs.iter().any(|r| r.terms.contains(&Term::Mse)) {
                 for r in &mut runs {
-                    if !r.terms.iter().any(|t| t == loss::MSE) {
-                        r.terms.push(loss::MSE.into());
+                    if !r.terms.contains(&Term::Mse) {
+                        r.terms.push(Term::Mse);
                     }
                 }
             }
         }
         let mut log_scale = log;
-        let mut terms: Vec<String> = Vec::new();
+        let mut terms: Vec<Term> = Vec::new();
         for t in runs.iter().flat_map(|r| &r.terms) {
             if !terms.contains(t) {
-                terms.push(t.clone());
+                terms.push(*t);
             }
         }
         ui.horizontal_wrapped(|ui| {
@@ -361,12 +361,12 @@ impl TrainPanel {
             );
             for t in &terms {
                 let mut on = !self.hidden_terms.contains(t);
-                let label = egui::RichText::new(t.as_str()).color(widgets::term_color(t));
+                let label = egui::RichText::new(t.name()).color(widgets::term_color(t.name()));
                 if ui.checkbox(&mut on, label).changed() {
                     if on {
                         self.hidden_terms.remove(t);
                     } else {
-                        self.hidden_terms.insert(t.clone());
+                        self.hidden_terms.insert(*t);
                     }
                 }
             }
@@ -527,7 +527,7 @@ impl TrainPanel {
             m.meta
                 .history
                 .last()
-                .and_then(|r| r.test.get(loss::MSE))
+                .and_then(|r| r.test.get(Term::Mse))
                 .map(|e| format!("{:.4} after {} epochs", e, m.meta.epochs_trained))
         };
         match (shared.model(), shared.comparison()) {
@@ -631,7 +631,7 @@ struct RunCurves<'a> {
     run: &'a RunView,
     /// Prepended to every legend entry ("A: dense "), empty for a single run.
     prefix: String,
-    terms: Vec<String>,
+    terms: Vec<Term>,
     /// Run B: dotted lines and diamond markers, so it reads apart from A at a glance.
     second: bool,
 }
@@ -639,7 +639,7 @@ struct RunCurves<'a> {
 impl RunCurves<'_> {
     /// The run's curves: per-step training losses (faint), per-epoch train (solid or dotted)
     /// and test (dashed or loosely dotted) values, each term in its colour.
-    fn items(&self, hidden: &BTreeSet<String>, k_w: f32, tf: impl Fn(f64) -> f64) -> Vec<PlotItem> {
+    fn items(&self, hidden: &BTreeSet<Term>, k_w: f32, tf: impl Fn(f64) -> f64) -> Vec<PlotItem> {
         let mut out = Vec::new();
         let run = self.run;
         let (train_style, test_style, shape) = if self.second {
@@ -659,8 +659,8 @@ impl RunCurves<'_> {
         };
         let line_w = if self.second { 1.6 } else { 2.0 } * k_w;
         let radius = if self.second { 4.0 } else { 3.0 } * k_w;
-        for t in self.terms.iter().filter(|t| !hidden.contains(*t)) {
-            let c = widgets::term_color(t);
+        for &t in self.terms.iter().filter(|t| !hidden.contains(*t)) {
+            let c = widgets::term_color(t.name());
             let train_name = format!("{}train {t}", self.prefix);
             let test_name = format!("{}test {t}", self.prefix);
             let train: Vec<[f64; 2]> = run
@@ -731,21 +731,20 @@ impl RunCurves<'_> {
 
 /// The loss terms worth a curve: the objective's terms, "total" only when it sums several, and
 /// the clean-input MSE only when it differs from the reconstruction term (BCE, denoising, VAE).
-pub fn plotted_terms(cfg: &crate::model::TrainConfig) -> Vec<String> {
-    let mut t: Vec<String> = cfg
-        .term_names()
+pub fn plotted_terms(cfg: &crate::model::TrainConfig) -> Vec<Term> {
+    let mut t: Vec<Term> = cfg
+        .terms()
         .into_iter()
-        .filter(|n| *n != loss::TOTAL)
-        .map(String::from)
+        .filter(|n| *n != Term::Total)
         .collect();
     if t.len() > 1 {
-        t.push(loss::TOTAL.into());
+        t.push(Term::Total);
     }
     let differs = cfg.loss != crate::model::LossKind::Mse
         || cfg.noise.is_some()
         || cfg.model.arch == crate::model::Arch::Vae;
     if differs {
-        t.push(loss::MSE.into());
+        t.push(Term::Mse);
     }
     t
 }
@@ -789,20 +788,18 @@ mod tests {
     #[test]
     fn plotted_terms_skip_duplicates() {
         use crate::model::{TrainConfig, Variant};
+        let names = |v| -> Vec<&str> {
+            let terms = plotted_terms(&TrainConfig::preset(v, 2));
+            terms.into_iter().map(Term::name).collect()
+        };
+        assert_eq!(names(Variant::Dense), vec!["reconstruction"]);
         assert_eq!(
-            plotted_terms(&TrainConfig::preset(Variant::Dense, 2)),
-            vec!["reconstruction"]
-        );
-        assert_eq!(
-            plotted_terms(&TrainConfig::preset(Variant::Vae, 2)),
+            names(Variant::Vae),
             vec!["reconstruction", "kl", "total", "mse"]
         );
+        assert_eq!(names(Variant::Denoising), vec!["reconstruction", "mse"]);
         assert_eq!(
-            plotted_terms(&TrainConfig::preset(Variant::Denoising, 2)),
-            vec!["reconstruction", "mse"]
-        );
-        assert_eq!(
-            plotted_terms(&TrainConfig::preset(Variant::Sparse, 2)),
+            names(Variant::Sparse),
             vec!["reconstruction", "l1", "total"]
         );
     }
@@ -812,7 +809,7 @@ mod tests {
         use crate::model::io::EpochRecord;
         use crate::model::LossTerms;
         let mut terms = LossTerms::default();
-        terms.set(loss::RECONSTRUCTION, 0.05);
+        terms.set(Term::Reconstruction, 0.05);
         let run = RunView {
             history: vec![EpochRecord {
                 epoch: 1,
@@ -827,7 +824,7 @@ mod tests {
         let curves = |second: bool, prefix: &str| RunCurves {
             run: &run,
             prefix: prefix.into(),
-            terms: vec![loss::RECONSTRUCTION.into()],
+            terms: vec![Term::Reconstruction],
             second,
         };
         let widths = |items: &[PlotItem]| -> Vec<(String, f32)> {
