@@ -165,7 +165,7 @@ fn loading_a_bad_file_shows_an_error_and_keeps_the_model() {
     assert!(wait_until(&mut h, T, |a| a.shared.a().view.state
         == RunState::Idle
         && a.shared.model().is_some()));
-    let version = state(&h).shared.a().version;
+    let version = state(&h).shared.a().snapshot_id();
     h.get_by_label("Load model…").click();
     assert!(wait_until(&mut h, T, |a| a
         .shared
@@ -184,7 +184,11 @@ fn loading_a_bad_file_shows_an_error_and_keeps_the_model() {
         msg.contains("bad.json"),
         "the message names the file: {msg}"
     );
-    assert_eq!(a.shared.a().version, version, "the current model is kept");
+    assert_eq!(
+        a.shared.a().snapshot_id(),
+        version,
+        "the current model is kept"
+    );
     h.step();
     assert!(
         h.query_by_label_contains("cannot load the model").is_some(),

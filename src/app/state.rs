@@ -13,6 +13,7 @@ use crate::app::jobs::{self, Job};
 use crate::app::settings::Settings;
 use crate::app::{classroom, Tab};
 use crate::data::Dataset;
+use crate::id::Id;
 use crate::model::io::EpochRecord;
 use crate::model::{LossTerms, TrainConfig, TrainedModel};
 use crate::train::worker::{Command, Event, RunState, Snapshot, WorkerHandle};
@@ -135,8 +136,6 @@ pub struct Run {
     pub view: RunView,
     /// The current model (latest snapshot of the run, or the model adopted or loaded).
     pub snapshot: Option<Snapshot>,
-    /// Increments whenever `snapshot` changes.
-    pub version: u64,
     /// One snapshot per finished epoch of the current run (the latent timeline).
     pub epoch_snapshots: Vec<Snapshot>,
 }
@@ -158,13 +157,17 @@ impl Run {
             worker,
             view: RunView::default(),
             snapshot: None,
-            version: 0,
             epoch_snapshots: Vec::new(),
         })
     }
 
     pub fn model(&self) -> Option<&Arc<TrainedModel>> {
         self.snapshot.as_ref().map(|s| &s.model)
+    }
+
+    /// The current snapshot's id (caches of what the current model shows key on it).
+    pub fn snapshot_id(&self) -> Option<Id> {
+        self.snapshot.as_ref().map(|s| s.id)
     }
 
     /// The run's variant as shown in legends and titles ("vae"), from its run or its model.
@@ -225,7 +228,6 @@ impl Run {
 
     fn set_snapshot(&mut self, s: Snapshot) {
         self.snapshot = Some(s);
-        self.version += 1;
     }
 
     /// Applies one worker event to the run. `label` names the run in notices ("B (vae)"),

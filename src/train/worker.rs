@@ -19,6 +19,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 
 use super::{TrainError, Trainer};
 use crate::data::Dataset;
+use crate::id::{Id, Identity};
 use crate::model::io::{self, EpochRecord};
 use crate::model::{LossTerms, TrainConfig, TrainedModel};
 
@@ -85,6 +86,8 @@ pub struct StepsSummary {
 /// A published copy of the model and what panels need with it.
 #[derive(Clone)]
 pub struct Snapshot {
+    /// Names this snapshot (and so its codes) in cache keys; its copies share it.
+    pub id: Id,
     pub model: Arc<TrainedModel>,
     /// Test images' codes, row-major `n × k`.
     pub test_codes: Arc<Vec<f32>>,
@@ -504,6 +507,7 @@ enum SnapshotError {
 pub fn snapshot_of(model: Arc<TrainedModel>, data: &Dataset) -> candle_core::Result<Snapshot> {
     let codes = model.encode(&data.test.images)?;
     Ok(Snapshot {
+        id: Identity::new().id(),
         epoch: model.meta.epochs_trained,
         model,
         test_codes: Arc::new(codes),

@@ -17,6 +17,7 @@ use crate::app::widgets;
 use crate::app::widgets::draw_target;
 use crate::app::widgets::scatter::{Click, Scatter, ScatterStyle};
 use crate::app::Shared;
+use crate::id::Id;
 use crate::PIXELS;
 
 /// How codes between A and B are formed.
@@ -112,14 +113,14 @@ impl Which {
 
 /// The codes of A and B for one map.
 struct Codes {
-    key: (usize, u64),
+    key: (Id, u64),
     a: Vec<f32>,
     b: Vec<f32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 struct StripKey {
-    map: usize,
+    map: Id,
     endpoints: u64,
     kind: PathKind,
     steps: usize,
@@ -409,7 +410,7 @@ impl InterpolatePanel {
 
     /// Encodes A and B and decodes what is shown, when anything changed.
     fn compute(&mut self, map: &Arc<LatentMap>) {
-        let map_id = Arc::as_ptr(map) as usize;
+        let map_id = map.points.id;
         let (Some(a), Some(b)) = (&self.a, &self.b) else {
             self.shown = None;
             self.crossfade = None;

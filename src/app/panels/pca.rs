@@ -138,8 +138,8 @@ pub struct Curve {
     pub cumulative: Vec<f32>,
 }
 
-/// What an analysis depends on: the model version, the dataset and the PCA.
-type Key = (u64, Id, Id);
+/// What an analysis depends on: the snapshot of the model, the dataset and the PCA.
+type Key = (Id, Id, Id);
 /// What PCA's curve depends on.
 type CurveKey = (Id, Id);
 /// A trained linear AE with its test MSE and training seconds (`None`: cancelled).
@@ -370,7 +370,7 @@ impl PcaPanel {
             }
         }
         if let (Some(snap), Some(pca)) = (shared.a().snapshot.clone(), shared.pca.clone()) {
-            let key = (shared.a().version, data_key, pca.id());
+            let key = (snap.id, data_key, pca.id());
             // While a run trains, a new snapshot arrives every epoch: measure at most every
             // few seconds so the analysis does not take the training's cores.
             let training = shared.a().view.state == crate::train::worker::RunState::Running;

@@ -19,6 +19,7 @@ use egui_plot::{
 use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::widgets;
 use crate::app::{Level, Run, RunId, RunView, Shared};
+use crate::id::Id;
 use crate::model::{Term, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
@@ -30,7 +31,8 @@ pub struct TrainPanel {
     /// Test indices shown in the grid (one of each class first).
     pub grid_indices: Vec<usize>,
     grid_tex: Option<TextureHandle>,
-    grid_version: Option<(u64, usize, Option<u64>)>,
+    /// What the grid shows: A's snapshot, the dataset, B's snapshot when compared.
+    grid_key: Option<(Option<Id>, Id, Option<Option<Id>>)>,
     /// Terms hidden from the plot.
     hidden_terms: BTreeSet<Term>,
     save_dialog: Option<Job<Vec<PathBuf>>>,
@@ -73,7 +75,7 @@ impl TrainPanel {
         Self {
             grid_indices: pick_grid(&shared.data.test.labels, GRID),
             grid_tex: None,
-            grid_version: None,
+            grid_key: None,
             hidden_terms: BTreeSet::new(),
             save_dialog: None,
             load_dialog: None,
@@ -472,12 +474,12 @@ impl TrainPanel {
             )),
             None => ui.strong("Test digits (top) and their reconstructions (below)"),
         };
-        let version = (
-            shared.a().version,
-            shared.data.test.len(),
-            shared.comparison().map(|b| b.version),
+        let key = (
+            shared.a().snapshot_id(),
+            shared.data.id(),
+            shared.comparison().map(|b| b.snapshot_id()),
         );
-        if self.grid_version != Some(version) || self.grid_tex.is_none() {
+        if self.grid_key != Some(key) || self.grid_tex.is_none() {
             self.grid_indices = pick_grid(&shared.data.test.labels, GRID);
             let originals = shared.data.test.subset(&self.grid_indices).images;
             let recon = shared.model().and_then(|m| m.reconstruct(&originals).ok());
@@ -490,7 +492,7 @@ impl TrainPanel {
             widgets::set_texture(&mut self.grid_tex, ui.ctx(), "train-grid", img);
             self.shown_recon = recon;
             self.shown_recon_b = recon_b;
-            self.grid_version = Some(version);
+            self.grid_key = Some(key);
         }
         if let Some(tex) = &self.grid_tex {
             let labels = names.is_some();

@@ -12,7 +12,6 @@
 //!   double-click fits the view to the data. The view is kept when the points are replaced
 //!   (a new epoch's map), unless none of the new points would be visible.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use egui::{
@@ -21,6 +20,7 @@ use egui::{
 };
 
 use crate::app::widgets;
+use crate::id::{Id, Identity};
 
 /// Maps data coordinates (x right, y up) to screen points (y down) and back.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -197,8 +197,6 @@ impl SpatialGrid {
     }
 }
 
-static NEXT_POINTS_ID: AtomicU64 = AtomicU64::new(1);
-
 /// An immutable set of points with labels, ready to draw and hit-test.
 #[derive(Debug)]
 pub struct ScatterPoints {
@@ -211,7 +209,7 @@ pub struct ScatterPoints {
     /// what "fit" shows.
     pub bounds: Rect,
     /// Unique per point set (caches key on it).
-    pub id: u64,
+    pub id: Id,
 }
 
 impl ScatterPoints {
@@ -234,7 +232,7 @@ impl ScatterPoints {
             grid,
             order,
             bounds,
-            id: NEXT_POINTS_ID.fetch_add(1, Ordering::Relaxed),
+            id: Identity::new().id(),
         }
     }
 
@@ -354,7 +352,7 @@ pub struct ScatterOutput {
 
 #[derive(Clone, PartialEq)]
 struct MeshKey {
-    points: u64,
+    points: Id,
     transform: ViewTransform,
     style: ScatterStyle,
 }

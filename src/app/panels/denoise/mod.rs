@@ -33,6 +33,7 @@ use crate::app::widgets::canvas::Canvas;
 use crate::app::{Level, Shared};
 use crate::data::preprocess::{Gray, Preprocessed};
 use crate::data::{NoiseKind, Occlusion};
+use crate::id::Id;
 use crate::model::TrainedModel;
 use crate::PIXELS;
 
@@ -153,7 +154,7 @@ struct Entry {
     detail: String,
     engine: Engine,
     /// Identifies the engine for caching.
-    key: (usize, u64),
+    key: (Id, u64),
 }
 
 impl Entry {
@@ -195,18 +196,18 @@ pub struct SetTable {
 struct ViewKey {
     source: Source,
     stamp: u64,
-    data: usize,
+    data: Id,
     corruption: Corruption,
     seed: u64,
-    engines: Vec<(usize, u64)>,
+    engines: Vec<(Id, u64)>,
 }
 
 #[derive(Clone, PartialEq)]
 struct SetKey {
-    data: usize,
+    data: Id,
     corruption: Corruption,
     seed: u64,
-    engines: Vec<(usize, u64)>,
+    engines: Vec<(Id, u64)>,
 }
 
 enum OcclusionDrag {
@@ -229,7 +230,7 @@ pub struct DenoisePanel {
     pub use_current: bool,
     pub use_pca: bool,
     /// Session models shown, by address of their model.
-    session_on: Vec<usize>,
+    session_on: Vec<Id>,
     pub extra_models: Vec<ExtraModel>,
     /// A message about the last thing that went wrong (or right) with files.
     pub message: Option<(Level, String)>,
@@ -360,9 +361,9 @@ impl DenoisePanel {
         if let Some(s) = shared.session_models.iter().find(|s| {
             s.model.config().variant == crate::model::Variant::Dense && s.model.latent() == 32
         }) {
-            let ptr = Arc::as_ptr(&s.model) as usize;
-            if !self.session_on.contains(&ptr) {
-                self.session_on.push(ptr);
+            let id = s.model.id();
+            if !self.session_on.contains(&id) {
+                self.session_on.push(id);
             }
         }
     }
@@ -512,9 +513,9 @@ impl DenoisePanel {
                         .on_disabled_hover_text("Train a model in the Train tab, or load one.");
                 }
             }
-            let current = shared.model().map(|m| Arc::as_ptr(m) as usize);
+            let current = shared.model().map(|m| m.id());
             for s in &shared.session_models {
-                let ptr = Arc::as_ptr(&s.model) as usize;
+                let ptr = s.model.id();
                 if Some(ptr) == current {
                     continue;
                 }
@@ -602,21 +603,21 @@ impl DenoisePanel {
             out.push(Entry {
                 title: "Current model".into(),
                 detail: short_name(m),
-                key: (Arc::as_ptr(m) as usize, shared.a().version),
+                key: (m.id(), 0),
                 engine: Engine::Model(m.clone()),
             });
         }
         for s in &shared.session_models {
-            let ptr = Arc::as_ptr(&s.model) as usize;
+            let id = s.model.id();
             if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &s.model))
-                || !self.session_on.contains(&ptr)
+                || !self.session_on.contains(&id)
             {
                 continue;
             }
             out.push(Entry {
                 title: session_title(&s.label),
                 detail: short_name(&s.model),
-                key: (ptr, 0),
+                key: (id, 0),
                 engine: Engine::Model(s.model.clone()),
             });
         }
@@ -624,7 +625,7 @@ impl DenoisePanel {
             out.push(Entry {
                 title: e.name.clone(),
                 detail: short_name(&e.model),
-                key: (Arc::as_ptr(&e.model) as usize, 0),
+                key: (e.model.id(), 0),
                 engine: Engine::Model(e.model.clone()),
             });
         }
@@ -633,7 +634,7 @@ impl DenoisePanel {
             out.push(Entry {
                 title: format!("PCA, k = {k}"),
                 detail: "linear projection".into(),
-                key: (Arc::as_ptr(p) as usize, k as u64),
+                key: (p.id(), k as u64),
                 engine: Engine::Pca(p.clone(), k),
             });
         }
@@ -648,7 +649,7 @@ impl DenoisePanel {
         let key = ViewKey {
             source: self.source,
             stamp,
-            data: Arc::as_ptr(&shared.data) as usize,
+            data: shared.data.id(),
             corruption: self.corruption(),
             seed: self.seed,
             engines: entries.iter().map(|e| e.key).collect(),

@@ -2,8 +2,6 @@
 //! output with its error), the test-set table measured in the background, and the batch of
 //! 16 test digits.
 
-use std::sync::Arc;
-
 use egui::{Color32, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
 use crate::analysis::denoise::{self as experiment, Score};
@@ -114,7 +112,7 @@ impl DenoisePanel {
 
     pub(super) fn set_key(&self, shared: &Shared, entries: &[Entry]) -> SetKey {
         SetKey {
-            data: Arc::as_ptr(&shared.data) as usize,
+            data: shared.data.id(),
             corruption: self.corruption(),
             seed: self.seed,
             engines: entries.iter().map(|e| e.key).collect(),
@@ -239,7 +237,7 @@ impl DenoisePanel {
         let key = ViewKey {
             source: Source::Test(usize::MAX),
             stamp: 0,
-            data: Arc::as_ptr(&shared.data) as usize,
+            data: shared.data.id(),
             corruption: self.corruption(),
             seed: self.seed,
             engines: vec![entry.key],

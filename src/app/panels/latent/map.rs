@@ -10,6 +10,7 @@ use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::widgets::scatter::ScatterPoints;
 use crate::data::{Dataset, Split};
+use crate::id::Id;
 use crate::model::{Arch, TrainedModel};
 use crate::train::worker::Snapshot;
 use crate::PIXELS;
@@ -78,13 +79,13 @@ impl LatentMap {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct MapKey {
-    model: usize,
-    data: usize,
+    model: Id,
+    data: Id,
     split: SplitChoice,
     comps: (usize, usize),
-    /// The snapshot's test codes (test split only): a new snapshot of the same model, e.g.
-    /// after the dataset changed, gives a new map.
-    codes: usize,
+    /// The snapshot whose test codes are used (test split only): a new snapshot of the same
+    /// model, e.g. after the dataset changed, gives a new map.
+    codes: Option<Id>,
 }
 
 /// What map a panel wants this frame.
@@ -95,8 +96,8 @@ pub struct MapRequest {
     pub split: SplitChoice,
     /// Principal components for the axes (0-based), when k > 2.
     pub comps: (usize, usize),
-    /// The test split's codes, when the snapshot has them.
-    pub test_codes: Option<Arc<Vec<f32>>>,
+    /// The test split's codes, when the snapshot has them, with the snapshot's id.
+    pub test_codes: Option<(Id, Arc<Vec<f32>>)>,
     pub epoch: usize,
 }
 
@@ -113,20 +114,20 @@ impl MapRequest {
             data: data.clone(),
             split,
             comps,
-            test_codes: Some(snapshot.test_codes.clone()),
+            test_codes: Some((snapshot.id, snapshot.test_codes.clone())),
             epoch: snapshot.epoch,
         }
     }
 
     fn key(&self) -> MapKey {
         MapKey {
-            model: Arc::as_ptr(&self.model) as usize,
-            data: Arc::as_ptr(&self.data) as usize,
+            model: self.model.id(),
+            data: self.data.id(),
             split: self.split,
             comps: self.comps,
             codes: match (&self.test_codes, self.split) {
-                (Some(c), SplitChoice::Test) => Arc::as_ptr(c) as usize,
-                _ => 0,
+                (Some((id, _)), SplitChoice::Test) => Some(*id),
+                _ => None,
             },
         }
     }
@@ -192,7 +193,7 @@ impl MapSource {
         let n = req.split.of(&req.data).len();
         let k = req.model.latent();
         let mut codes = match (&req.test_codes, req.split) {
-            (Some(c), SplitChoice::Test) if c.len() == n * k => Some(c.clone()),
+            (Some((_, c)), SplitChoice::Test) if c.len() == n * k => Some(c.clone()),
             _ => None,
         };
         let mut verify = codes.is_some();
@@ -313,6 +314,7 @@ mod tests {
 
     #[test]
     fn snapshot_codes_are_used_only_when_they_belong_to_the_dataset() {
+        use crate::id::Identity;
         use crate::model::{TrainConfig, Variant};
         let data = Arc::new(Dataset::embedded().unwrap());
         let cfg = TrainConfig::preset(Variant::Dense, 2);
@@ -327,7 +329,7 @@ mod tests {
             data: data.clone(),
             split: SplitChoice::Test,
             comps: (0, 1),
-            test_codes: Some(wrong.clone()),
+            test_codes: Some((Identity::new().id(), wrong.clone())),
             epoch: 0,
         };
         wait_for_map(&mut src, &req, &ctx);
@@ -341,7 +343,7 @@ mod tests {
         // The model's own codes are used as they are (no re-encoding).
         let right = Arc::new(model.encode(&data.test.images).unwrap());
         let req = MapRequest {
-            test_codes: Some(right.clone()),
+            test_codes: Some((Identity::new().id(), right.clone())),
             ..req
         };
         wait_for_map(&mut src, &req, &ctx);

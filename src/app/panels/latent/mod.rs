@@ -28,6 +28,7 @@ use crate::app::jobs::{Job, Picture};
 use crate::app::widgets::scatter::{Click, ScatterStyle, ViewTransform};
 use crate::app::widgets::{self, draw_diamond, draw_target};
 use crate::app::{RunId, Shared, Tab};
+use crate::id::Id;
 pub use map::{LatentMap, MapRequest, MapSource, SplitChoice};
 use pane::{map_title, placeholder, ring, MapPane};
 
@@ -95,7 +96,7 @@ pub struct LatentPanel {
     picture_job: Option<Job<Result<Picture, String>>>,
     open_dialog: Option<Job<Vec<PathBuf>>>,
     /// A's map the decoded point, samples and picture were last computed with.
-    refreshed_for: Option<u64>,
+    refreshed_for: Option<Id>,
     rng: ChaCha8Rng,
 }
 

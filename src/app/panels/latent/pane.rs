@@ -11,11 +11,12 @@ use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::widgets::scatter::{Scatter, ScatterOutput, ScatterStyle, ViewTransform};
 use crate::app::RunId;
+use crate::id::Id;
 use crate::{PIXELS, SIDE};
 
 #[derive(Clone, Debug, PartialEq)]
 struct ManifoldKey {
-    map: usize,
+    map: Id,
     data: Rect,
     cols: usize,
     rows: usize,
@@ -32,7 +33,7 @@ struct ManifoldTiles {
 struct PaneCache {
     manifold: Option<ManifoldTiles>,
     manifold_job: Option<(ManifoldKey, Job<Result<ColorImage, String>>)>,
-    hover_tex: Option<((u64, usize), TextureHandle)>,
+    hover_tex: Option<((Id, usize), TextureHandle)>,
 }
 
 /// One run's map and what it keeps between frames.
@@ -44,9 +45,9 @@ pub struct MapPane {
     /// The point hovered on this map last frame (the other map rings the same image).
     pub hovered: Option<usize>,
     /// This run's reconstruction of the selected image: (point set id, index, pixels).
-    pub recon: Option<(u64, usize, Vec<f32>)>,
+    pub recon: Option<(Id, usize, Vec<f32>)>,
     /// The (point set, index) last reconstructed, successfully or not (tried once).
-    recon_for: Option<(u64, usize)>,
+    recon_for: Option<(Id, usize)>,
     recon_tex: Option<TextureHandle>,
     /// Decoding or encoding with this run's model failed (also stops a failing manifold
     /// from being retried).
@@ -281,7 +282,7 @@ fn update_manifold(
     let (w, h) = (xf.screen.width(), xf.screen.height());
     let tile = w.min(h) / density.max(1) as f32;
     let key = ManifoldKey {
-        map: Arc::as_ptr(map) as usize,
+        map: map.points.id,
         data: xf.data,
         cols: ((w / tile).round() as usize).clamp(1, 80),
         rows: ((h / tile).round() as usize).clamp(1, 80),
