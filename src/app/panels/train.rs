@@ -20,7 +20,8 @@ use crate::app::jobs::{self, DialogKind, Job};
 use crate::app::widgets;
 use crate::app::{Level, Run, RunId, RunView, Shared};
 use crate::id::Id;
-use crate::model::{Term, TrainedModel, Variant};
+use crate::model::io::EpochRecord;
+use crate::model::{LossTerms, Term, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
 /// Number of digits in the reconstruction grid, and its columns.
@@ -665,28 +666,22 @@ impl RunCurves<'_> {
             let c = widgets::term_color(t.name());
             let train_name = format!("{}train {t}", self.prefix);
             let test_name = format!("{}test {t}", self.prefix);
-            let train: Vec<[f64; 2]> = run
-                .history
-                .iter()
-                .filter_map(|r| r.train.get(t).map(|v| [r.epoch as f64, tf(v)]))
-                .collect();
-            if !train.is_empty() {
-                out.push(PlotItem::Line {
-                    name: train_name.clone(),
-                    points: train.clone(),
-                    color: c,
-                    width: line_w,
-                    style: train_style,
-                });
-                out.push(PlotItem::Points {
-                    name: train_name.clone(),
-                    points: train,
-                    color: c,
-                    radius,
-                    shape,
-                    filled: true,
-                });
-            }
+            let per_epoch = |terms: fn(&EpochRecord) -> &LossTerms| -> Vec<[f64; 2]> {
+                run.history
+                    .iter()
+                    .filter_map(|r| terms(r).get(t).map(|v| [r.epoch as f64, tf(v)]))
+                    .collect()
+            };
+            let train = per_epoch(|r| &r.train);
+            push_epoch_curve(
+                &mut out,
+                &train_name,
+                train,
+                c,
+                line_w,
+                train_style,
+                (shape, radius, true),
+            );
             let steps: Vec<[f64; 2]> = run
                 .step_curve
                 .iter()
@@ -703,32 +698,45 @@ impl RunCurves<'_> {
                     style: LineStyle::Solid,
                 });
             }
-            let test: Vec<[f64; 2]> = run
-                .history
-                .iter()
-                .filter_map(|r| r.test.get(t).map(|v| [r.epoch as f64, tf(v)]))
-                .collect();
-            if !test.is_empty() {
-                out.push(PlotItem::Line {
-                    name: test_name.clone(),
-                    points: test.clone(),
-                    color: c,
-                    width: line_w,
-                    style: test_style,
-                });
-                out.push(PlotItem::Points {
-                    name: test_name,
-                    points: test,
-                    color: c,
-                    radius,
-                    shape,
-                    // B's test markers are hollow, its train markers filled.
-                    filled: !self.second,
-                });
-            }
+            // B's test markers are hollow, its train markers filled.
+            let test = per_epoch(|r| &r.test);
+            let marker = (shape, radius, !self.second);
+            push_epoch_curve(&mut out, &test_name, test, c, line_w, test_style, marker);
         }
         out
     }
+}
+
+/// Pushes one epoch curve: a line with a marker at each epoch (`marker`: shape, radius,
+/// filled); nothing when there are no points yet.
+fn push_epoch_curve(
+    out: &mut Vec<PlotItem>,
+    name: &str,
+    points: Vec<[f64; 2]>,
+    color: Color32,
+    width: f32,
+    style: LineStyle,
+    marker: (MarkerShape, f32, bool),
+) {
+    if points.is_empty() {
+        return;
+    }
+    let (shape, radius, filled) = marker;
+    out.push(PlotItem::Line {
+        name: name.to_string(),
+        points: points.clone(),
+        color,
+        width,
+        style,
+    });
+    out.push(PlotItem::Points {
+        name: name.to_string(),
+        points,
+        color,
+        radius,
+        shape,
+        filled,
+    });
 }
 
 /// The loss terms worth a curve: the objective's terms, "total" only when it sums several, and
