@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
-use crate::analysis::{metrics, Pca};
+use crate::analysis::{compare, metrics, Pca};
 use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
@@ -28,8 +28,7 @@ use crate::train::Trainer;
 pub const GRID: usize = 10;
 /// Largest k on the error-against-k curve (the app's PCA keeps 100 components).
 pub const KMAX: usize = 100;
-/// Neighbours of the kNN classifier that measures how well codes separate the classes.
-pub const KNN: usize = 5;
+pub use crate::analysis::compare::{test_mse, KNN};
 const TILE: f32 = 38.0;
 /// Shortest time between two analyses while a model trains.
 const ANALYSIS_INTERVAL_WHILE_TRAINING: Duration = Duration::from_secs(3);
@@ -87,19 +86,8 @@ pub fn train_linear(
     }
     let seconds = started.elapsed().as_secs_f64();
     let model = t.snapshot().map_err(|e| e.to_string())?;
-    let mse = test_mse(&model, &data)?;
+    let mse = test_mse(&model, &data).map_err(|e| e.to_string())?;
     Ok(Some((model, mse, seconds)))
-}
-
-/// Per-pixel MSE of reconstructing `data`'s test images.
-pub fn test_mse(model: &TrainedModel, data: &Dataset) -> Result<f64, String> {
-    let recon = model
-        .reconstruct(&data.test.images)
-        .map_err(|e| e.to_string())?;
-    if recon.len() != data.test.images.len() {
-        return Err("the model's output does not match the images".into());
-    }
-    Ok(metrics::mse(&recon, &data.test.images) as f64)
 }
 
 /// How the autoencoder's 2-D map was made.
@@ -1008,7 +996,8 @@ fn by_class(xy: &[[f64; 2]], labels: &[u8]) -> Vec<Vec<PlotPoint>> {
     out
 }
 
-/// Measures `model` against PCA on `data` (the slow part of the panel, run in a job).
+/// Measures `model` against PCA on `data` (the slow part of the panel, run in a job): the
+/// shared measurement ([`compare::compare`]) and the two maps.
 pub fn analyse(
     model: &Arc<TrainedModel>,
     snapshot_codes: &[f32],
@@ -1016,39 +1005,15 @@ pub fn analyse(
     pca: Arc<Pca>,
     pca_fit_seconds: Option<f64>,
 ) -> Result<Analysis, String> {
-    let k = model.latent();
-    let (pca, pca_fit_seconds) = if k > pca.n_components() {
-        let started = Instant::now();
-        let p = Pca::fit(&data.train.images, crate::PIXELS, k).map_err(|e| e.to_string())?;
-        (Arc::new(p), Some(started.elapsed().as_secs_f64()))
-    } else {
-        (pca, pca_fit_seconds)
-    };
-    let (train, test) = (&data.train, &data.test);
-    let n_test = test.len();
-    let e = |e: candle_core::Error| e.to_string();
-    let test_codes = if snapshot_codes.len() == n_test * k {
-        snapshot_codes.to_vec()
-    } else {
-        model.encode(&test.images).map_err(e)?
-    };
-    let train_codes = model.encode(&train.images).map_err(e)?;
-    let ae_test_mse = test_mse(model, data)?;
-    let pca_test_mse = pca.mse(&test.images, k) as f64;
-    let ae_knn = metrics::knn_accuracy(
-        &train_codes,
-        &train.labels,
-        &test_codes,
-        &test.labels,
-        k,
-        KNN,
-    );
-    let pca_train = pca.project(&train.images, k);
-    let pca_test = pca.project(&test.images, k);
-    let kp = k.min(pca.n_components());
-    let pca_knn =
-        metrics::knn_accuracy(&pca_train, &train.labels, &pca_test, &test.labels, kp, KNN);
-
+    let c = compare::compare(
+        model,
+        data,
+        Some((pca, pca_fit_seconds)),
+        Some(snapshot_codes),
+    )
+    .map_err(|e| e.to_string())?;
+    let (k, pca, test) = (c.k, c.pca, &data.test);
+    let (train_codes, test_codes) = (c.train_codes, c.test_codes);
     let pca_xy: Vec<[f64; 2]> = pca
         .project(&test.images, 2)
         .chunks_exact(2.min(pca.n_components()).max(1))
@@ -1082,11 +1047,11 @@ pub fn analyse(
     Ok(Analysis {
         k,
         pca,
-        pca_fit_seconds,
-        ae_test_mse,
-        pca_test_mse,
-        ae_knn,
-        pca_knn,
+        pca_fit_seconds: c.pca_fit_seconds,
+        ae_test_mse: c.ae_test_mse,
+        pca_test_mse: c.pca_test_mse,
+        ae_knn: c.ae_knn,
+        pca_knn: c.pca_knn,
         ae_train_seconds,
         pca_map: by_class(&pca_xy, &test.labels),
         ae_map: by_class(&ae_xy, &test.labels),
