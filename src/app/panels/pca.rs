@@ -8,7 +8,6 @@
 //! model version and the ids (`crate::id`) of the dataset and the PCA.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,7 @@ use crate::app::{SessionModel, Shared};
 use crate::data::Dataset;
 use crate::id::Id;
 use crate::model::{TrainConfig, TrainedModel, Variant};
+use crate::train::background::{BackgroundRun, RunControl};
 use crate::train::Trainer;
 
 /// Test digits in the reconstruction grid (one per class first).
@@ -67,22 +67,17 @@ impl LinearResult {
     }
 }
 
-/// Trains [`linear_config`]`(k)` on `data`, reporting steps done in `progress`, stopping (with
-/// `Ok(None)`) when `cancel` is set. Returns the model, its test MSE and the training time.
-pub fn train_linear(
-    k: usize,
-    data: Arc<Dataset>,
-    progress: &AtomicUsize,
-    cancel: &AtomicBool,
-) -> LinearOutcome {
+/// Trains [`linear_config`]`(k)` on `data`, counting steps done in `control`, stopping (with
+/// `Ok(None)`) when it is cancelled. Returns the model, its test MSE and the training time.
+pub fn train_linear(k: usize, data: Arc<Dataset>, control: &RunControl) -> LinearOutcome {
     let started = Instant::now();
     let mut t = Trainer::new(linear_config(k), data.clone()).map_err(|e| e.to_string())?;
     while !t.is_finished() {
-        if cancel.load(Ordering::Relaxed) {
+        if control.is_cancelled() {
             return Ok(None);
         }
         t.step().map_err(|e| e.to_string())?;
-        progress.fetch_add(1, Ordering::Relaxed);
+        control.step();
     }
     let seconds = started.elapsed().as_secs_f64();
     let model = t.snapshot().map_err(|e| e.to_string())?;
@@ -135,20 +130,12 @@ type LinearOutcome = Result<Option<(TrainedModel, f64, f64)>, String>;
 /// Models' test MSE on a dataset (`None` when a model cannot run on it).
 type SessionMse = Vec<((Id, Id), Option<f64>)>;
 
+/// The linear autoencoder training in the background (cancelled when dropped).
 struct LinearRun {
-    job: Job<LinearOutcome>,
-    progress: Arc<AtomicUsize>,
-    cancel: Arc<AtomicBool>,
-    total: usize,
+    run: BackgroundRun<LinearOutcome>,
     k: usize,
     pca_test_mse: f64,
     data: Id,
-}
-
-impl Drop for LinearRun {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
 }
 
 /// One tile of the grid: a texture and the error under it.
@@ -413,7 +400,7 @@ impl PcaPanel {
 
         // The linear autoencoder.
         if let Some(run) = &self.linear_run {
-            if let Some(r) = run.job.poll() {
+            if let Some(r) = run.run.poll() {
                 let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data);
                 self.linear_run = None;
                 match r {
@@ -462,18 +449,16 @@ impl PcaPanel {
         let data = shared.data.clone();
         let cfg = linear_config(k);
         let total = data.train.len().div_ceil(cfg.batch) * cfg.epochs;
-        let progress = Arc::new(AtomicUsize::new(0));
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (p, c) = (progress.clone(), cancel.clone());
         let data_tag = data.id();
+        let ctx = shared.egui.clone();
         self.linear_error = None;
         self.linear_run = Some(LinearRun {
-            job: Job::spawn("linear-ae", Some(shared.egui.clone()), move || {
-                train_linear(k, data, &p, &c)
-            }),
-            progress,
-            cancel,
-            total,
+            run: BackgroundRun::spawn(
+                "linear-ae",
+                total,
+                move || ctx.request_repaint(),
+                move |control| train_linear(k, data, control),
+            ),
             k,
             pca_test_mse: a.pca_test_mse,
             data: data_tag,
@@ -687,15 +672,14 @@ impl PcaPanel {
             }
         });
         if let Some(run) = &self.linear_run {
-            let done = run.progress.load(Ordering::Relaxed);
+            let (done, total) = run.run.progress();
             let cfg = linear_config(run.k);
             ui.add(
-                egui::ProgressBar::new(done as f32 / run.total.max(1) as f32).text(format!(
-                    "{} · {} epochs · lr {} · step {done}/{}",
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!(
+                    "{} · {} epochs · lr {} · step {done}/{total}",
                     cfg.describe(),
                     cfg.epochs,
                     cfg.lr,
-                    run.total
                 )),
             );
         }
