@@ -39,9 +39,14 @@ pub struct Comparison {
     pub ae_knn: f32,
     /// The same with PCA's k-dimensional projections.
     pub pca_knn: f32,
-    /// The model's codes of the training and the test images.
-    pub train_codes: Vec<f32>,
-    pub test_codes: Vec<f32>,
+}
+
+/// The model's codes [`compare`] computed on the way, for whoever wants to draw them.
+pub struct Codes {
+    /// Codes of the training images (k per image).
+    pub train: Vec<f32>,
+    /// Codes of the test images (k per image).
+    pub test: Vec<f32>,
 }
 
 /// Measures `model` against PCA on `data`. `pca`: a PCA already fitted on `data`'s training
@@ -52,7 +57,7 @@ pub fn compare(
     data: &Dataset,
     pca: Option<(Arc<Pca>, Option<f64>)>,
     test_codes: Option<&[f32]>,
-) -> Result<Comparison, CompareError> {
+) -> Result<(Comparison, Codes), CompareError> {
     let k = model.latent();
     let (train, test) = (&data.train, &data.test);
     let (pca, pca_fit_seconds) = match pca {
@@ -83,7 +88,7 @@ pub fn compare(
     let kp = k.min(pca.n_components());
     let pca_knn =
         metrics::knn_accuracy(&pca_train, &train.labels, &pca_test, &test.labels, kp, KNN);
-    Ok(Comparison {
+    let measured = Comparison {
         k,
         pca,
         pca_fit_seconds,
@@ -91,9 +96,12 @@ pub fn compare(
         pca_test_mse,
         ae_knn,
         pca_knn,
-        train_codes,
-        test_codes,
-    })
+    };
+    let codes = Codes {
+        train: train_codes,
+        test: test_codes,
+    };
+    Ok((measured, codes))
 }
 
 /// Per-pixel MSE of reconstructing `data`'s test images.

@@ -32,7 +32,7 @@ pub fn measure(model: &TrainedModel, data: &Dataset) -> anyhow::Result<ModelRepo
     let test_mse = test_terms.get(crate::model::Term::Mse).unwrap_or(f64::NAN);
 
     // The test MSE stays the one of `evaluate` (the "mse" term printed beside it).
-    let c = compare::compare(model, data, None, None)?;
+    let (c, _) = compare::compare(model, data, None, None)?;
     Ok(ModelReport {
         variant: model.config().variant.to_string(),
         latent: k,

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
-use crate::analysis::{compare, metrics, Pca};
+use crate::analysis::compare::{self, Comparison};
+use crate::analysis::{metrics, Pca};
 use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
@@ -96,16 +97,11 @@ pub enum MapKind {
     Projected,
 }
 
-/// Everything measured for one (model, dataset, PCA).
+/// Everything measured for one (model, dataset, PCA): the shared measurement (its fields read
+/// through `Deref`; its PCA is the app's, or one fitted when k exceeds its components) and the
+/// panel's maps.
 pub struct Analysis {
-    pub k: usize,
-    /// The PCA used at this k (the app's, or one fitted here when k exceeds its components).
-    pub pca: Arc<Pca>,
-    pub pca_fit_seconds: Option<f64>,
-    pub ae_test_mse: f64,
-    pub pca_test_mse: f64,
-    pub ae_knn: f32,
-    pub pca_knn: f32,
+    pub measured: Comparison,
     /// Training time of the model (sum of its epochs' step times), if it has a history.
     pub ae_train_seconds: Option<f64>,
     /// Test points of each map, one list per class.
@@ -113,6 +109,14 @@ pub struct Analysis {
     pub ae_map: Vec<Vec<PlotPoint>>,
     pub map_kind: MapKind,
     pub model: Arc<TrainedModel>,
+}
+
+impl std::ops::Deref for Analysis {
+    type Target = Comparison;
+
+    fn deref(&self) -> &Comparison {
+        &self.measured
+    }
 }
 
 /// PCA's test error for k = 1…KMAX and its cumulative explained variance.
@@ -989,15 +993,15 @@ pub fn analyse(
     pca: Arc<Pca>,
     pca_fit_seconds: Option<f64>,
 ) -> Result<Analysis, String> {
-    let c = compare::compare(
+    let (measured, codes) = compare::compare(
         model,
         data,
         Some((pca, pca_fit_seconds)),
         Some(snapshot_codes),
     )
     .map_err(|e| e.to_string())?;
-    let (k, pca, test) = (c.k, c.pca, &data.test);
-    let (train_codes, test_codes) = (c.train_codes, c.test_codes);
+    let (k, pca, test) = (measured.k, measured.pca.clone(), &data.test);
+    let (train_codes, test_codes) = (codes.train, codes.test);
     let pca_xy: Vec<[f64; 2]> = pca
         .project(&test.images, 2)
         .chunks_exact(2.min(pca.n_components()).max(1))
@@ -1029,13 +1033,7 @@ pub fn analyse(
     let history = &model.meta.history;
     let ae_train_seconds = (!history.is_empty()).then(|| history.iter().map(|r| r.seconds).sum());
     Ok(Analysis {
-        k,
-        pca,
-        pca_fit_seconds: c.pca_fit_seconds,
-        ae_test_mse: c.ae_test_mse,
-        pca_test_mse: c.pca_test_mse,
-        ae_knn: c.ae_knn,
-        pca_knn: c.pca_knn,
+        measured,
         ae_train_seconds,
         pca_map: by_class(&pca_xy, &test.labels),
         ae_map: by_class(&ae_xy, &test.labels),
