@@ -7,7 +7,6 @@ mod common;
 
 use common::{fashion_mnist_dir, idx_folder};
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 
 use bottleneck::analysis::anomaly::{self, DetectorSettings};
@@ -16,6 +15,7 @@ use bottleneck::app::panels::pca as pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
 use bottleneck::data::Dataset;
 use bottleneck::model::TrainedModel;
+use bottleneck::train::background::RunControl;
 use clap::Parser;
 
 fn embedded() -> Arc<Dataset> {
@@ -76,15 +76,15 @@ fn pca_error_against_k_never_increases() {
 fn a_trained_linear_autoencoder_lands_on_pca() {
     let data = embedded();
     for k in [2, 8, 32] {
-        let (progress, cancel) = (AtomicUsize::new(0), AtomicBool::new(false));
-        let (model, mse, _seconds) = pca_panel::train_linear(k, data.clone(), &progress, &cancel)
+        let control = RunControl::default();
+        let (model, mse, _seconds) = pca_panel::train_linear(k, data.clone(), &control)
             .unwrap()
             .expect("not cancelled");
         let cfg = pca_panel::linear_config(k);
         assert_eq!(model.latent(), k);
         assert!(cfg.model.hidden.is_empty() && !cfg.model.sigmoid_output);
         assert_eq!(
-            progress.into_inner(),
+            control.progress().0,
             data.train.len().div_ceil(cfg.batch) * cfg.epochs,
             "every step reported"
         );
@@ -103,10 +103,11 @@ fn a_trained_linear_autoencoder_lands_on_pca() {
 
 #[test]
 fn cancelling_the_linear_autoencoder_stops_it() {
-    let (progress, cancel) = (AtomicUsize::new(0), AtomicBool::new(true));
-    let r = pca_panel::train_linear(4, embedded(), &progress, &cancel).unwrap();
+    let control = RunControl::default();
+    control.cancel();
+    let r = pca_panel::train_linear(4, embedded(), &control).unwrap();
     assert!(r.is_none());
-    assert_eq!(progress.into_inner(), 0);
+    assert_eq!(control.progress().0, 0);
 }
 
 #[test]

@@ -4,10 +4,12 @@
 //! by reconstruction error (`anomaly`, which trains and runs models). Plain slices in,
 //! numbers out; degenerate input (empty, constant, NaN) gives an error or a documented value,
 //! never a panic. `denoise` is the denoising experiment (corrupt, reconstruct with a model or
-//! PCA, measure) shared by the Denoise panel and the command line. `projection` maps codes to
-//! 2-D points and back (as is, or on principal components of the codes).
+//! PCA, measure) shared by the Denoise panel and the command line; `compare` measures a model
+//! against PCA at the same k (the PCA vs AE panel and the command line's report). `projection`
+//! maps codes to 2-D points and back (as is, or on principal components of the codes).
 
 pub mod anomaly;
+pub mod compare;
 pub mod denoise;
 pub mod metrics;
 pub mod pca;

@@ -1,6 +1,7 @@
 //! The left side panel: the dataset (with "Open dataset folder…") and the model and training
 //! settings form. Every input is validated and explains itself in a one-sentence tooltip; the
-//! form edits `Settings::train`, which the next Start uses.
+//! form edits `Settings::train`, which the next Start uses. Presets and the parsing of layer
+//! sizes are `model::config`'s (`TrainConfig::apply_preset`, `config::parse_sizes`).
 
 use std::path::PathBuf;
 

@@ -1,11 +1,10 @@
-//! The numbers `train` and `eval` print: a model's test error (per loss term), PCA's error with
-//! the same k on the same split, and kNN accuracy of both kinds of codes.
-
-use std::time::Instant;
+//! The numbers `train` and `eval` print: a model's test error (per loss term), and from
+//! `analysis::compare` PCA's error with the same k on the same split and kNN accuracy of both
+//! kinds of codes.
 
 use serde::Serialize;
 
-use crate::analysis::{metrics, Pca};
+use crate::analysis::{compare, metrics};
 use crate::data::Dataset;
 use crate::model::{LossTerms, TrainedModel};
 
@@ -22,7 +21,7 @@ pub struct ModelReport {
     /// PCA fitted on the training images, k = latent, per-pixel MSE on the test images.
     pub pca_test_mse: f64,
     pub pca_fit_seconds: f64,
-    /// 5-NN classification accuracy of test codes against training codes.
+    /// `compare::KNN`-NN classification accuracy of test codes against training codes.
     pub knn_accuracy: f64,
     pub pca_knn_accuracy: f64,
 }
@@ -32,32 +31,8 @@ pub fn measure(model: &TrainedModel, data: &Dataset) -> anyhow::Result<ModelRepo
     let test_terms = crate::train::evaluate(model, &data.test)?;
     let test_mse = test_terms.get(crate::model::Term::Mse).unwrap_or(f64::NAN);
 
-    let started = Instant::now();
-    let pca = Pca::fit(&data.train.images, crate::PIXELS, k)?;
-    let pca_fit_seconds = started.elapsed().as_secs_f64();
-    let pca_test_mse = pca.mse(&data.test.images, k) as f64;
-
-    let train_codes = model.encode(&data.train.images)?;
-    let test_codes = model.encode(&data.test.images)?;
-    let knn = metrics::knn_accuracy(
-        &train_codes,
-        &data.train.labels,
-        &test_codes,
-        &data.test.labels,
-        k,
-        5,
-    );
-    let pca_train = pca.project(&data.train.images, k);
-    let pca_test = pca.project(&data.test.images, k);
-    let pca_knn = metrics::knn_accuracy(
-        &pca_train,
-        &data.train.labels,
-        &pca_test,
-        &data.test.labels,
-        k,
-        5,
-    );
-
+    // The test MSE stays the one of `evaluate` (the "mse" term printed beside it).
+    let (c, _) = compare::compare(model, data, None, None)?;
     Ok(ModelReport {
         variant: model.config().variant.to_string(),
         latent: k,
@@ -65,10 +40,10 @@ pub fn measure(model: &TrainedModel, data: &Dataset) -> anyhow::Result<ModelRepo
         test_mse,
         test_psnr: metrics::psnr(test_mse as f32) as f64,
         test_terms,
-        pca_test_mse,
-        pca_fit_seconds,
-        knn_accuracy: knn as f64,
-        pca_knn_accuracy: pca_knn as f64,
+        pca_test_mse: c.pca_test_mse,
+        pca_fit_seconds: c.pca_fit_seconds.unwrap_or(0.0),
+        knn_accuracy: c.ae_knn as f64,
+        pca_knn_accuracy: c.pca_knn as f64,
     })
 }
 
@@ -93,7 +68,8 @@ impl ModelReport {
         );
         println!("test PSNR      {:.2} dB", self.test_psnr);
         println!(
-            "5-NN accuracy  {:.2} %   (PCA codes: {:.2} %)",
+            "{}-NN accuracy  {:.2} %   (PCA codes: {:.2} %)",
+            compare::KNN,
             100.0 * self.knn_accuracy,
             100.0 * self.pca_knn_accuracy
         );

@@ -5,7 +5,9 @@
 //! architecture and regulariser), and `fused`, a hand-written forward/backward for dense
 //! models that computes the same gradients several times faster. A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
+//! `background` runs side trainings (the panels' own) on a thread, cancellable, with progress.
 
+pub mod background;
 pub mod fused;
 pub mod kernels;
 pub mod worker;

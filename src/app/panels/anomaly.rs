@@ -7,7 +7,6 @@
 //! and scoring are `analysis::anomaly`, shared with `bottleneck anomaly`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use crate::app::{Level, Shared};
 use crate::data::{Dataset, Split};
 use crate::id::Id;
 use crate::model::TrainedModel;
+use crate::train::background::BackgroundRun;
 
 pub const NORMAL_COLOR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
 pub const ANOMALY_COLOR: Color32 = Color32::from_rgb(0xD5, 0x5E, 0x00);
@@ -63,20 +63,12 @@ type TrainOutcome = Result<Option<(TrainedModel, Scored, f64)>, String>;
 /// Another dataset loaded (when it is new) and scored.
 type OtherOutcome = Result<(Option<OtherData>, Scored), String>;
 
+/// The detector training in the background (cancelled when dropped).
 struct TrainRun {
-    job: Job<TrainOutcome>,
-    progress: Arc<AtomicUsize>,
-    total: Arc<AtomicUsize>,
-    cancel: Arc<AtomicBool>,
+    run: BackgroundRun<TrainOutcome>,
     settings: DetectorSettings,
     train_images: usize,
     data: Id,
-}
-
-impl Drop for TrainRun {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
 }
 
 /// What the plots need from one set of scores, computed once per set.
@@ -277,7 +269,7 @@ impl AnomalyPanel {
             self.view = View::HeldOut;
         }
         if let Some(run) = &self.run {
-            if let Some(r) = run.job.poll() {
+            if let Some(r) = run.run.poll() {
                 let (settings, train_images, dk) =
                     (run.settings.clone(), run.train_images, run.data);
                 self.run = None;
@@ -350,35 +342,33 @@ impl AnomalyPanel {
             return;
         }
         let data = shared.data.clone();
-        let progress = Arc::new(AtomicUsize::new(0));
-        let total = Arc::new(AtomicUsize::new(0));
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (p, t, c) = (progress.clone(), total.clone(), cancel.clone());
         let s = settings.clone();
+        let ctx = shared.egui.clone();
         let train_images = data.train.filter_classes(&settings.normal).len();
         self.error = None;
         self.run = Some(TrainRun {
-            job: Job::spawn("anomaly-train", Some(shared.egui.clone()), move || {
-                let started = Instant::now();
-                let model = anomaly::train_detector(&s, &data, |done, all| {
-                    p.store(done, Ordering::Relaxed);
-                    t.store(all, Ordering::Relaxed);
-                    !c.load(Ordering::Relaxed)
-                })
-                .map_err(|e| e.to_string())?;
-                let seconds = started.elapsed().as_secs_f64();
-                match model {
-                    Some(m) => {
-                        let scored = anomaly::score_held_out(&m, &data.test, &s.normal)
-                            .map_err(|e| e.to_string())?;
-                        Ok(Some((m, scored, seconds)))
+            run: BackgroundRun::spawn(
+                "anomaly-train",
+                0,
+                move || ctx.request_repaint(),
+                move |control| {
+                    let started = Instant::now();
+                    let model = anomaly::train_detector(&s, &data, |done, all| {
+                        control.report(done, all);
+                        !control.is_cancelled()
+                    })
+                    .map_err(|e| e.to_string())?;
+                    let seconds = started.elapsed().as_secs_f64();
+                    match model {
+                        Some(m) => {
+                            let scored = anomaly::score_held_out(&m, &data.test, &s.normal)
+                                .map_err(|e| e.to_string())?;
+                            Ok(Some((m, scored, seconds)))
+                        }
+                        None => Ok(None),
                     }
-                    None => Ok(None),
-                }
-            }),
-            progress,
-            total,
-            cancel,
+                },
+            ),
             settings,
             train_images,
             data: shared.data.id(),
@@ -483,10 +473,7 @@ impl AnomalyPanel {
             .map(|c| shared.data.class_name(c))
             .collect();
         if let Some(run) = &self.run {
-            let (done, total) = (
-                run.progress.load(Ordering::Relaxed),
-                run.total.load(Ordering::Relaxed),
-            );
+            let (done, total) = run.run.progress();
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!(
                     "Training {} · {} epochs on {} images · step {done}/{total}",

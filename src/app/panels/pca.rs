@@ -8,13 +8,13 @@
 //! model version and the ids (`crate::id`) of the dataset and the PCA.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points, VLine};
 
+use crate::analysis::compare::{self, Comparison};
 use crate::analysis::{metrics, Pca};
 use crate::app::jobs::Job;
 use crate::app::widgets;
@@ -22,14 +22,14 @@ use crate::app::{SessionModel, Shared};
 use crate::data::Dataset;
 use crate::id::Id;
 use crate::model::{TrainConfig, TrainedModel, Variant};
+use crate::train::background::{BackgroundRun, RunControl};
 use crate::train::Trainer;
 
 /// Test digits in the reconstruction grid (one per class first).
 pub const GRID: usize = 10;
 /// Largest k on the error-against-k curve (the app's PCA keeps 100 components).
 pub const KMAX: usize = 100;
-/// Neighbours of the kNN classifier that measures how well codes separate the classes.
-pub const KNN: usize = 5;
+pub use crate::analysis::compare::{test_mse, KNN};
 const TILE: f32 = 38.0;
 /// Shortest time between two analyses while a model trains.
 const ANALYSIS_INTERVAL_WHILE_TRAINING: Duration = Duration::from_secs(3);
@@ -68,38 +68,22 @@ impl LinearResult {
     }
 }
 
-/// Trains [`linear_config`]`(k)` on `data`, reporting steps done in `progress`, stopping (with
-/// `Ok(None)`) when `cancel` is set. Returns the model, its test MSE and the training time.
-pub fn train_linear(
-    k: usize,
-    data: Arc<Dataset>,
-    progress: &AtomicUsize,
-    cancel: &AtomicBool,
-) -> LinearOutcome {
+/// Trains [`linear_config`]`(k)` on `data`, counting steps done in `control`, stopping (with
+/// `Ok(None)`) when it is cancelled. Returns the model, its test MSE and the training time.
+pub fn train_linear(k: usize, data: Arc<Dataset>, control: &RunControl) -> LinearOutcome {
     let started = Instant::now();
     let mut t = Trainer::new(linear_config(k), data.clone()).map_err(|e| e.to_string())?;
     while !t.is_finished() {
-        if cancel.load(Ordering::Relaxed) {
+        if control.is_cancelled() {
             return Ok(None);
         }
         t.step().map_err(|e| e.to_string())?;
-        progress.fetch_add(1, Ordering::Relaxed);
+        control.step();
     }
     let seconds = started.elapsed().as_secs_f64();
     let model = t.snapshot().map_err(|e| e.to_string())?;
-    let mse = test_mse(&model, &data)?;
+    let mse = test_mse(&model, &data).map_err(|e| e.to_string())?;
     Ok(Some((model, mse, seconds)))
-}
-
-/// Per-pixel MSE of reconstructing `data`'s test images.
-pub fn test_mse(model: &TrainedModel, data: &Dataset) -> Result<f64, String> {
-    let recon = model
-        .reconstruct(&data.test.images)
-        .map_err(|e| e.to_string())?;
-    if recon.len() != data.test.images.len() {
-        return Err("the model's output does not match the images".into());
-    }
-    Ok(metrics::mse(&recon, &data.test.images) as f64)
 }
 
 /// How the autoencoder's 2-D map was made.
@@ -113,16 +97,11 @@ pub enum MapKind {
     Projected,
 }
 
-/// Everything measured for one (model, dataset, PCA).
+/// Everything measured for one (model, dataset, PCA): the shared measurement (its fields read
+/// through `Deref`; its PCA is the app's, or one fitted when k exceeds its components) and the
+/// panel's maps.
 pub struct Analysis {
-    pub k: usize,
-    /// The PCA used at this k (the app's, or one fitted here when k exceeds its components).
-    pub pca: Arc<Pca>,
-    pub pca_fit_seconds: Option<f64>,
-    pub ae_test_mse: f64,
-    pub pca_test_mse: f64,
-    pub ae_knn: f32,
-    pub pca_knn: f32,
+    pub measured: Comparison,
     /// Training time of the model (sum of its epochs' step times), if it has a history.
     pub ae_train_seconds: Option<f64>,
     /// Test points of each map, one list per class.
@@ -130,6 +109,14 @@ pub struct Analysis {
     pub ae_map: Vec<Vec<PlotPoint>>,
     pub map_kind: MapKind,
     pub model: Arc<TrainedModel>,
+}
+
+impl std::ops::Deref for Analysis {
+    type Target = Comparison;
+
+    fn deref(&self) -> &Comparison {
+        &self.measured
+    }
 }
 
 /// PCA's test error for k = 1…KMAX and its cumulative explained variance.
@@ -147,20 +134,12 @@ type LinearOutcome = Result<Option<(TrainedModel, f64, f64)>, String>;
 /// Models' test MSE on a dataset (`None` when a model cannot run on it).
 type SessionMse = Vec<((Id, Id), Option<f64>)>;
 
+/// The linear autoencoder training in the background (cancelled when dropped).
 struct LinearRun {
-    job: Job<LinearOutcome>,
-    progress: Arc<AtomicUsize>,
-    cancel: Arc<AtomicBool>,
-    total: usize,
+    run: BackgroundRun<LinearOutcome>,
     k: usize,
     pca_test_mse: f64,
     data: Id,
-}
-
-impl Drop for LinearRun {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
 }
 
 /// One tile of the grid: a texture and the error under it.
@@ -425,7 +404,7 @@ impl PcaPanel {
 
         // The linear autoencoder.
         if let Some(run) = &self.linear_run {
-            if let Some(r) = run.job.poll() {
+            if let Some(r) = run.run.poll() {
                 let (k, pca_mse, dk) = (run.k, run.pca_test_mse, run.data);
                 self.linear_run = None;
                 match r {
@@ -474,18 +453,16 @@ impl PcaPanel {
         let data = shared.data.clone();
         let cfg = linear_config(k);
         let total = data.train.len().div_ceil(cfg.batch) * cfg.epochs;
-        let progress = Arc::new(AtomicUsize::new(0));
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (p, c) = (progress.clone(), cancel.clone());
         let data_tag = data.id();
+        let ctx = shared.egui.clone();
         self.linear_error = None;
         self.linear_run = Some(LinearRun {
-            job: Job::spawn("linear-ae", Some(shared.egui.clone()), move || {
-                train_linear(k, data, &p, &c)
-            }),
-            progress,
-            cancel,
-            total,
+            run: BackgroundRun::spawn(
+                "linear-ae",
+                total,
+                move || ctx.request_repaint(),
+                move |control| train_linear(k, data, control),
+            ),
             k,
             pca_test_mse: a.pca_test_mse,
             data: data_tag,
@@ -699,15 +676,14 @@ impl PcaPanel {
             }
         });
         if let Some(run) = &self.linear_run {
-            let done = run.progress.load(Ordering::Relaxed);
+            let (done, total) = run.run.progress();
             let cfg = linear_config(run.k);
             ui.add(
-                egui::ProgressBar::new(done as f32 / run.total.max(1) as f32).text(format!(
-                    "{} · {} epochs · lr {} · step {done}/{}",
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!(
+                    "{} · {} epochs · lr {} · step {done}/{total}",
                     cfg.describe(),
                     cfg.epochs,
                     cfg.lr,
-                    run.total
                 )),
             );
         }
@@ -1008,7 +984,8 @@ fn by_class(xy: &[[f64; 2]], labels: &[u8]) -> Vec<Vec<PlotPoint>> {
     out
 }
 
-/// Measures `model` against PCA on `data` (the slow part of the panel, run in a job).
+/// Measures `model` against PCA on `data` (the slow part of the panel, run in a job): the
+/// shared measurement ([`compare::compare`]) and the two maps.
 pub fn analyse(
     model: &Arc<TrainedModel>,
     snapshot_codes: &[f32],
@@ -1016,39 +993,15 @@ pub fn analyse(
     pca: Arc<Pca>,
     pca_fit_seconds: Option<f64>,
 ) -> Result<Analysis, String> {
-    let k = model.latent();
-    let (pca, pca_fit_seconds) = if k > pca.n_components() {
-        let started = Instant::now();
-        let p = Pca::fit(&data.train.images, crate::PIXELS, k).map_err(|e| e.to_string())?;
-        (Arc::new(p), Some(started.elapsed().as_secs_f64()))
-    } else {
-        (pca, pca_fit_seconds)
-    };
-    let (train, test) = (&data.train, &data.test);
-    let n_test = test.len();
-    let e = |e: candle_core::Error| e.to_string();
-    let test_codes = if snapshot_codes.len() == n_test * k {
-        snapshot_codes.to_vec()
-    } else {
-        model.encode(&test.images).map_err(e)?
-    };
-    let train_codes = model.encode(&train.images).map_err(e)?;
-    let ae_test_mse = test_mse(model, data)?;
-    let pca_test_mse = pca.mse(&test.images, k) as f64;
-    let ae_knn = metrics::knn_accuracy(
-        &train_codes,
-        &train.labels,
-        &test_codes,
-        &test.labels,
-        k,
-        KNN,
-    );
-    let pca_train = pca.project(&train.images, k);
-    let pca_test = pca.project(&test.images, k);
-    let kp = k.min(pca.n_components());
-    let pca_knn =
-        metrics::knn_accuracy(&pca_train, &train.labels, &pca_test, &test.labels, kp, KNN);
-
+    let (measured, codes) = compare::compare(
+        model,
+        data,
+        Some((pca, pca_fit_seconds)),
+        Some(snapshot_codes),
+    )
+    .map_err(|e| e.to_string())?;
+    let (k, pca, test) = (measured.k, measured.pca.clone(), &data.test);
+    let (train_codes, test_codes) = (codes.train, codes.test);
     let pca_xy: Vec<[f64; 2]> = pca
         .project(&test.images, 2)
         .chunks_exact(2.min(pca.n_components()).max(1))
@@ -1080,13 +1033,7 @@ pub fn analyse(
     let history = &model.meta.history;
     let ae_train_seconds = (!history.is_empty()).then(|| history.iter().map(|r| r.seconds).sum());
     Ok(Analysis {
-        k,
-        pca,
-        pca_fit_seconds,
-        ae_test_mse,
-        pca_test_mse,
-        ae_knn,
-        pca_knn,
+        measured,
         ae_train_seconds,
         pca_map: by_class(&pca_xy, &test.labels),
         ae_map: by_class(&ae_xy, &test.labels),

@@ -1,0 +1,114 @@
+//! PCA against an autoencoder at the same k: the one measurement behind the PCA vs AE panel
+//! and the numbers `bottleneck train` / `eval` print. Both methods' test error (per pixel),
+//! the [`KNN`]-NN classification accuracy of both kinds of codes (test codes against training
+//! codes), and PCA's fitting time when it had to be fitted.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{metrics, AnalysisError, Pca};
+use crate::data::Dataset;
+use crate::model::TrainedModel;
+
+/// Neighbours of the kNN classifier that measures how well codes separate the classes.
+pub const KNN: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    #[error("the model's output does not match the images")]
+    OutputMismatch,
+}
+
+/// What [`compare`] measured.
+pub struct Comparison {
+    /// The model's code size, the k of PCA.
+    pub k: usize,
+    /// The PCA used: the one given, or one fitted on the training images with k components.
+    pub pca: Arc<Pca>,
+    /// Seconds to fit `pca` (the given time when it was given).
+    pub pca_fit_seconds: Option<f64>,
+    /// Per-pixel MSE of reconstructing the test images ([`test_mse`]).
+    pub ae_test_mse: f64,
+    /// PCA's per-pixel MSE on the test images with k components.
+    pub pca_test_mse: f64,
+    /// [`KNN`]-NN accuracy of the model's test codes against its training codes.
+    pub ae_knn: f32,
+    /// The same with PCA's k-dimensional projections.
+    pub pca_knn: f32,
+}
+
+/// The model's codes [`compare`] computed on the way, for whoever wants to draw them.
+pub struct Codes {
+    /// Codes of the training images (k per image).
+    pub train: Vec<f32>,
+    /// Codes of the test images (k per image).
+    pub test: Vec<f32>,
+}
+
+/// Measures `model` against PCA on `data`. `pca`: a PCA already fitted on `data`'s training
+/// images with its fitting time (refitted with k components when it has fewer); `None` fits
+/// one. `test_codes`: the model's codes of the test images when already known.
+pub fn compare(
+    model: &TrainedModel,
+    data: &Dataset,
+    pca: Option<(Arc<Pca>, Option<f64>)>,
+    test_codes: Option<&[f32]>,
+) -> Result<(Comparison, Codes), CompareError> {
+    let k = model.latent();
+    let (train, test) = (&data.train, &data.test);
+    let (pca, pca_fit_seconds) = match pca {
+        Some((p, seconds)) if k <= p.n_components() => (p, seconds),
+        _ => {
+            let started = Instant::now();
+            let p = Pca::fit(&train.images, crate::PIXELS, k)?;
+            (Arc::new(p), Some(started.elapsed().as_secs_f64()))
+        }
+    };
+    let test_codes = match test_codes {
+        Some(c) if c.len() == test.len() * k => c.to_vec(),
+        _ => model.encode(&test.images)?,
+    };
+    let train_codes = model.encode(&train.images)?;
+    let ae_test_mse = test_mse(model, data)?;
+    let pca_test_mse = pca.mse(&test.images, k) as f64;
+    let ae_knn = metrics::knn_accuracy(
+        &train_codes,
+        &train.labels,
+        &test_codes,
+        &test.labels,
+        k,
+        KNN,
+    );
+    let pca_train = pca.project(&train.images, k);
+    let pca_test = pca.project(&test.images, k);
+    let kp = k.min(pca.n_components());
+    let pca_knn =
+        metrics::knn_accuracy(&pca_train, &train.labels, &pca_test, &test.labels, kp, KNN);
+    let measured = Comparison {
+        k,
+        pca,
+        pca_fit_seconds,
+        ae_test_mse,
+        pca_test_mse,
+        ae_knn,
+        pca_knn,
+    };
+    let codes = Codes {
+        train: train_codes,
+        test: test_codes,
+    };
+    Ok((measured, codes))
+}
+
+/// Per-pixel MSE of reconstructing `data`'s test images.
+pub fn test_mse(model: &TrainedModel, data: &Dataset) -> Result<f64, CompareError> {
+    let recon = model.reconstruct(&data.test.images)?;
+    if recon.len() != data.test.images.len() {
+        return Err(CompareError::OutputMismatch);
+    }
+    Ok(metrics::mse(&recon, &data.test.images) as f64)
+}
