@@ -10,7 +10,7 @@ use common::{fashion_mnist_dir, idx_folder};
 use std::sync::{Arc, OnceLock};
 
 use bottleneck::analysis::anomaly::{self, DetectorSettings};
-use bottleneck::analysis::{metrics, Pca};
+use bottleneck::analysis::{compare, metrics, Pca};
 use bottleneck::app::panels::pca as pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
 use bottleneck::data::Dataset;
@@ -77,10 +77,10 @@ fn a_trained_linear_autoencoder_lands_on_pca() {
     let data = embedded();
     for k in [2, 8, 32] {
         let control = RunControl::default();
-        let (model, mse, _seconds) = pca_panel::train_linear(k, data.clone(), &control)
+        let (model, mse, _seconds) = compare::train_linear(k, data.clone(), &control)
             .unwrap()
             .expect("not cancelled");
-        let cfg = pca_panel::linear_config(k);
+        let cfg = compare::linear_config(k);
         assert_eq!(model.latent(), k);
         assert!(cfg.model.hidden.is_empty() && !cfg.model.sigmoid_output);
         assert_eq!(
@@ -105,7 +105,7 @@ fn a_trained_linear_autoencoder_lands_on_pca() {
 fn cancelling_the_linear_autoencoder_stops_it() {
     let control = RunControl::default();
     control.cancel();
-    let r = pca_panel::train_linear(4, embedded(), &control).unwrap();
+    let r = compare::train_linear(4, embedded(), &control).unwrap();
     assert!(r.is_none());
     assert_eq!(control.progress().0, 0);
 }
