@@ -15,7 +15,12 @@ pub mod snapshot;
 pub mod state;
 pub mod widgets;
 
-use panels::{anomaly, denoise, interpolate, latent, pca as pca_panel, train as train_panel};
+use panels::anomaly::AnomalyPanel;
+use panels::denoise::DenoisePanel;
+use panels::interpolate::{self, InterpolatePanel};
+use panels::latent::LatentPanel;
+use panels::pca::PcaPanel;
+use panels::train::TrainPanel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,12 +126,12 @@ pub struct App {
     pub shared: Shared,
     pub tab: Tab,
     pub sidebar: sidebar::Sidebar,
-    pub train: train_panel::TrainPanel,
-    pub latent: latent::LatentPanel,
-    pub interpolate: interpolate::InterpolatePanel,
-    pub denoise: denoise::DenoisePanel,
-    pub pca: pca_panel::PcaPanel,
-    pub anomaly: anomaly::AnomalyPanel,
+    pub train: TrainPanel,
+    pub latent: LatentPanel,
+    pub interpolate: InterpolatePanel,
+    pub denoise: DenoisePanel,
+    pub pca: PcaPanel,
+    pub anomaly: AnomalyPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -181,13 +186,13 @@ impl App {
             }
         }
         App {
-            train: train_panel::TrainPanel::new(&shared),
+            train: TrainPanel::new(&shared),
             sidebar: sidebar::Sidebar::default(),
-            latent: latent::LatentPanel::new(),
-            interpolate: interpolate::InterpolatePanel::new(),
-            denoise: denoise::DenoisePanel::new(),
-            pca: pca_panel::PcaPanel::new(),
-            anomaly: anomaly::AnomalyPanel::new(&shared),
+            latent: LatentPanel::new(),
+            interpolate: InterpolatePanel::new(),
+            denoise: DenoisePanel::new(),
+            pca: PcaPanel::new(),
+            anomaly: AnomalyPanel::new(&shared),
             shared,
             tab,
             frames: FrameStats::default(),
