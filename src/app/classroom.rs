@@ -107,6 +107,8 @@ impl Lesson {
 pub struct Lessons {
     pub open: bool,
     pub index: usize,
+    /// Folded to its title line, so the panel gets the room.
+    pub collapsed: bool,
 }
 
 impl Lessons {
@@ -125,6 +127,17 @@ impl Lessons {
                 if ui.button("Close").clicked() {
                     self.open = false;
                 }
+                let (label, tip) = if self.collapsed {
+                    ("Show text", "Show the lesson's text and buttons again.")
+                } else {
+                    (
+                        "Fold",
+                        "Fold the lesson to this line, so the panel gets the room.",
+                    )
+                };
+                if ui.button(label).on_hover_text(tip).clicked() {
+                    self.collapsed = !self.collapsed;
+                }
                 if ui
                     .add_enabled(self.index + 1 < n, egui::Button::new("Next"))
                     .clicked()
@@ -141,8 +154,11 @@ impl Lessons {
                 }
             });
         });
+        if self.collapsed {
+            return;
+        }
         ui.label(lesson.text);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui
                 .button("Use these settings")
                 .on_hover_text("Set the model form to this lesson and switch to its panel.")
@@ -169,12 +185,9 @@ impl Lessons {
 
 /// How much bigger lines and points are drawn in presenter mode.
 pub const PRESENTER_SCALE: f32 = 1.8;
-/// The UI zoom in presenter mode.
-pub const PRESENTER_ZOOM: f32 = 1.35;
-
-/// Applies (or removes) presenter mode's look: zoom, high contrast, thicker strokes.
+/// Applies (or removes) presenter mode's look: high contrast, thicker strokes (its zoom follows
+/// the window's size: see `chrome::presenter_zoom`).
 pub fn apply_look(ctx: &egui::Context, presenter: bool, dark: bool) {
-    ctx.set_zoom_factor(if presenter { PRESENTER_ZOOM } else { 1.0 });
     let mut v = if dark {
         egui::Visuals::dark()
     } else {

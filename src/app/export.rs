@@ -110,6 +110,7 @@ impl Exporter {
                     scale: 2.0,
                     presenter: shared.settings.presenter,
                     settings: Some(shared.settings.clone()),
+                    lesson: None,
                 };
                 self.write = Some(Job::spawn(
                     "export-2x",

@@ -5,6 +5,7 @@
 //! settings and notices. Worker events are drained once per frame; slow work runs in [`jobs`].
 //! Drawing shared by panels lives in `widgets/`.
 
+pub mod chrome;
 pub mod classroom;
 pub mod export;
 pub mod jobs;
@@ -29,7 +30,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, DatasetSource};
-use crate::train::worker::RunState;
 use settings::Settings;
 pub use state::{Level, Notice, Run, RunId, RunView, SessionModel, Shared};
 
@@ -63,6 +63,18 @@ impl Tab {
             Tab::Interpolate => "Interpolate",
             Tab::Denoise => "Denoise",
             Tab::Pca => "PCA vs AE",
+            Tab::Anomaly => "Anomaly",
+        }
+    }
+
+    /// A shorter name for a narrow top bar.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Tab::Train => "Train",
+            Tab::Latent => "Latent",
+            Tab::Interpolate => "Interp.",
+            Tab::Denoise => "Denoise",
+            Tab::Pca => "PCA",
             Tab::Anomaly => "Anomaly",
         }
     }
@@ -140,6 +152,8 @@ pub struct App {
     pub exporter: export::Exporter,
     /// In presenter mode the settings panel is collapsed unless this is set.
     pub presenter_sidebar: bool,
+    /// How the top bar fitted the window last frame.
+    pub bar_layout: chrome::BarLayout,
     /// The look (presenter, dark) last applied to the context.
     look: Option<(bool, bool)>,
     /// Startup timing has been reported (BOTTLENECK_TIMING).
@@ -202,6 +216,7 @@ impl App {
             exporter: export::Exporter::default(),
             presenter_sidebar: false,
             look: None,
+            bar_layout: chrome::BarLayout::default(),
             timed: false,
             last_settings_save: Instant::now(),
         }
@@ -278,77 +293,6 @@ impl App {
         }
     }
 
-    fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            // In presenter mode everything is bigger: the title gives its room to the tabs.
-            if !self.shared.settings.presenter {
-                ui.heading("Bottleneck");
-                ui.separator();
-            }
-            for (i, t) in Tab::ALL.into_iter().enumerate() {
-                if ui
-                    .selectable_label(self.tab == t, t.label())
-                    .on_hover_text(format!("Key {}", i + 1))
-                    .clicked()
-                {
-                    self.tab = t;
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Help").on_hover_text("Keyboard shortcuts (F1)").clicked() {
-                    self.help_open = !self.help_open;
-                }
-                ui.menu_button("Export", |ui| {
-                    let tab = self.tab;
-                    let items = [
-                        ("Panel as PNG…", export::ExportKind::PanelPng, "The panel as it is on screen."),
-                        ("Panel as PNG at 2×…", export::ExportKind::PanelPng2x, "The panel re-rendered at twice the resolution (default view)."),
-                        ("Latent codes as CSV…", export::ExportKind::CodesCsv, "label, z1 … zk for every test image."),
-                        ("Loss history as CSV…", export::ExportKind::HistoryCsv, "Train and test loss terms per epoch."),
-                    ];
-                    for (label, kind, tip) in items {
-                        if ui.button(label).on_hover_text(tip).clicked() {
-                            self.exporter.start(kind, tab, &mut self.shared);
-                            ui.close();
-                        }
-                    }
-                });
-                ui.menu_button("Models", |ui| {
-                    ui.label("Built-in, trained on the embedded digits:");
-                    for b in crate::model::bundled::ALL {
-                        if ui.button(b.title).clicked() {
-                            adopt_bundled(&mut self.shared, b);
-                            ui.close();
-                        }
-                    }
-                });
-                let p = self.shared.settings.presenter;
-                if ui
-                    .selectable_label(p, "Presenter")
-                    .on_hover_text("Bigger type, thicker lines, high contrast (F5). F11: full screen.")
-                    .clicked()
-                {
-                    self.shared.settings.presenter = !p;
-                }
-                if ui
-                    .selectable_label(self.lessons.open, "Lessons")
-                    .on_hover_text("A guided sequence: plain, sparse, deep, convolutional, denoising, variational (L).")
-                    .clicked()
-                {
-                    self.lessons.open = !self.lessons.open;
-                }
-                if self.shared.settings.presenter
-                    && ui
-                        .selectable_label(self.presenter_sidebar, "Settings")
-                        .on_hover_text("Show the settings panel in presenter mode.")
-                        .clicked()
-                {
-                    self.presenter_sidebar = !self.presenter_sidebar;
-                }
-            });
-        });
-    }
-
     /// The whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let started = Instant::now();
@@ -362,8 +306,10 @@ impl App {
             classroom::apply_look(&ctx, look.0, look.1);
             self.look = Some(look);
         }
+        self.fit_zoom(&ctx);
         self.exporter.poll(&mut self.shared);
-        self.shared.panel_window_size = ctx.content_rect().size();
+        // In native points: a re-render at that size zooms the same way.
+        self.shared.panel_window_size = ctx.content_rect().size() * ctx.zoom_factor();
 
         egui::Panel::top("tabs").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -434,77 +380,6 @@ impl App {
         self.frames.push(started.elapsed().as_secs_f32() * 1e3);
     }
 
-    fn notices(&mut self, ui: &mut egui::Ui) {
-        let now = Instant::now();
-        self.shared.notices.retain(|n| {
-            n.level == Level::Error || now.duration_since(n.at) < Duration::from_secs(8)
-        });
-        let mut dismiss = None;
-        for (i, n) in self.shared.notices.iter().enumerate() {
-            let color = match n.level {
-                Level::Info => ui.visuals().text_color(),
-                Level::Warning => ui.visuals().warn_fg_color,
-                Level::Error => ui.visuals().error_fg_color,
-            };
-            ui.horizontal(|ui| {
-                ui.colored_label(color, &n.text);
-                if ui.small_button("Dismiss").clicked() {
-                    dismiss = Some(i);
-                }
-            });
-        }
-        if let Some(i) = dismiss {
-            self.shared.notices.remove(i);
-        }
-        // Info notices fade by themselves: make sure a frame comes to remove them.
-        if self.shared.notices.iter().any(|n| n.level != Level::Error) {
-            ui.ctx().request_repaint_after(Duration::from_secs(1));
-        }
-    }
-
-    fn status_bar(&self, ui: &mut egui::Ui) {
-        let s = &self.shared;
-        ui.horizontal(|ui| {
-            ui.label(format!(
-                "Dataset: {} ({} train / {} test)",
-                s.data.name,
-                s.data.train.len(),
-                s.data.test.len()
-            ));
-            ui.separator();
-            match s.model() {
-                Some(m) => ui.label(format!(
-                    "Model: {} · {} epochs",
-                    m.config().describe(),
-                    m.meta.epochs_trained
-                )),
-                None => ui.label("Model: none yet"),
-            };
-            ui.separator();
-            if self.deterministic {
-                ui.label("Device: CPU");
-            } else {
-                ui.label(format!(
-                    "Device: CPU ({} threads)",
-                    rayon::current_num_threads()
-                ));
-            }
-            ui.separator();
-            let state = match s.runs_state() {
-                RunState::Idle => "idle",
-                RunState::Running => "training",
-                RunState::Paused => "paused",
-            };
-            ui.label(format!("Training: {state}"));
-            if !self.deterministic {
-                ui.separator();
-                let (median, _) = self.frames.summary();
-                ui.label(format!("Frame {median:.1} ms"))
-                    .on_hover_text("CPU time to build a frame (median of the last 120)");
-            }
-        });
-    }
-
     pub fn on_exit(&mut self) {
         self.save_settings();
     }
@@ -541,7 +416,7 @@ fn load_bundled(shared: &mut Shared) {
 }
 
 /// Makes a bundled model current (from the Models menu).
-fn adopt_bundled(shared: &mut Shared, b: crate::model::bundled::Bundled) {
+pub(crate) fn adopt_bundled(shared: &mut Shared, b: crate::model::bundled::Bundled) {
     match b.load() {
         Ok(m) => {
             if shared.data.source != crate::data::DatasetSource::Embedded {

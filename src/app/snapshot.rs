@@ -28,6 +28,8 @@ pub struct SnapshotRequest {
     pub presenter: bool,
     /// The form's settings (e.g. from the running app), if any.
     pub settings: Option<crate::app::settings::Settings>,
+    /// A lesson (0-based) whose card is open above the panel, its settings in the form.
+    pub lesson: Option<usize>,
 }
 
 impl Default for SnapshotRequest {
@@ -42,6 +44,7 @@ impl Default for SnapshotRequest {
             scale: 1.0,
             presenter: false,
             settings: None,
+            lesson: None,
         }
     }
 }
@@ -83,6 +86,16 @@ pub fn harness(
 
 /// Renders the requested panel to an RGBA image of `width·scale × height·scale` pixels.
 pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
+    settled(req)?
+        .render()
+        .map_err(|e| anyhow::anyhow!("rendering failed: {e}"))
+}
+
+/// The app showing the requested panel in a headless harness, once the model, PCA and the
+/// panel's background work are done and the layout has settled (tests query its UI tree).
+pub fn settled(
+    req: &SnapshotRequest,
+) -> anyhow::Result<egui_kittest::Harness<'static, Option<App>>> {
     if !(req.width >= 200.0 && req.height >= 150.0 && req.width <= 8192.0 && req.height <= 8192.0) {
         anyhow::bail!(
             "size {}×{} is outside 200×150 … 8192×8192",
@@ -108,7 +121,17 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
         // model is adopted after them, so it is the current one.
         load_bundled: req.data == crate::data::DatasetSource::Embedded,
     };
+    if let Some(i) = req.lesson {
+        if i >= crate::app::classroom::LESSONS.len() {
+            anyhow::bail!(
+                "there is no lesson {} (there are {})",
+                i + 1,
+                crate::app::classroom::LESSONS.len()
+            );
+        }
+    }
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
+    let lesson = req.lesson;
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let builder = egui_kittest::Harness::builder()
         .with_size(egui::vec2(req.width, req.height))
@@ -121,6 +144,12 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
             a.shared.settings = s;
         }
         a.shared.settings.presenter = presenter;
+        if let Some(i) = lesson {
+            a.lessons.open = true;
+            a.lessons.index = i;
+            crate::app::classroom::LESSONS[i].apply(&mut a.shared);
+            a.shared.switch_to = None;
+        }
         a.tab = tab;
         a.shared.a().adopt(m2, d2);
         match compare {
@@ -159,7 +188,5 @@ pub fn render(req: &SnapshotRequest) -> anyhow::Result<image::RgbaImage> {
         std::thread::sleep(Duration::from_millis(20));
     }
     harness.run_steps(3);
-    harness
-        .render()
-        .map_err(|e| anyhow::anyhow!("rendering failed: {e}"))
+    Ok(harness)
 }

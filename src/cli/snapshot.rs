@@ -12,9 +12,10 @@ use crate::app::Tab;
 
 #[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
-    /// train, latent, interpolate, denoise, pca or anomaly.
+    /// train, latent, interpolate, denoise, pca or anomaly (default: the lesson's panel with
+    /// --lesson, else train).
     #[arg(long, value_parser = parse_tab)]
-    pub panel: Tab,
+    pub panel: Option<Tab>,
     /// A saved model to show (default: a built-in one).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -30,6 +31,12 @@ pub struct SnapshotArgs {
     pub width: f32,
     #[arg(long, default_value_t = 800.0)]
     pub height: f32,
+    /// Width and height together, e.g. 1024x768 (overrides --width and --height).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub size: Option<(f32, f32)>,
+    /// Open lesson N (1–6) above the panel, with its settings in the form.
+    #[arg(long, value_name = "N")]
+    pub lesson: Option<usize>,
     /// Pixels per point (2 for a 2× image).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f32,
@@ -49,7 +56,26 @@ fn parse_tab(s: &str) -> Result<Tab, String> {
     })
 }
 
+/// "1024x768" (or with × or X) as a width and a height.
+pub fn parse_size(s: &str) -> Result<(f32, f32), String> {
+    let bad = || format!("size '{s}': expected WIDTHxHEIGHT, e.g. 1024x768");
+    let (w, h) = s.trim().split_once(['x', 'X', '×']).ok_or_else(bad)?;
+    let w: f32 = w.trim().parse().map_err(|_| bad())?;
+    let h: f32 = h.trim().parse().map_err(|_| bad())?;
+    Ok((w, h))
+}
+
 pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
+    let n = crate::app::classroom::LESSONS.len();
+    let lesson = match a.lesson {
+        Some(l) if l == 0 || l > n => anyhow::bail!("--lesson {l}: lessons are numbered 1 to {n}"),
+        l => l.map(|l| l - 1),
+    };
+    let panel = a
+        .panel
+        .or(lesson.map(|i| crate::app::classroom::LESSONS[i].tab))
+        .unwrap_or(Tab::Train);
+    let (width, height) = a.size.unwrap_or((a.width, a.height));
     if a.out
         .extension()
         .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
@@ -65,15 +91,16 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         None => None,
     };
     let req = SnapshotRequest {
-        tab: a.panel,
+        tab: panel,
         model,
         compare,
         data: a.data.clone(),
-        width: a.width,
-        height: a.height,
+        width,
+        height,
         scale: a.scale,
         presenter: a.presenter,
         settings: None,
+        lesson,
     };
     let img = render(&req)?;
     let (w, h) = img.dimensions();
@@ -87,7 +114,25 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
     eprintln!(
         "wrote {} ({w}×{h}, panel {})",
         a.out.display(),
-        a.panel.cli_name()
+        panel.cli_name()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_width_by_height() {
+        assert_eq!(parse_size("1024x768"), Ok((1024.0, 768.0)));
+        assert_eq!(parse_size(" 1280×800 "), Ok((1280.0, 800.0)));
+        assert_eq!(parse_size("800X600"), Ok((800.0, 600.0)));
+        for bad in ["1024", "x768", "1024x", "wide x tall", ""] {
+            assert!(
+                parse_size(bad).unwrap_err().contains("WIDTHxHEIGHT"),
+                "{bad}"
+            );
+        }
+    }
 }

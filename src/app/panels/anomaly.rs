@@ -700,7 +700,7 @@ impl AnomalyPanel {
         let normal = bars(&st.hist_normal, NORMAL_COLOR);
         let anomalous = bars(&st.hist_anomalous, ANOMALY_COLOR);
         let t = self.threshold as f64;
-        denser_x_labels(Plot::new("anomaly-hist"))
+        let shown = denser_x_labels(Plot::new("anomaly-hist"))
             .height(250.0)
             .legend(Legend::default())
             .x_axis_label(format!(
@@ -719,6 +719,7 @@ impl AnomalyPanel {
                         .style(LineStyle::dashed_dense()),
                 );
             });
+        widgets::name_widget(&shown.response, "Error histogram");
     }
 
     fn roc(&self, ui: &mut egui::Ui, st: &Stats, fpr: f64, tpr: f64) {
@@ -731,7 +732,7 @@ impl AnomalyPanel {
                 String::new()
             }
         };
-        denser_x_labels(Plot::new("anomaly-roc"))
+        let shown = denser_x_labels(Plot::new("anomaly-roc"))
             .width(250.0)
             .height(250.0)
             .x_grid_spacer(quarters())
@@ -761,6 +762,7 @@ impl AnomalyPanel {
                         .filled(true),
                 );
             });
+        widgets::name_widget(&shown.response, "ROC curve");
     }
 
     fn gallery_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, s: &Scored, st: &Stats) {

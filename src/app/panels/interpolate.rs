@@ -716,10 +716,12 @@ impl InterpolatePanel {
                     "the same steps as a pixel crossfade".to_string(),
                 ),
             ] {
-                ui.label(caption);
+                ui.label(&caption);
                 if let Some(t) = tex {
                     let s = t.size_vec2();
-                    ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(w, w * s.y / s.x)));
+                    let r =
+                        ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(w, w * s.y / s.x)));
+                    widgets::name_widget(&r, &caption);
                 }
                 ui.add_space(4.0);
             }

@@ -24,6 +24,11 @@ use crate::model::io::EpochRecord;
 use crate::model::{LossTerms, Term, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
 
+/// From this width on, the loss plot and the reconstructions sit side by side.
+const SIDE_BY_SIDE: f32 = 600.0;
+/// The loss plot is never shorter than this.
+const MIN_PLOT_HEIGHT: f32 = 160.0;
+
 /// Number of digits in the reconstruction grid, and its columns.
 pub const GRID: usize = 16;
 const COLS: usize = 8;
@@ -92,15 +97,32 @@ impl TrainPanel {
         self.controls(ui, shared);
         self.progress(ui, shared);
         ui.add_space(4.0);
-        let wide = ui.available_width() > 900.0;
-        if wide {
-            ui.columns(2, |cols| {
-                self.loss_plot(&mut cols[0], shared);
-                self.recon_grid(&mut cols[1], shared);
+        let w = ui.available_width();
+        if w >= SIDE_BY_SIDE {
+            // The loss plot and the grid side by side, each as tall as the panel allows (the
+            // grid shrinks to fit), so neither is ever pushed out of the window.
+            let h = ui.available_height().max(MIN_PLOT_HEIGHT);
+            let grid_w = (w * 0.42).min(560.0);
+            let down = egui::Layout::top_down(egui::Align::Min);
+            ui.horizontal_top(|ui| {
+                ui.allocate_ui_with_layout(egui::vec2(w - grid_w - 12.0, h), down, |ui| {
+                    self.loss_plot(ui, shared)
+                });
+                ui.allocate_ui_with_layout(egui::vec2(grid_w, h), down, |ui| {
+                    self.recon_grid(ui, shared)
+                });
             });
         } else {
-            self.recon_grid(ui, shared);
-            self.loss_plot(ui, shared);
+            // Too narrow for both: the plot first, the grid under it, scrolling.
+            egui::ScrollArea::vertical()
+                .id_salt("train-scroll")
+                .show(ui, |ui| {
+                    let h = ui.available_height().clamp(MIN_PLOT_HEIGHT, 320.0);
+                    ui.allocate_ui(egui::vec2(ui.available_width(), h), |ui| {
+                        self.loss_plot(ui, shared)
+                    });
+                    self.recon_grid(ui, shared);
+                });
         }
     }
 
@@ -396,7 +418,7 @@ impl TrainPanel {
             // Each epoch curve shares its name with its faint step curve: the legend shows the
             // full colour of the first (egui_plot's default would draw no colour at all).
             .legend(Legend::default().color_conflict_handling(ColorConflictHandling::PickFirst))
-            .height((ui.available_height() - 8.0).max(220.0))
+            .height((ui.available_height() - 8.0).max(MIN_PLOT_HEIGHT))
             .x_axis_label("epoch")
             .allow_scroll(false)
             .y_axis_formatter(move |mark, _| {
@@ -422,7 +444,7 @@ impl TrainPanel {
         if pca_ref.is_some() {
             self.plotted.push(pca_name.clone());
         }
-        plot.show(ui, |p| {
+        let shown = plot.show(ui, |p| {
             for it in items {
                 match it {
                     PlotItem::Line {
@@ -462,6 +484,7 @@ impl TrainPanel {
                 );
             }
         });
+        widgets::name_widget(&shown.response, "Loss plot");
     }
 
     fn recon_grid(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -499,8 +522,10 @@ impl TrainPanel {
             let labels = names.is_some();
             // Room on the left for the row names when two runs are shown.
             let margin = if labels { 18.0 } else { 0.0 };
-            let w = (ui.available_width() - margin).min(560.0);
             let size = tex.size_vec2();
+            // As wide as the column allows, but leaving room for the lines under it.
+            let fit_h = (ui.available_height() - 60.0).max(120.0) * size.x / size.y;
+            let w = (ui.available_width() - margin).min(560.0).min(fit_h);
             ui.horizontal(|ui| {
                 ui.add_space(margin);
                 let r = ui

@@ -126,6 +126,12 @@ pub fn ensure_digit_texture(
     }
 }
 
+/// Gives a widget (a plot, a map, an image) an accessible name: screen readers say it, and
+/// UI tests find it by that name.
+pub fn name_widget(resp: &egui::Response, name: &str) {
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Figure, true, name));
+}
+
 /// Shows a texture as a square of `size` points, with a thin frame.
 pub fn show_texture(ui: &mut egui::Ui, tex: &TextureHandle, size: f32) -> egui::Response {
     ui.add(

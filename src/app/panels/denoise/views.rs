@@ -279,6 +279,7 @@ pub(super) fn column(
             Some(t) => widgets::show_texture(ui, t, size),
             None => widgets::empty_square(ui, size),
         };
+        widgets::name_widget(&r, &format!("{title} image"));
         match score {
             Some(s) => {
                 ui.label(format!("MSE {:.4}", s.mse));

@@ -160,6 +160,7 @@ impl MapPane {
         style: &ScatterStyle,
         manifold: Option<usize>,
     ) -> ScatterOutput {
+        let self_run = self.run;
         let MapPane {
             scatter,
             cache,
@@ -180,6 +181,11 @@ impl MapPane {
                 );
             }
         });
+        let name = match self_run {
+            RunId::A => "Latent map",
+            RunId::B => "Latent map B",
+        };
+        widgets::name_widget(&out.response, name);
         let xf = out.transform;
         match manifold {
             Some(density) => update_manifold(cache, error, density, ui.ctx(), map, &xf),

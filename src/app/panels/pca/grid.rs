@@ -23,6 +23,8 @@ impl PcaPanel {
             self.grid_gen = Some(self.analysis_gen);
         }
         let rows = ["Original", "PCA", "AE", "PCA error", "AE error"];
+        // Ten tiles and the row names fit the column.
+        let side = ((ui.available_width() - 64.0) / GRID as f32 - 3.0).clamp(16.0, TILE);
         egui::Grid::new("pca-grid")
             .spacing([3.0, 2.0])
             .show(ui, |ui| {
@@ -39,8 +41,8 @@ impl PcaPanel {
                         };
                         ui.vertical(|ui| {
                             match &tile.tex {
-                                Some(t) => widgets::show_texture(ui, t, TILE),
-                                None => widgets::empty_square(ui, TILE),
+                                Some(t) => widgets::show_texture(ui, t, side),
+                                None => widgets::empty_square(ui, side),
                             };
                             if let Some(e) = tile.error {
                                 ui.label(RichText::new(format!("{e:.3}")).size(9.0).weak());

@@ -39,7 +39,10 @@ pub use crate::analysis::compare::{test_mse, KNN};
 
 use plots::by_class;
 pub use plots::{class_legend, denser_x_labels, nice_grid};
+/// The largest tile of the reconstruction grid (smaller when the column is narrow).
 const TILE: f32 = 38.0;
+/// From this width on, the grid sits beside the table and the plots in three columns.
+const WIDE: f32 = 900.0;
 /// Shortest time between two analyses while a model trains.
 const ANALYSIS_INTERVAL_WHILE_TRAINING: Duration = Duration::from_secs(3);
 const ERROR_PLOT_HEIGHT: f32 = 175.0;
@@ -256,23 +259,41 @@ impl PcaPanel {
                          with PCA. PCA's own curves are shown below.",
                     );
                     ui.add_space(6.0);
-                } else {
+                } else if ui.available_width() >= WIDE {
                     ui.columns(2, |cols| {
                         self.grid_ui(&mut cols[0], shared);
                         self.quality_ui(&mut cols[1], shared);
                     });
+                    ui.add_space(6.0);
+                } else {
+                    // Narrow (a projector): the grid over the table.
+                    self.grid_ui(ui, shared);
+                    ui.add_space(6.0);
+                    self.quality_ui(ui, shared);
                     ui.add_space(6.0);
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.strong("Test images by class:");
                     class_legend(ui, &shared.data.class_names);
                 });
-                ui.columns(3, |cols| {
-                    self.error_plot(&mut cols[0], shared);
-                    self.variance_plot(&mut cols[0], shared);
-                    self.map_ui(&mut cols[1], shared, false);
-                    self.map_ui(&mut cols[2], shared, true);
-                });
+                if ui.available_width() >= WIDE {
+                    ui.columns(3, |cols| {
+                        self.error_plot(&mut cols[0], shared);
+                        self.variance_plot(&mut cols[0], shared);
+                        self.map_ui(&mut cols[1], shared, false);
+                        self.map_ui(&mut cols[2], shared, true);
+                    });
+                } else {
+                    // The two plots side by side, then the two maps.
+                    ui.columns(2, |cols| {
+                        self.error_plot(&mut cols[0], shared);
+                        self.variance_plot(&mut cols[1], shared);
+                    });
+                    ui.columns(2, |cols| {
+                        self.map_ui(&mut cols[0], shared, false);
+                        self.map_ui(&mut cols[1], shared, true);
+                    });
+                }
             });
     }
 

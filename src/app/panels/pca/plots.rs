@@ -50,7 +50,7 @@ impl PcaPanel {
             .enumerate()
             .map(|(i, &v)| [log_k(i + 1), v as f64])
             .collect();
-        k_axis(Plot::new("pca-error-k"), "test MSE")
+        let shown = k_axis(Plot::new("pca-error-k"), "test MSE")
             .height(ERROR_PLOT_HEIGHT)
             .legend(Legend::default().text_style(egui::TextStyle::Small))
             .x_axis_label("k (code size, log scale)")
@@ -96,6 +96,7 @@ impl PcaPanel {
                     );
                 }
             });
+        widgets::name_widget(&shown.response, "Error against k");
     }
 
     pub(super) fn variance_plot(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
