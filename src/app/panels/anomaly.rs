@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui::{Color32, RichText, TextureHandle};
 use egui_plot::{
@@ -212,9 +212,7 @@ impl AnomalyPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.update(shared);
-        if self.busy() {
-            ui.ctx().request_repaint_after(Duration::from_millis(250));
-        }
+        widgets::repaint_while(ui, self.busy());
         ui.heading("Anomaly detection");
         widgets::help_note(
             ui,

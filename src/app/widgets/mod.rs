@@ -126,6 +126,14 @@ pub fn ensure_digit_texture(
     }
 }
 
+/// While `busy` (background work with progress to show), asks for a frame every 250 ms.
+pub fn repaint_while(ui: &egui::Ui, busy: bool) {
+    if busy {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(250));
+    }
+}
+
 /// Gives a widget (a plot, a map, an image) an accessible name: screen readers say it, and
 /// UI tests find it by that name.
 pub fn name_widget(resp: &egui::Response, name: &str) {

@@ -215,9 +215,7 @@ impl PcaPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.update(shared);
-        if self.busy() {
-            ui.ctx().request_repaint_after(Duration::from_millis(250));
-        }
+        widgets::repaint_while(ui, self.busy());
         let k = shared.model().map(|m| m.latent());
         ui.horizontal_wrapped(|ui| {
             match (k, shared.model()) {
