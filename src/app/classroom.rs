@@ -207,7 +207,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–6: a panel.
+    /// 1–7: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -228,8 +228,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 6",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly",
+        "1 – 7",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
@@ -255,6 +255,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num4,
             Key::Num5,
             Key::Num6,
+            Key::Num7,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {
