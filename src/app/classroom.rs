@@ -23,7 +23,7 @@ pub struct Lesson {
 
 /// Plain → sparse → deep → convolutional → denoising → variational, the order of the Keras
 /// tutorial ("Building Autoencoders in Keras") and of most courses.
-pub const LESSONS: [Lesson; 6] = [
+pub const LESSONS: [Lesson; 7] = [
     Lesson {
         title: "A plain autoencoder",
         text: "An encoder squeezes each 784-pixel digit into k = 32 numbers (the code); a decoder rebuilds the \
@@ -82,6 +82,17 @@ pub const LESSONS: [Lesson; 6] = [
         latent: 2,
         epochs: 15,
         tab: Tab::Latent,
+    },
+    Lesson {
+        title: "The autoencoder as a codec",
+        text: "Send the 32-number code instead of the image, each number rounded to 8 bits: 32 bytes \
+               per digit, and the receiver's decoder draws it back. JPEG needs over ten times that for \
+               the same quality on digits. Now open Fashion-MNIST with \"Open another dataset…\": the \
+               digits decoder can only draw digits, while JPEG, which assumes nothing, barely changes.",
+        variant: Variant::Dense,
+        latent: 32,
+        epochs: 10,
+        tab: Tab::Compression,
     },
 ];
 
@@ -334,7 +345,8 @@ mod tests {
                 Variant::Deep,
                 Variant::Conv,
                 Variant::Denoising,
-                Variant::Vae
+                Variant::Vae,
+                Variant::Dense
             ]
         );
     }
@@ -351,6 +363,10 @@ mod tests {
             );
             let said = |s: &str| l.text.contains(s);
             match l.variant {
+                Variant::Dense if l.tab == Tab::Compression => {
+                    assert!(said("32-number code") && said("8 bits") && said("32 bytes"));
+                    assert_eq!(c.model.latent, 32);
+                }
                 Variant::Dense => {
                     assert!(said("k = 32") && c.model.latent == 32);
                     assert!(said("PCA") && l.tab == Tab::Train);
