@@ -32,3 +32,4 @@ fi
 "$bin" train --variant vae --latent 2 --epochs 10 --seed 42 --out "$tmp/vae10.safetensors" >/dev/null
 "$bin" snapshot --panel latent --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare.png"
 "$bin" snapshot --panel train --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare-train.png"
+"$bin" snapshot --panel compression --out "$here/compression.png"

@@ -347,6 +347,25 @@ pub fn jpeg_encode(pixels: &[f32], quality: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Bytes of a JPEG file before its entropy-coded data: markers, quantisation and Huffman
+/// tables, headers (everything up to the end of the start-of-scan segment). `None` when the
+/// file has no start-of-scan segment.
+pub fn jpeg_header_bytes(file: &[u8]) -> Option<usize> {
+    let mut i = 2; // SOI
+    while i + 4 <= file.len() {
+        if file[i] != 0xFF {
+            return None;
+        }
+        let marker = file[i + 1];
+        let len = u16::from_be_bytes([file[i + 2], file[i + 3]]) as usize;
+        i += 2 + len;
+        if marker == 0xDA {
+            return (i <= file.len()).then_some(i);
+        }
+    }
+    None
+}
+
 /// One 28×28 image as a whole PNG file (lossless, 8-bit grey).
 pub fn png_encode(pixels: &[f32]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -587,6 +606,8 @@ pub struct Decoded {
     pub bytes: Vec<usize>,
     /// PSNR of each image, in dB.
     pub psnr: Vec<f32>,
+    /// JPEG: the bytes of the first file that are headers and tables, not image data.
+    pub header_bytes: Option<usize>,
 }
 
 fn decoded(point: RdPoint, images: Vec<f32>, bytes: Vec<usize>, originals: &[f32]) -> Decoded {
@@ -600,6 +621,7 @@ fn decoded(point: RdPoint, images: Vec<f32>, bytes: Vec<usize>, originals: &[f32
         images,
         psnr: mse.into_iter().map(psnr).collect(),
         bytes,
+        header_bytes: None,
     }
 }
 
@@ -670,14 +692,20 @@ pub fn decode_jpeg(images: &[f32], quality: u8) -> Result<Decoded> {
     let images = &images[..n * PIXELS];
     let mut recon = Vec::with_capacity(images.len());
     let mut bytes = Vec::with_capacity(n);
+    let mut header = 0;
     for img in images.chunks_exact(PIXELS) {
         let file = jpeg_encode(img, quality)?;
         bytes.push(file.len());
+        if header == 0 {
+            header = jpeg_header_bytes(&file).unwrap_or(0);
+        }
         recon.extend(image_decode(&file, ImageFormat::Jpeg)?);
     }
     let mut p = RdPoint::new(Method::Jpeg, 0.0, 0.0);
     p.quality = Some(quality);
-    Ok(decoded(p, recon, bytes, images))
+    let mut d = decoded(p, recon, bytes, images);
+    d.header_bytes = (header > 0).then_some(header);
+    Ok(d)
 }
 
 /// The points as CSV: dataset, method, k, bits, quality, bytes per image, MSE, PSNR.
@@ -794,8 +822,15 @@ mod tests {
             let file = jpeg_encode(&img, q).unwrap();
             assert_eq!(&file[..2], &[0xFF, 0xD8], "a JPEG starts with SOI");
             assert_eq!(&file[file.len() - 2..], &[0xFF, 0xD9], "and ends with EOI");
+            let header = jpeg_header_bytes(&file).unwrap();
+            assert!(
+                header > 200 && header < file.len(),
+                "{header} of {}",
+                file.len()
+            );
             let d = decode_jpeg(&img, q).unwrap();
             assert_eq!(d.bytes, vec![file.len()]);
+            assert_eq!(d.header_bytes, Some(header));
             assert_eq!(d.point.bytes_per_image, file.len() as f64);
         }
         let png = png_encode(&img).unwrap();

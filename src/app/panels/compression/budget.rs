@@ -240,6 +240,13 @@ impl CompressionPanel {
                             ))
                             .small(),
                         );
+                        if let Some(h) = d.header_bytes {
+                            ui.label(RichText::new(format!("{h} B of headers")).small())
+                                .on_hover_text(
+                                    "Markers, quantisation and Huffman tables: the same in every \
+                                     file, before any image data.",
+                                );
+                        }
                     });
                     for (i, t) in view.textures.iter().skip((r + 1) * n).take(n).enumerate() {
                         ui.vertical(|ui| {
@@ -257,7 +264,7 @@ impl CompressionPanel {
             RichText::new(
                 "The autoencoder uses the most bits per dimension that fit the budget, PCA its \
                  best k and bits within it, JPEG the quality whose mean file size is nearest \
-                 (its smallest file is about 370 bytes: headers and tables).",
+                 (its smallest file is about 370 bytes, most of it headers and tables).",
             )
             .weak(),
         );
