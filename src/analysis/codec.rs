@@ -215,11 +215,30 @@ impl Quantizer<'_> {
 
     /// Every code of `codes` (k per image) through bytes and back.
     pub fn round_trip(&self, codes: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.round_trip_sized(codes)?.0)
+    }
+
+    /// [`Quantizer::round_trip`], with the bytes each code took.
+    pub fn round_trip_sized(&self, codes: &[f32]) -> Result<(Vec<f32>, Vec<usize>)> {
         let mut out = Vec::with_capacity(codes.len());
+        let mut sizes = Vec::with_capacity(codes.len() / self.k().max(1));
         for code in codes.chunks_exact(self.k()) {
-            out.extend(self.decode(&self.encode(code))?);
+            let bytes = self.encode(code);
+            sizes.push(bytes.len());
+            out.extend(self.decode(&bytes)?);
         }
-        Ok(out)
+        Ok((out, sizes))
+    }
+
+    /// The point of `method` at this quantiser for `recon`, the decoded `images`.
+    fn point(&self, method: Method, recon: &[f32], images: &[f32]) -> RdPoint {
+        let mut p = RdPoint::new(
+            method,
+            self.bytes_per_image(),
+            mean_mse(&row_mse(recon, images, PIXELS)),
+        );
+        (p.k, p.bits) = (Some(self.k()), Some(self.bits));
+        p
     }
 }
 
@@ -338,13 +357,22 @@ pub fn jpeg_encode(pixels: &[f32], quality: u8) -> Result<Vec<u8>> {
         return Err(CodecError::Quality(quality));
     }
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality).write_image(
-        &to_u8(&pixels[..PIXELS]),
+    write_gray(JpegEncoder::new_with_quality(&mut out, quality), pixels)?;
+    Ok(out)
+}
+
+/// Writes one 28×28 image (784 values in [0, 1], rounded to 8 bits) with `encoder`.
+fn write_gray(encoder: impl ImageEncoder, pixels: &[f32]) -> Result<()> {
+    let Some(pixels) = pixels.get(..PIXELS) else {
+        return Err(CodecError::NoImages);
+    };
+    encoder.write_image(
+        &to_u8(pixels),
         SIDE as u32,
         SIDE as u32,
         ExtendedColorType::L8,
     )?;
-    Ok(out)
+    Ok(())
 }
 
 /// Bytes of a JPEG file before its entropy-coded data: markers, quantisation and Huffman
@@ -369,12 +397,7 @@ pub fn jpeg_header_bytes(file: &[u8]) -> Option<usize> {
 /// One 28×28 image as a whole PNG file (lossless, 8-bit grey).
 pub fn png_encode(pixels: &[f32]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    PngEncoder::new(&mut out).write_image(
-        &to_u8(&pixels[..PIXELS]),
-        SIDE as u32,
-        SIDE as u32,
-        ExtendedColorType::L8,
-    )?;
+    write_gray(PngEncoder::new(&mut out), pixels)?;
     Ok(out)
 }
 
@@ -430,13 +453,7 @@ pub fn autoencoder_points(
     for &b in bits {
         let q = ranges.quantizer(b)?;
         let recon = ae_decode(model, &q.round_trip(&codes)?, n)?;
-        let mut p = RdPoint::new(
-            Method::Autoencoder,
-            q.bytes_per_image(),
-            mean_mse(&row_mse(&recon, images, PIXELS)),
-        );
-        (p.k, p.bits) = (Some(k), Some(b));
-        out.push(p);
+        out.push(q.point(Method::Autoencoder, &recon, images));
         tick(control)?;
     }
     Ok(out)
@@ -466,13 +483,7 @@ pub fn pca_points(
             let q = ranges.quantizer(b)?;
             let mut recon = pca.reconstruct(&q.round_trip(&codes)?, k);
             clamp01(&mut recon);
-            let mut p = RdPoint::new(
-                Method::Pca,
-                q.bytes_per_image(),
-                mean_mse(&row_mse(&recon, images, PIXELS)),
-            );
-            (p.k, p.bits) = (Some(k), Some(b));
-            out.push(p);
+            out.push(q.point(Method::Pca, &recon, images));
         }
         tick(control)?;
     }
@@ -639,18 +650,12 @@ pub fn decode_autoencoder(
     if codes.len() != n * q.k() {
         return Err(CodecError::OutputMismatch);
     }
-    let files: Vec<Vec<u8>> = codes.chunks_exact(q.k()).map(|c| q.encode(c)).collect();
-    let mut back = Vec::with_capacity(codes.len());
-    for f in &files {
-        back.extend(q.decode(f)?);
-    }
+    let (back, sizes) = q.round_trip_sized(&codes)?;
     let recon = ae_decode(model, &back, n)?;
-    let mut p = RdPoint::new(Method::Autoencoder, 0.0, 0.0);
-    (p.k, p.bits) = (Some(q.k()), Some(bits));
     Ok(decoded(
-        p,
+        q.point(Method::Autoencoder, &recon, images),
         recon,
-        files.iter().map(Vec::len).collect(),
+        sizes,
         images,
     ))
 }
@@ -669,19 +674,13 @@ pub fn decode_pca(
     let ranges = CodeRanges::fit(&pca.project(train_images, k), k)?;
     let q = ranges.quantizer(bits)?;
     let codes = pca.project(images, k);
-    let files: Vec<Vec<u8>> = codes.chunks_exact(k).map(|c| q.encode(c)).collect();
-    let mut back = Vec::with_capacity(codes.len());
-    for f in &files {
-        back.extend(q.decode(f)?);
-    }
+    let (back, sizes) = q.round_trip_sized(&codes)?;
     let mut recon = pca.reconstruct(&back, k);
     clamp01(&mut recon);
-    let mut p = RdPoint::new(Method::Pca, 0.0, 0.0);
-    (p.k, p.bits) = (Some(k), Some(bits));
     Ok(decoded(
-        p,
+        q.point(Method::Pca, &recon, images),
         recon,
-        files.iter().map(Vec::len).collect(),
+        sizes,
         images,
     ))
 }
@@ -840,6 +839,7 @@ mod tests {
         let p = png_point(&img).unwrap();
         assert_eq!(p.bytes_per_image, png.len() as f64);
         assert!(matches!(jpeg_encode(&img, 0), Err(CodecError::Quality(0))));
+        assert!(matches!(png_encode(&img[..10]), Err(CodecError::NoImages)));
         assert!(matches!(
             jpeg_points(&[], &[10], None),
             Err(CodecError::NoImages)

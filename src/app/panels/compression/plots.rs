@@ -110,30 +110,8 @@ impl CompressionPanel {
             .include_y(35.0)
             .x_axis_label("bytes per image (log scale)")
             .y_axis_label("PSNR (dB)")
-            .x_grid_spacer(|input| {
-                let (lo, hi) = input.bounds;
-                [0.1f64, 1.0, 10.0, 100.0, 1000.0]
-                    .into_iter()
-                    .flat_map(|d| (1..=9).map(move |m| (d * m as f64, m)))
-                    .filter(|&(b, _)| (lo..=hi).contains(&lx(b)))
-                    .map(|(b, m)| egui_plot::GridMark {
-                        value: lx(b),
-                        step_size: if matches!(m, 1 | 2 | 5) { 1.0 } else { 0.1 },
-                    })
-                    .collect()
-            })
-            .x_axis_formatter(|mark, _| {
-                if mark.step_size >= 1.0 {
-                    let b = 10f64.powf(mark.value);
-                    if b < 1.0 {
-                        format!("{b:.1}")
-                    } else {
-                        format!("{b:.0}")
-                    }
-                } else {
-                    String::new()
-                }
-            })
+            .x_grid_spacer(crate::app::panels::pca::log10_grid)
+            .x_axis_formatter(crate::app::panels::pca::log10_label)
             .label_formatter(move |pos| match pos {
                 egui_plot::HoverPosition::NearDataPoint {
                     plot_name, index, ..

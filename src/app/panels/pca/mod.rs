@@ -38,7 +38,7 @@ pub const KMAX: usize = 100;
 pub use crate::analysis::compare::{test_mse, KNN};
 
 use plots::by_class;
-pub use plots::{class_legend, denser_x_labels, nice_grid};
+pub use plots::{class_legend, denser_x_labels, log10_grid, log10_label, nice_grid};
 const TILE: f32 = 38.0;
 /// Shortest time between two analyses while a model trains.
 const ANALYSIS_INTERVAL_WHILE_TRAINING: Duration = Duration::from_secs(3);
