@@ -32,9 +32,10 @@ fi
 "$bin" train --variant vae --latent 2 --epochs 10 --seed 42 --out "$tmp/vae10.safetensors" >/dev/null
 "$bin" snapshot --panel latent --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare.png"
 "$bin" snapshot --panel train --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare-train.png"
+"$bin" snapshot --panel compression --out "$here/compression.png"
 # On a projector: every panel at 1024×768 in presenter mode.
 mkdir -p "$here/projector"
-for p in train latent interpolate denoise pca anomaly; do
+for p in train latent interpolate denoise pca anomaly compression; do
   "$bin" snapshot --panel "$p" --presenter --size 1024x768 --out "$here/projector/$p.png"
 done
 "$bin" snapshot --lesson 1 --presenter --size 1024x768 --out "$here/projector/lesson1.png"

@@ -6,9 +6,12 @@
 //! never a panic. `denoise` is the denoising experiment (corrupt, reconstruct with a model or
 //! PCA, measure) shared by the Denoise panel and the command line; `compare` measures a model
 //! against PCA at the same k (the PCA vs AE panel and the command line's report). `projection`
-//! maps codes to 2-D points and back (as is, or on principal components of the codes).
+//! maps codes to 2-D points and back (as is, or on principal components of the codes). `codec`
+//! measures lossy compression byte for byte: quantised autoencoder and PCA codes against JPEG
+//! and PNG (the Compression panel and `bottleneck compress`).
 
 pub mod anomaly;
+pub mod codec;
 pub mod compare;
 pub mod denoise;
 pub mod metrics;

@@ -23,7 +23,7 @@ pub struct Lesson {
 
 /// Plain → sparse → deep → convolutional → denoising → variational, the order of the Keras
 /// tutorial ("Building Autoencoders in Keras") and of most courses.
-pub const LESSONS: [Lesson; 6] = [
+pub const LESSONS: [Lesson; 7] = [
     Lesson {
         title: "A plain autoencoder",
         text: "An encoder squeezes each 784-pixel digit into k = 32 numbers (the code); a decoder rebuilds the \
@@ -82,6 +82,17 @@ pub const LESSONS: [Lesson; 6] = [
         latent: 2,
         epochs: 15,
         tab: Tab::Latent,
+    },
+    Lesson {
+        title: "The autoencoder as a codec",
+        text: "Send the 32-number code instead of the image, each number rounded to 8 bits: 32 bytes \
+               per digit, and the receiver's decoder draws it back. JPEG needs over ten times that for \
+               the same quality on digits. Now open Fashion-MNIST with \"Open another dataset…\": the \
+               digits decoder can only draw digits, while JPEG, which assumes nothing, barely changes.",
+        variant: Variant::Dense,
+        latent: 32,
+        epochs: 10,
+        tab: Tab::Compression,
     },
 ];
 
@@ -220,7 +231,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–6: a panel.
+    /// 1–7: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -241,8 +252,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 6",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly",
+        "1 – 7",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
@@ -268,6 +279,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num4,
             Key::Num5,
             Key::Num6,
+            Key::Num7,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {
@@ -346,7 +358,8 @@ mod tests {
                 Variant::Deep,
                 Variant::Conv,
                 Variant::Denoising,
-                Variant::Vae
+                Variant::Vae,
+                Variant::Dense
             ]
         );
     }
@@ -363,6 +376,10 @@ mod tests {
             );
             let said = |s: &str| l.text.contains(s);
             match l.variant {
+                Variant::Dense if l.tab == Tab::Compression => {
+                    assert!(said("32-number code") && said("8 bits") && said("32 bytes"));
+                    assert_eq!(c.model.latent, 32);
+                }
                 Variant::Dense => {
                     assert!(said("k = 32") && c.model.latent == 32);
                     assert!(said("PCA") && l.tab == Tab::Train);

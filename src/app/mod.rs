@@ -17,6 +17,7 @@ pub mod state;
 pub mod widgets;
 
 use panels::anomaly::AnomalyPanel;
+use panels::compression::CompressionPanel;
 use panels::denoise::DenoisePanel;
 use panels::interpolate::{self, InterpolatePanel};
 use panels::latent::LatentPanel;
@@ -44,16 +45,18 @@ pub enum Tab {
     Denoise,
     Pca,
     Anomaly,
+    Compression,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Train,
         Tab::Latent,
         Tab::Interpolate,
         Tab::Denoise,
         Tab::Pca,
         Tab::Anomaly,
+        Tab::Compression,
     ];
 
     pub fn label(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Tab {
             Tab::Denoise => "Denoise",
             Tab::Pca => "PCA vs AE",
             Tab::Anomaly => "Anomaly",
+            Tab::Compression => "Compression",
         }
     }
 
@@ -76,6 +80,7 @@ impl Tab {
             Tab::Denoise => "Denoise",
             Tab::Pca => "PCA",
             Tab::Anomaly => "Anomaly",
+            Tab::Compression => "Compress",
         }
     }
 
@@ -88,6 +93,7 @@ impl Tab {
             Tab::Denoise => "denoise",
             Tab::Pca => "pca",
             Tab::Anomaly => "anomaly",
+            Tab::Compression => "compression",
         }
     }
 
@@ -144,6 +150,7 @@ pub struct App {
     pub denoise: DenoisePanel,
     pub pca: PcaPanel,
     pub anomaly: AnomalyPanel,
+    pub compression: CompressionPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -207,6 +214,7 @@ impl App {
             denoise: DenoisePanel::new(),
             pca: PcaPanel::new(),
             anomaly: AnomalyPanel::new(&shared),
+            compression: CompressionPanel::new(),
             shared,
             tab,
             frames: FrameStats::default(),
@@ -235,6 +243,7 @@ impl App {
             && !self.denoise.working()
             && !self.pca.working()
             && !self.anomaly.working()
+            && !self.compression.working()
             && !self.exporter.busy()
     }
 
@@ -343,6 +352,7 @@ impl App {
                 Tab::Denoise => self.denoise.ui(ui, &mut self.shared),
                 Tab::Pca => self.pca.ui(ui, &mut self.shared),
                 Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
+                Tab::Compression => self.compression.ui(ui, &mut self.shared),
             }
         });
 

@@ -13,8 +13,8 @@ use crate::model::TrainedModel;
 #[derive(Clone)]
 pub struct SnapshotRequest {
     pub tab: Tab,
-    /// The model shown (default: the bundled 2-D dense autoencoder, or the denoising one for
-    /// the Denoise panel).
+    /// The model shown (default: the bundled 2-D dense autoencoder, the denoising one for
+    /// the Denoise panel, the 32-D dense one for the Compression panel).
     pub model: Option<Arc<TrainedModel>>,
     /// A second model shown beside the first as run B (the Train panel's curves and the
     /// Latent space panel's maps compare them).
@@ -53,6 +53,7 @@ impl Default for SnapshotRequest {
 pub fn default_model(tab: Tab) -> anyhow::Result<TrainedModel> {
     let key = match tab {
         Tab::Denoise => "denoising-32d",
+        Tab::Compression => "dense-32d",
         _ => "dense-2d",
     };
     Ok(crate::model::bundled::find(key)

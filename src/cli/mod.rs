@@ -1,10 +1,12 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
-//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`). Every failure is one line on
+//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`,
+//! `compress`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
 pub mod bench;
 pub mod commands;
+pub mod compress;
 pub mod report;
 pub mod snapshot;
 
@@ -46,6 +48,9 @@ pub enum Command {
     /// Train on the normal classes only and report how well reconstruction error finds the
     /// others (ROC AUC), and optionally another dataset's images (--ood).
     Anomaly(anomaly::AnomalyArgs),
+    /// Measure the model as a lossy codec (its code quantised to b bits) against PCA, JPEG and
+    /// PNG: bytes per image against PSNR and MSE.
+    Compress(compress::CompressArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -212,5 +217,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(a)) => bench::run(a),
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Anomaly(a)) => anomaly::run(a),
+        Some(Command::Compress(a)) => compress::run(a),
     }
 }

@@ -3,6 +3,7 @@
 //! what it measures comes from `crate::analysis`.
 
 pub mod anomaly;
+pub mod compression;
 pub mod denoise;
 pub mod interpolate;
 pub mod latent;

@@ -38,7 +38,7 @@ pub const KMAX: usize = 100;
 pub use crate::analysis::compare::{test_mse, KNN};
 
 use plots::by_class;
-pub use plots::{class_legend, denser_x_labels, nice_grid};
+pub use plots::{class_legend, denser_x_labels, log10_grid, log10_label, nice_grid};
 /// The largest tile of the reconstruction grid (smaller when the column is narrow).
 const TILE: f32 = 38.0;
 /// From this width on, the grid sits beside the table and the plots in three columns.

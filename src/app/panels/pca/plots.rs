@@ -222,6 +222,37 @@ pub fn denser_x_labels(plot: Plot<'_>) -> Plot<'_> {
     .x_grid_spacer(egui_plot::uniform_grid_spacer(nice_grid))
 }
 
+/// Grid marks of a log10 axis: 1, 2 and 5 times each power of ten (labelled), and the other
+/// multiples (fainter, unlabelled), within the plot's bounds.
+pub fn log10_grid(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo > 30.0 {
+        return Vec::new();
+    }
+    (lo.floor() as i32..=hi.ceil() as i32)
+        .flat_map(|e| (1..=9).map(move |m| (m, (m as f64).log10() + e as f64)))
+        .filter(|&(_, v)| (lo..=hi).contains(&v))
+        .map(|(m, value)| egui_plot::GridMark {
+            value,
+            step_size: if matches!(m, 1 | 2 | 5) { 1.0 } else { 0.1 },
+        })
+        .collect()
+}
+
+/// The label of a [`log10_grid`] mark: the value itself (one decimal below 1), none for the
+/// fainter marks.
+pub fn log10_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    if mark.step_size < 1.0 {
+        return String::new();
+    }
+    let v = 10f64.powf(mark.value);
+    if v < 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// Where k sits on the (logarithmic) k axes.
 pub(super) fn log_k(k: usize) -> f64 {
     (k.max(1) as f64).log10()
@@ -235,25 +266,8 @@ pub(super) fn k_axis<'a>(plot: Plot<'a>, y_name: &'a str) -> Plot<'a> {
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)
-        .x_grid_spacer(|input| {
-            let (lo, hi) = input.bounds;
-            [1usize, 10, 100]
-                .into_iter()
-                .flat_map(|decade| (1..=9).map(move |m| (decade * m, m)))
-                .filter(|&(k, _)| (lo..=hi).contains(&log_k(k)))
-                .map(|(k, m)| egui_plot::GridMark {
-                    value: log_k(k),
-                    step_size: if matches!(m, 1 | 2 | 5) { 1.0 } else { 0.1 },
-                })
-                .collect()
-        })
-        .x_axis_formatter(|mark, _| {
-            if mark.step_size >= 1.0 {
-                format!("{:.0}", 10f64.powf(mark.value))
-            } else {
-                String::new()
-            }
-        })
+        .x_grid_spacer(log10_grid)
+        .x_axis_formatter(log10_label)
         .label_formatter(move |pos| {
             let (name, p) = match pos {
                 egui_plot::HoverPosition::NearDataPoint {
