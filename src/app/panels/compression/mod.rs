@@ -88,7 +88,8 @@ pub struct CompressionPanel {
     /// The quantisers' ranges by (model, home dataset).
     ranges: HashMap<(Id, Id), Arc<CodeRanges>>,
     baseline: HashMap<BaseKey, Arc<Vec<RdPoint>>>,
-    run: Option<BackgroundRun<Result<Measured, String>>>,
+    /// The measurement running, with the (PCA, dataset) it measures.
+    run: Option<BackgroundRun<(BaseKey, Result<Measured, String>)>>,
     /// The dataset of images the models were not trained on, if one was opened.
     pub other: Option<Arc<Dataset>>,
     other_job: Option<Job<Result<Dataset, String>>>,
@@ -313,7 +314,7 @@ impl CompressionPanel {
 
     /// Starts and collects background work.
     fn update(&mut self, shared: &mut Shared) {
-        if let Some(r) = self.run.as_ref().and_then(|r| r.poll()) {
+        if let Some((key, r)) = self.run.as_ref().and_then(|r| r.poll()) {
             self.run = None;
             match r {
                 Ok(m) => {
@@ -331,7 +332,11 @@ impl CompressionPanel {
                         self.baseline.insert((m.pca, m.target), Arc::new(b));
                     }
                 }
-                Err(e) => self.error = Some(format!("Cannot measure: {e}")),
+                Err(e) => {
+                    // Not retried every frame: the methods that failed stay without points.
+                    self.error = Some(format!("Cannot measure: {e}"));
+                    self.baseline.entry(key).or_default();
+                }
             }
         }
         if let Some(paths) = jobs::take_done(&mut self.dialog) {
@@ -353,7 +358,7 @@ impl CompressionPanel {
                 self.write_csv(&p, shared);
             }
         }
-        if self.run.is_none() && self.error.is_none() {
+        if self.run.is_none() {
             for target in [Target::Home, Target::Other] {
                 if self.start(shared, target) {
                     break;
@@ -394,8 +399,8 @@ impl CompressionPanel {
             steps,
             move || ctx.request_repaint(),
             move |control| {
-                measure(&home, &data, &pca, models, need_baseline, control)
-                    .map_err(|e| e.to_string())
+                let r = measure(&home, &data, &pca, models, need_baseline, control);
+                ((pid, tid), r.map_err(|e| e.to_string()))
             },
         ));
         true
