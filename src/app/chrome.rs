@@ -170,7 +170,8 @@ impl App {
         if ui
             .selectable_label(self.lessons.open, "Lessons")
             .on_hover_text(
-                "A guided sequence: plain, sparse, deep, convolutional, denoising, variational (L).",
+                "A guided sequence: plain, sparse, deep, convolutional, denoising and variational \
+                 autoencoders, then what they are worth (L).",
             )
             .clicked()
         {

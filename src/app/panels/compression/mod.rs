@@ -15,7 +15,6 @@ mod plots;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use egui::Color32;
 
@@ -223,9 +222,7 @@ impl CompressionPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.update(shared);
-        if self.working() {
-            ui.ctx().request_repaint_after(Duration::from_millis(200));
-        }
+        widgets::repaint_while(ui, self.working());
         ui.horizontal_wrapped(|ui| {
             ui.heading("Compression: the autoencoder as a lossy codec");
         });
