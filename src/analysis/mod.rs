@@ -11,6 +11,7 @@
 pub mod anomaly;
 pub mod compare;
 pub mod denoise;
+pub mod features;
 pub mod metrics;
 pub mod pca;
 pub mod projection;
