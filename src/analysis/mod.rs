@@ -14,6 +14,7 @@ pub mod denoise;
 pub mod features;
 pub mod metrics;
 pub mod pca;
+pub mod probe;
 pub mod projection;
 
 pub use pca::Pca;
