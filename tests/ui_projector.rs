@@ -26,6 +26,7 @@ fn key_elements(tab: Tab) -> &'static [&'static str] {
         Tab::Denoise => &["Noisy input image", "Current model image"],
         Tab::Pca => &["Error against k"],
         Tab::Anomaly => &["Error histogram", "ROC curve"],
+        Tab::Features => &["Encoder weights", "Traversal grid", "Probe plot"],
     }
 }
 

@@ -220,7 +220,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–6: a panel.
+    /// 1–6 and 8: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -237,13 +237,14 @@ pub enum Shortcut {
 }
 
 /// The shortcuts and what they do, for the help overlay.
-pub const SHORTCUTS: [(&str, &str); 10] = [
+pub const SHORTCUTS: [(&str, &str); 11] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
         "1 – 6",
         "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly",
     ),
+    ("8", "Features"),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
     ("F5", "Presenter mode (bigger, high contrast)"),
@@ -268,6 +269,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num4,
             Key::Num5,
             Key::Num6,
+            Key::Num8,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {

@@ -18,6 +18,7 @@ pub mod widgets;
 
 use panels::anomaly::AnomalyPanel;
 use panels::denoise::DenoisePanel;
+use panels::features::FeaturesPanel;
 use panels::interpolate::{self, InterpolatePanel};
 use panels::latent::LatentPanel;
 use panels::pca::PcaPanel;
@@ -44,16 +45,18 @@ pub enum Tab {
     Denoise,
     Pca,
     Anomaly,
+    Features,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Train,
         Tab::Latent,
         Tab::Interpolate,
         Tab::Denoise,
         Tab::Pca,
         Tab::Anomaly,
+        Tab::Features,
     ];
 
     pub fn label(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Tab {
             Tab::Denoise => "Denoise",
             Tab::Pca => "PCA vs AE",
             Tab::Anomaly => "Anomaly",
+            Tab::Features => "Features",
         }
     }
 
@@ -76,6 +80,7 @@ impl Tab {
             Tab::Denoise => "Denoise",
             Tab::Pca => "PCA",
             Tab::Anomaly => "Anomaly",
+            Tab::Features => "Features",
         }
     }
 
@@ -88,6 +93,7 @@ impl Tab {
             Tab::Denoise => "denoise",
             Tab::Pca => "pca",
             Tab::Anomaly => "anomaly",
+            Tab::Features => "features",
         }
     }
 
@@ -144,6 +150,7 @@ pub struct App {
     pub denoise: DenoisePanel,
     pub pca: PcaPanel,
     pub anomaly: AnomalyPanel,
+    pub features: FeaturesPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -207,6 +214,7 @@ impl App {
             denoise: DenoisePanel::new(),
             pca: PcaPanel::new(),
             anomaly: AnomalyPanel::new(&shared),
+            features: FeaturesPanel::new(),
             shared,
             tab,
             frames: FrameStats::default(),
@@ -235,6 +243,7 @@ impl App {
             && !self.denoise.working()
             && !self.pca.working()
             && !self.anomaly.working()
+            && !self.features.working()
             && !self.exporter.busy()
     }
 
@@ -259,6 +268,8 @@ impl App {
             // Two maps side by side read best as plain points.
             Tab::Latent => self.latent.manifold_on = self.shared.comparison().is_none(),
             Tab::Denoise => self.denoise.demo(&self.shared),
+            // The traversal starts from a test digit; the probe starts by itself.
+            Tab::Features => self.features.traversal.base = panels::features::Base::Digit(0),
             _ => {}
         }
     }
@@ -343,6 +354,7 @@ impl App {
                 Tab::Denoise => self.denoise.ui(ui, &mut self.shared),
                 Tab::Pca => self.pca.ui(ui, &mut self.shared),
                 Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
+                Tab::Features => self.features.ui(ui, &mut self.shared),
             }
         });
 

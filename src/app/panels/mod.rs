@@ -4,6 +4,7 @@
 
 pub mod anomaly;
 pub mod denoise;
+pub mod features;
 pub mod interpolate;
 pub mod latent;
 pub mod pca;
