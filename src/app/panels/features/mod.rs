@@ -270,10 +270,10 @@ impl FeaturesPanel {
                     ui.columns(2, |cols| {
                         self.weights.ui(&mut cols[0], shared, &a, digit);
                         cols[0].separator();
-                        stats::ui(&mut cols[0], shared, &a, &self.session);
+                        self.probe_ui(&mut cols[0], shared, &a);
                         self.traversal.ui(&mut cols[1], shared, &a);
                         cols[1].separator();
-                        self.probe_ui(&mut cols[1], shared, &a);
+                        stats::ui(&mut cols[1], shared, &a, &self.session);
                     });
                 } else {
                     self.weights.ui(ui, shared, &a, digit);

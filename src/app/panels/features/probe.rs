@@ -2,7 +2,7 @@
 //! codes, PCA's codes at the same k and raw pixels, against the number of labelled training
 //! images (log axis), with a table of the numbers.
 
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::{Analysis, FeaturesPanel};
 use crate::app::panels::pca::{AE_COLOR, PCA_COLOR};
@@ -13,6 +13,8 @@ const PIXEL_COLOR: egui::Color32 = egui::Color32::from_rgb(0xCC, 0x79, 0xA7);
 
 impl FeaturesPanel {
     pub(super) fn probe_ui(&mut self, ui: &mut egui::Ui, shared: &Shared, a: &Analysis) {
+        let width = ui.available_width();
+        ui.set_max_width(width);
         ui.heading("What the codes are worth");
         let result = self.probes.get(&a.key).cloned();
         match (&self.probe_run, &result) {
@@ -47,14 +49,25 @@ impl FeaturesPanel {
             x.iter().zip(v).map(|(&x, &y)| [x, y as f64]).collect()
         };
         let lw = 2.0 * scale;
+        let lowest = [&r.codes, &r.pca, &r.pixels, &r.knn_codes, &r.knn_pca]
+            .iter()
+            .flat_map(|v| v.iter())
+            .fold(1.0f32, |a, &b| a.min(b)) as f64;
         let plot = Plot::new("features-probe")
-            .height(170.0 * scale)
-            .legend(Legend::default().text_style(egui::TextStyle::Small))
+            .height(170.0)
+            .width(width)
+            .legend(
+                Legend::default()
+                    .text_style(egui::TextStyle::Small)
+                    .position(Corner::RightBottom),
+            )
             .x_axis_label("labelled training images (log scale)")
             .y_axis_label("test accuracy")
             .x_axis_formatter(|m, _| format!("{:.0}", 10f64.powf(m.value)))
-            .include_y(0.0)
+            .include_y(lowest - 0.05)
             .include_y(1.0)
+            .include_x(x.first().copied().unwrap_or(2.0) - 0.15)
+            .include_x(x.last().copied().unwrap_or(4.0) + 0.15)
             .allow_scroll(false)
             .show(ui, |p| {
                 for (name, v, color, dashed) in [

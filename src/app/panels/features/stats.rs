@@ -14,7 +14,6 @@ use crate::app::Shared;
 
 const VAR_COLOR: egui::Color32 = egui::Color32::from_rgb(0x56, 0xB4, 0xE9);
 const ABS_COLOR: egui::Color32 = egui::Color32::from_rgb(0xE6, 0x9F, 0x00);
-const ACTIVE_COLOR: egui::Color32 = egui::Color32::from_rgb(0x00, 0x9E, 0x73);
 
 pub fn ui(
     ui: &mut egui::Ui,
@@ -22,29 +21,33 @@ pub fn ui(
     a: &Analysis,
     session: &HashMap<Key, Option<(f64, usize)>>,
 ) {
+    let width = ui.available_width();
+    ui.set_max_width(width);
     ui.heading("Unit statistics");
     let s = &a.stats;
     let vae = s.units.first().is_some_and(|u| u.kl.is_some());
     let order = s.order();
-    let scale = shared.draw_scale();
-    let w = 0.28;
+    let w = 0.4;
     let mut first = Vec::new();
     let mut abs = Vec::new();
-    let mut active = Vec::new();
     for (x, &d) in order.iter().enumerate() {
         let u = &s.units[d];
         let x = x as f64 + 1.0;
         let v = if vae { u.kl.unwrap_or(0.0) } else { u.variance };
-        first.push(Bar::new(x - w, v).width(w).name(format!("z{}", d + 1)));
-        abs.push(Bar::new(x, u.mean_abs).width(w).name(format!("z{}", d + 1)));
-        active.push(
-            Bar::new(x + w, u.active_fraction)
+        first.push(
+            Bar::new(x - w / 2.0, v)
+                .width(w)
+                .name(format!("z{}", d + 1)),
+        );
+        abs.push(
+            Bar::new(x + w / 2.0, u.mean_abs)
                 .width(w)
                 .name(format!("z{}", d + 1)),
         );
     }
     let r = Plot::new("features-units")
-        .height(130.0 * scale)
+        .width(width)
+        .height(110.0)
         .legend(Legend::default().text_style(egui::TextStyle::Small))
         .x_axis_label("dimension, by rank")
         .allow_scroll(false)
@@ -54,12 +57,13 @@ pub fn ui(
                 BarChart::new(if vae { "KL (nats)" } else { "variance" }, first).color(VAR_COLOR),
             );
             p.bar_chart(BarChart::new("mean |z|", abs).color(ABS_COLOR));
-            p.bar_chart(
-                BarChart::new(format!("active (|z| > {ACTIVE_THRESHOLD})"), active)
-                    .color(ACTIVE_COLOR),
-            );
         });
     widgets::name_widget(&r.response, "Unit statistics plot");
+    let active = s.units.iter().map(|u| u.active_fraction).sum::<f64>() / s.k().max(1) as f64;
+    ui.label(format!(
+        "A unit is active on {:.0} % of test images on average (|z| > {ACTIVE_THRESHOLD}).",
+        active * 100.0
+    ));
     let (counts, lo, hi) = &a.hist;
     let bw = (hi - lo) as f64 / counts.len().max(1) as f64;
     let bars: Vec<Bar> = counts
@@ -68,7 +72,8 @@ pub fn ui(
         .map(|(i, &c)| Bar::new(*lo as f64 + (i as f64 + 0.5) * bw, c as f64).width(bw))
         .collect();
     let r = Plot::new("features-hist")
-        .height(90.0 * scale)
+        .width(width)
+        .height(70.0)
         .x_axis_label("code value (all dimensions, test images)")
         .allow_scroll(false)
         .show(ui, |p| {

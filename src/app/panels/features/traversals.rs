@@ -13,7 +13,7 @@ use crate::app::Shared;
 /// Most sliders shown.
 pub const MAX_SLIDERS: usize = 32;
 /// Rows (dimensions) and columns (steps) of the traversal grid.
-pub const GRID_DIMS: usize = 8;
+pub const GRID_DIMS: usize = 6;
 pub const GRID_STEPS: usize = 9;
 
 /// Where the sliders start.
@@ -137,6 +137,7 @@ impl TraversalView {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared, a: &Analysis) {
+        ui.set_max_width(ui.available_width());
         ui.heading("Traversals");
         let n_test = shared.data.test.len();
         ui.horizontal_wrapped(|ui| {
@@ -170,8 +171,7 @@ impl TraversalView {
             self.values = a.stats.mean_code();
         }
         self.decode(ui.ctx(), a);
-        let scale = shared.draw_scale();
-        let big = 112.0 * scale;
+        let big = 112.0;
         let order = a.stats.order();
         let vae = a.stats.units.first().is_some_and(|u| u.kl.is_some());
         ui.horizontal_top(|ui| {
@@ -228,7 +228,7 @@ impl TraversalView {
         ));
         if let Some(t) = &self.grid_tex {
             let s = t.size_vec2();
-            let w = ui.available_width().min(s.x * 2.0 * scale);
+            let w = ui.available_width().min(s.x * 1.15);
             let r = ui.add(egui::Image::new(t).fit_to_exact_size(s * (w / s.x)));
             widgets::name_widget(&r, "Traversal grid");
         }

@@ -80,6 +80,8 @@ pub struct WeightsView {
     /// Points per tile.
     pub zoom: f32,
     pub show: usize,
+    /// Show the decoder's last layer instead of the encoder's first.
+    pub decoder: bool,
     /// (analysis, sort, scale, show) the textures were made for.
     made_for: Option<(Key, bool, bool, usize)>,
     encoder_tex: Option<TextureHandle>,
@@ -96,6 +98,7 @@ impl Default for WeightsView {
             shared_scale: false,
             zoom: 28.0,
             show: 64,
+            decoder: false,
             made_for: None,
             encoder_tex: None,
             decoder_tex: None,
@@ -117,12 +120,20 @@ impl WeightsView {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared, a: &Analysis, digit: usize) {
         let conv = a.model.config().model.arch == Arch::Conv;
+        let width = ui.available_width();
+        ui.set_max_width(width);
         ui.heading(if conv {
             "Learned filters"
         } else {
             "Learned weights"
         });
         ui.horizontal_wrapped(|ui| {
+            if a.decoder.is_some() {
+                ui.selectable_value(&mut self.decoder, false, "Encoder")
+                    .on_hover_text("The encoder's first layer.");
+                ui.selectable_value(&mut self.decoder, true, "Decoder")
+                    .on_hover_text("The decoder's last layer.");
+            }
             ui.checkbox(&mut self.sort_by_norm, "Sort by norm")
                 .on_hover_text("Strongest units first (largest weight norm).");
             ui.checkbox(&mut self.shared_scale, "One scale")
@@ -136,10 +147,20 @@ impl WeightsView {
                         }
                     });
             }
-            ui.add(egui::Slider::new(&mut self.zoom, 14.0..=84.0).text("zoom"));
         });
-        let width = ui.available_width();
-        let cols = ((width / (self.zoom + 2.0)).floor() as usize).clamp(2, 64);
+        ui.horizontal(|ui| {
+            ui.label("Tile size");
+            ui.add(egui::Slider::new(&mut self.zoom, 14.0..=84.0).show_value(false))
+                .on_hover_text("Zoom: points per tile.");
+        });
+        let fit = ((width / (self.zoom + 1.0)).floor() as usize).clamp(2, 64);
+        // As many columns as fit, then evened out so the last row is as full as it can be.
+        let n = a
+            .encoder
+            .rows
+            .min(if conv { usize::MAX } else { self.show })
+            .max(1);
+        let cols = n.div_ceil(n.div_ceil(fit)).max(1);
         let key = (a.key, self.sort_by_norm, self.shared_scale, self.show);
         if self.made_for != Some(key) || self.cols != cols || self.encoder_tex.is_none() {
             let enc = weight_tiles(
@@ -164,7 +185,9 @@ impl WeightsView {
             .encoder
             .rows
             .min(if conv { usize::MAX } else { self.show });
-        ui.label(if conv {
+        let show_decoder = self.decoder && a.decoder.is_some();
+        if !show_decoder {
+            ui.label(if conv {
             format!(
                 "First convolution: {} filters of 3x3 (blue negative, orange positive).",
                 a.encoder.rows
@@ -175,16 +198,17 @@ impl WeightsView {
                 a.encoder.rows
             )
         });
-        if let Some(t) = &self.encoder_tex {
-            let r = show_scaled(ui, t, width);
-            widgets::name_widget(&r, "Encoder weights");
+            if let Some(t) = &self.encoder_tex {
+                let r = show_scaled(ui, t, width);
+                widgets::name_widget(&r, "Encoder weights");
+            }
         }
-        if let (Some(d), Some(t)) = (&a.decoder, &self.decoder_tex) {
+        if let (Some(d), Some(t), true) = (&a.decoder, &self.decoder_tex, show_decoder) {
             ui.label(format!(
                 "Decoder, last layer: what each of {} units adds to the output image.",
                 d.rows
             ));
-            let r = show_scaled(ui, t, width);
+            let r = show_scaled(ui, t, self.shown_width(t, d.side, width));
             widgets::name_widget(&r, "Decoder weights");
         }
         if conv {
@@ -201,6 +225,12 @@ impl WeightsView {
              which copy the input instead of describing it. The decoder's tiles are the \
              pictures its units paint into the output.",
         );
+    }
+
+    /// The width a tiled texture is drawn at: `zoom` points per tile, at most `width`.
+    fn shown_width(&self, t: &TextureHandle, side: usize, width: f32) -> f32 {
+        let native = t.size_vec2().x;
+        (native * self.zoom / side.max(1) as f32).min(width)
     }
 
     fn activation_maps(&mut self, ui: &mut egui::Ui, shared: &Shared, a: &Analysis, digit: usize) {
