@@ -1,10 +1,12 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
-//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`). Every failure is one line on
+//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`,
+//! `features`, `probe`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
 pub mod bench;
 pub mod commands;
+pub mod features;
 pub mod report;
 pub mod snapshot;
 
@@ -46,6 +48,10 @@ pub enum Command {
     /// Train on the normal classes only and report how well reconstruction error finds the
     /// others (ROC AUC), and optionally another dataset's images (--ood).
     Anomaly(anomaly::AnomalyArgs),
+    /// Per-dimension statistics of a model's codes; with --out, its weights and traversals as PNGs.
+    Features(features::FeaturesArgs),
+    /// Linear probes and 5-NN on the model's codes, PCA's and pixels with 100, 1,000 and all labels.
+    Probe(features::ProbeArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -212,5 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(a)) => bench::run(a),
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Anomaly(a)) => anomaly::run(a),
+        Some(Command::Features(a)) => features::run_features(a),
+        Some(Command::Probe(a)) => features::run_probe(a),
     }
 }
