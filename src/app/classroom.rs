@@ -22,8 +22,9 @@ pub struct Lesson {
 }
 
 /// Plain → sparse → deep → convolutional → denoising → variational, the order of the Keras
-/// tutorial ("Building Autoencoders in Keras") and of most courses.
-pub const LESSONS: [Lesson; 6] = [
+/// tutorial ("Building Autoencoders in Keras") and of most courses, then the overcomplete
+/// autoencoder that copies (seen in the Features and Denoise panels).
+pub const LESSONS: [Lesson; 7] = [
     Lesson {
         title: "A plain autoencoder",
         text: "An encoder squeezes each 784-pixel digit into k = 32 numbers (the code); a decoder rebuilds the \
@@ -82,6 +83,19 @@ pub const LESSONS: [Lesson; 6] = [
         latent: 2,
         epochs: 15,
         tab: Tab::Latent,
+    },
+    Lesson {
+        title: "An overcomplete autoencoder learns to copy",
+        text: "Give the code as many numbers as the image (k = 784) and no regulariser: here a linear \
+               784-784-784 network. Nothing forces it to find structure, so it learns the identity: its test \
+               error falls towards 0, its weights in the Features panel look like noise, and in the Denoise \
+               panel its output keeps the noise (MSE close to the noisy input's). Now pick Denoising or Sparse \
+               with the same k = 784 and empty hidden layers and train again: the corruption or the L1 penalty \
+               makes copying useless, the weights become strokes, and the noise goes away.",
+        variant: Variant::Linear,
+        latent: 784,
+        epochs: 5,
+        tab: Tab::Features,
     },
 ];
 
@@ -348,7 +362,8 @@ mod tests {
                 Variant::Deep,
                 Variant::Conv,
                 Variant::Denoising,
-                Variant::Vae
+                Variant::Vae,
+                Variant::Linear
             ]
         );
     }
@@ -389,6 +404,11 @@ mod tests {
                     assert!(said("β·KL") && c.model.arch == Arch::Vae && c.beta > 0.0);
                     assert_eq!(c.loss, LossKind::Bce);
                     assert_eq!(l.tab, Tab::Latent);
+                }
+                Variant::Linear => {
+                    assert!(said("k = 784") && c.model.latent == crate::PIXELS);
+                    assert!(c.model.hidden.is_empty() && c.l1 == 0.0 && c.noise.is_none());
+                    assert_eq!(l.tab, Tab::Features);
                 }
                 _ => panic!("unexpected lesson {}", l.title),
             }

@@ -221,9 +221,9 @@ impl WeightsView {
              computes relu(w . x + b), so it fires for ink on the orange parts and against ink \
              on the blue parts. Plain autoencoders learn blurry, global blobs; denoising and \
              sparse ones learn strokes and local detectors. An overcomplete (k = 784) \
-             autoencoder with no regulariser can learn near-identity tiles: single bright pixels, \
-             which copy the input instead of describing it. The decoder's tiles are the \
-             pictures its units paint into the output.",
+             autoencoder with no regulariser learns to copy: any weights whose product is the \
+             identity will do, so its tiles stay close to their random start and look like noise. \
+             The decoder's tiles are the pictures its units paint into the output.",
         );
     }
 
