@@ -27,6 +27,7 @@ fi
 "$bin" snapshot --panel denoise --out "$here/denoise.png"
 "$bin" snapshot --panel pca --out "$here/pca-vs-ae.png"
 "$bin" snapshot --panel anomaly --out "$here/anomaly.png"
+"$bin" snapshot --panel features --out "$here/features.png"
 "$bin" snapshot --panel latent --presenter --out "$here/presenter.png"
 "$bin" train --variant dense --latent 2 --epochs 10 --seed 42 --out "$tmp/dense10.safetensors" >/dev/null
 "$bin" train --variant vae --latent 2 --epochs 10 --seed 42 --out "$tmp/vae10.safetensors" >/dev/null

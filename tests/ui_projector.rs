@@ -27,6 +27,7 @@ fn key_elements(tab: Tab) -> &'static [&'static str] {
         Tab::Pca => &["Error against k"],
         Tab::Anomaly => &["Error histogram", "ROC curve"],
         Tab::Compression => &["Rate-distortion plot"],
+        Tab::Features => &["Encoder weights", "Traversal grid", "Probe plot"],
     }
 }
 

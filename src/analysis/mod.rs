@@ -14,8 +14,10 @@ pub mod anomaly;
 pub mod codec;
 pub mod compare;
 pub mod denoise;
+pub mod features;
 pub mod metrics;
 pub mod pca;
+pub mod probe;
 pub mod projection;
 
 pub use pca::Pca;

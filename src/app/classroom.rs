@@ -22,8 +22,10 @@ pub struct Lesson {
 }
 
 /// Plain → sparse → deep → convolutional → denoising → variational, the order of the Keras
-/// tutorial ("Building Autoencoders in Keras") and of most courses.
-pub const LESSONS: [Lesson; 7] = [
+/// tutorial ("Building Autoencoders in Keras") and of most courses, then the overcomplete
+/// autoencoder that copies (seen in the Features and Denoise panels) and the autoencoder as a
+/// codec (the Compression panel).
+pub const LESSONS: [Lesson; 8] = [
     Lesson {
         title: "A plain autoencoder",
         text: "An encoder squeezes each 784-pixel digit into k = 32 numbers (the code); a decoder rebuilds the \
@@ -82,6 +84,19 @@ pub const LESSONS: [Lesson; 7] = [
         latent: 2,
         epochs: 15,
         tab: Tab::Latent,
+    },
+    Lesson {
+        title: "An overcomplete autoencoder learns to copy",
+        text: "Give the code as many numbers as the image (k = 784) and no regulariser: here a linear \
+               784-784-784 network. Nothing forces it to find structure, so it learns the identity: its test \
+               error falls towards 0, its weights in the Features panel look like noise, and in the Denoise \
+               panel its output keeps the noise (MSE close to the noisy input's). Now pick Denoising or Sparse \
+               with the same k = 784 and empty hidden layers and train again: the corruption or the L1 penalty \
+               makes copying useless, the weights become strokes, and the noise goes away.",
+        variant: Variant::Linear,
+        latent: 784,
+        epochs: 5,
+        tab: Tab::Features,
     },
     Lesson {
         title: "The autoencoder as a codec",
@@ -231,7 +246,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–7: a panel.
+    /// 1–8: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -252,8 +267,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 7",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression",
+        "1 – 8",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
@@ -280,6 +295,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num5,
             Key::Num6,
             Key::Num7,
+            Key::Num8,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {
@@ -359,6 +375,7 @@ mod tests {
                 Variant::Conv,
                 Variant::Denoising,
                 Variant::Vae,
+                Variant::Linear,
                 Variant::Dense
             ]
         );
@@ -404,6 +421,11 @@ mod tests {
                     assert!(said("β·KL") && c.model.arch == Arch::Vae && c.beta > 0.0);
                     assert_eq!(c.loss, LossKind::Bce);
                     assert_eq!(l.tab, Tab::Latent);
+                }
+                Variant::Linear => {
+                    assert!(said("k = 784") && c.model.latent == crate::PIXELS);
+                    assert!(c.model.hidden.is_empty() && c.l1 == 0.0 && c.noise.is_none());
+                    assert_eq!(l.tab, Tab::Features);
                 }
                 _ => panic!("unexpected lesson {}", l.title),
             }

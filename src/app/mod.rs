@@ -19,6 +19,7 @@ pub mod widgets;
 use panels::anomaly::AnomalyPanel;
 use panels::compression::CompressionPanel;
 use panels::denoise::DenoisePanel;
+use panels::features::FeaturesPanel;
 use panels::interpolate::{self, InterpolatePanel};
 use panels::latent::LatentPanel;
 use panels::pca::PcaPanel;
@@ -46,10 +47,11 @@ pub enum Tab {
     Pca,
     Anomaly,
     Compression,
+    Features,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Train,
         Tab::Latent,
         Tab::Interpolate,
@@ -57,6 +59,7 @@ impl Tab {
         Tab::Pca,
         Tab::Anomaly,
         Tab::Compression,
+        Tab::Features,
     ];
 
     pub fn label(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Tab {
             Tab::Pca => "PCA vs AE",
             Tab::Anomaly => "Anomaly",
             Tab::Compression => "Compression",
+            Tab::Features => "Features",
         }
     }
 
@@ -81,6 +85,7 @@ impl Tab {
             Tab::Pca => "PCA",
             Tab::Anomaly => "Anomaly",
             Tab::Compression => "Compress",
+            Tab::Features => "Features",
         }
     }
 
@@ -94,6 +99,7 @@ impl Tab {
             Tab::Pca => "pca",
             Tab::Anomaly => "anomaly",
             Tab::Compression => "compression",
+            Tab::Features => "features",
         }
     }
 
@@ -151,6 +157,7 @@ pub struct App {
     pub pca: PcaPanel,
     pub anomaly: AnomalyPanel,
     pub compression: CompressionPanel,
+    pub features: FeaturesPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -215,6 +222,7 @@ impl App {
             pca: PcaPanel::new(),
             anomaly: AnomalyPanel::new(&shared),
             compression: CompressionPanel::new(),
+            features: FeaturesPanel::new(),
             shared,
             tab,
             frames: FrameStats::default(),
@@ -244,6 +252,7 @@ impl App {
             && !self.pca.working()
             && !self.anomaly.working()
             && !self.compression.working()
+            && !self.features.working()
             && !self.exporter.busy()
     }
 
@@ -268,6 +277,8 @@ impl App {
             // Two maps side by side read best as plain points.
             Tab::Latent => self.latent.manifold_on = self.shared.comparison().is_none(),
             Tab::Denoise => self.denoise.demo(&self.shared),
+            // The traversal starts from a test digit; the probe starts by itself.
+            Tab::Features => self.features.traversal.base = panels::features::Base::Digit(0),
             _ => {}
         }
     }
@@ -353,6 +364,7 @@ impl App {
                 Tab::Pca => self.pca.ui(ui, &mut self.shared),
                 Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
                 Tab::Compression => self.compression.ui(ui, &mut self.shared),
+                Tab::Features => self.features.ui(ui, &mut self.shared),
             }
         });
 

@@ -149,7 +149,7 @@ impl Sidebar {
                 ui.end_row();
 
                 ui.label("Latent size k");
-                ui.add(egui::DragValue::new(&mut cfg.model.latent).range(1..=256))
+                ui.add(egui::DragValue::new(&mut cfg.model.latent).range(1..=crate::PIXELS))
                     .on_hover_text("Size of the code in the bottleneck: 2 can be plotted directly, wider codes keep more detail.");
                 ui.end_row();
 

@@ -54,6 +54,7 @@ pub fn default_model(tab: Tab) -> anyhow::Result<TrainedModel> {
     let key = match tab {
         Tab::Denoise => "denoising-32d",
         Tab::Compression => "dense-32d",
+        Tab::Features => "dense-32d",
         _ => "dense-2d",
     };
     Ok(crate::model::bundled::find(key)

@@ -1,12 +1,13 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`,
-//! `compress`). Every failure is one line on
+//! `compress`, `features`, `probe`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
 pub mod bench;
 pub mod commands;
 pub mod compress;
+pub mod features;
 pub mod report;
 pub mod snapshot;
 
@@ -51,6 +52,10 @@ pub enum Command {
     /// Measure the model as a lossy codec (its code quantised to b bits) against PCA, JPEG and
     /// PNG: bytes per image against PSNR and MSE.
     Compress(compress::CompressArgs),
+    /// Per-dimension statistics of a model's codes; with --out, its weights and traversals as PNGs.
+    Features(features::FeaturesArgs),
+    /// Linear probes and 5-NN on the model's codes, PCA's and pixels with 100, 1,000 and all labels.
+    Probe(features::ProbeArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -218,5 +223,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Anomaly(a)) => anomaly::run(a),
         Some(Command::Compress(a)) => compress::run(a),
+        Some(Command::Features(a)) => features::run_features(a),
+        Some(Command::Probe(a)) => features::run_probe(a),
     }
 }

@@ -5,6 +5,7 @@
 pub mod anomaly;
 pub mod compression;
 pub mod denoise;
+pub mod features;
 pub mod interpolate;
 pub mod latent;
 pub mod pca;
