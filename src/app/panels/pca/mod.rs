@@ -381,6 +381,8 @@ impl PcaPanel {
         // Session models' test MSE on this dataset.
         if let Some(r) = crate::app::jobs::take_done(&mut self.session_job) {
             self.session_mse.extend(r);
+            let listed: Vec<Id> = shared.session_models.iter().map(|m| m.model.id()).collect();
+            self.session_mse.retain(|k, _| listed.contains(&k.0));
         }
         if self.session_job.is_none() {
             let missing: Vec<Arc<TrainedModel>> = shared
@@ -422,8 +424,8 @@ impl PcaPanel {
                             data: dk,
                         };
                         self.session_mse.insert((model.id(), dk), Some(mse));
-                        let n = shared.session_models.len() + 1;
-                        shared.session_models.push(SessionModel {
+                        let n = shared.session_count + 1;
+                        shared.push_session_model(SessionModel {
                             label: format!("#{n} {} (PCA vs AE panel)", model.config().describe()),
                             model,
                             test_mse: Some(mse),
