@@ -253,7 +253,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     // The soak runs for as long as asked, so only when named.
     if only.as_ref().is_some_and(|o| o.iter().any(|p| p == "soak")) {
-        let r = super::soak::soak(a.seconds, a.json)?;
+        let r = super::soak::soak(a.seconds)?;
         if !a.json {
             println!(
                 "soak          {:.0} s, {} epochs on {}: RSS {:.0} MB at start, {:.0} MB after 5 min, {:.0} MB at the end; peak {:.0} MB ({:.0} MB after 5 min)",

@@ -5,7 +5,8 @@
 //! Continue for [`SOAK_CONTINUE`] epochs, save the model and load it back, switching panels
 //! every few frames throughout. It reports the resident memory (`VmRSS`, and the peak
 //! `VmHWM`) at the start, after five minutes and at the end, and the epochs trained.
-//! Fashion-MNIST's 60,000 training images are used when installed, else the embedded digits.
+//! Fashion-MNIST's 60,000 training images are used when installed, else (or with
+//! `BOTTLENECK_SOAK_EMBEDDED=1`) the embedded digits. Progress goes to stderr after each cycle.
 
 use std::time::Instant;
 
@@ -138,10 +139,12 @@ impl Soak {
 }
 
 /// Runs the soak for about `seconds` (whole cycles: the last one finishes).
-pub fn soak(seconds: f64, json: bool) -> anyhow::Result<Value> {
+pub fn soak(seconds: f64) -> anyhow::Result<Value> {
     let fashion = std::path::Path::new(super::bench::FASHION_MNIST_DIR);
+    let embedded = std::env::var_os("BOTTLENECK_SOAK_EMBEDDED").is_some();
     let data = match Dataset::load_dir(fashion) {
-        Ok(d) => d,
+        Ok(d) if !embedded => d,
+        Ok(_) => Dataset::load(&DatasetSource::Embedded)?,
         Err(e) => {
             eprintln!("soak: Fashion-MNIST not usable ({e}); using the embedded digits");
             Dataset::load(&DatasetSource::Embedded)?
@@ -217,13 +220,12 @@ pub fn soak(seconds: f64, json: bool) -> anyhow::Result<Value> {
             data,
         });
         s.notice("Loaded", since)?;
-        if !json {
-            let (rss, peak) = rss_mb();
-            println!(
-                "soak  {:>6.0} s  cycle {cycles}: {epochs} epochs, RSS {rss:.0} MB, peak {peak:.0} MB",
-                s.started.elapsed().as_secs_f64()
-            );
-        }
+        // Progress on stderr, so that --json keeps one line on stdout.
+        let (rss, peak) = rss_mb();
+        eprintln!(
+            "soak  {:>6.0} s  cycle {cycles}: {epochs} epochs, RSS {rss:.0} MB, peak {peak:.0} MB",
+            s.started.elapsed().as_secs_f64()
+        );
     }
     let duration = s.started.elapsed().as_secs_f64();
     let (rss_end, peak) = rss_mb();
