@@ -110,6 +110,17 @@ pub struct Curve {
     pub cumulative: Vec<f32>,
 }
 
+/// A panic while computing the curve leaves it empty (nothing is plotted; it is not computed
+/// again for the same PCA).
+impl crate::train::background::FromPanic for Curve {
+    fn from_panic(_: crate::train::background::Panicked) -> Self {
+        Curve {
+            mse: Vec::new(),
+            cumulative: Vec::new(),
+        }
+    }
+}
+
 /// What an analysis depends on: the snapshot of the model, the dataset and the PCA.
 type Key = (Id, Id, Id);
 /// What PCA's curve depends on.
