@@ -107,13 +107,8 @@ impl Settings {
                 )
             }
         };
-        match serde_json::from_str::<Settings>(&text) {
-            Ok(mut s) => {
-                if s.train.validate().is_err() {
-                    s.train = Settings::default().train;
-                }
-                (s, None)
-            }
+        match Settings::parse(&text) {
+            Ok(s) => (s, None),
             Err(e) => {
                 let mut msg = format!(
                     "Settings file {} is damaged ({e}); using defaults.",
@@ -131,6 +126,16 @@ impl Settings {
                 (Settings::default(), Some(msg))
             }
         }
+    }
+
+    /// Settings from a settings file's text; a training form that does not validate is
+    /// replaced by the default one.
+    pub fn parse(text: &str) -> Result<Settings, serde_json::Error> {
+        let mut s = serde_json::from_str::<Settings>(text)?;
+        if s.train.validate().is_err() {
+            s.train = Settings::default().train;
+        }
+        Ok(s)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
