@@ -140,13 +140,7 @@ fn saving_into_a_read_only_folder_says_so_and_leaves_nothing_behind() {
 /// The app with run A holding `model`.
 fn app_with_model(model: Arc<TrainedModel>) -> (AppHarness, tempfile::TempDir) {
     let (mut h, dir) = app(|_| {});
-    h.step();
-    let data = state(&h).shared.data.clone();
-    state(&h)
-        .shared
-        .a()
-        .worker
-        .send(Command::Adopt { model, data });
+    adopt(&mut h, model);
     assert!(wait_until(&mut h, T, |a| a.shared.model().is_some()));
     (h, dir)
 }
