@@ -26,6 +26,8 @@ pub enum CompareError {
     Train(Box<crate::train::TrainError>),
     #[error("the model's output does not match the images")]
     OutputMismatch,
+    #[error(transparent)]
+    Panicked(#[from] crate::train::background::Panicked),
 }
 
 impl From<crate::train::TrainError> for CompareError {

@@ -1,6 +1,7 @@
 //! Background jobs for the UI: run a closure on a named thread and poll its result once per
 //! frame, so slow work (file dialogs, loading a dataset, fitting PCA, encoding 60,000 images)
-//! never blocks a frame. The thread asks egui to repaint when the result is ready.
+//! never blocks a frame. The thread asks egui to repaint when the result is ready. A panic in
+//! the work becomes its result ([`FromPanic`]: an error), so nothing waits forever.
 //! [`load_picture`] reads a user's picture (a path or a dropped file) that way.
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use crossbeam_channel::{bounded, Receiver};
 
 use crate::data::preprocess;
+use crate::train::background::{catching, FromPanic};
 
 /// A result that will arrive later.
 pub struct Job<T> {
@@ -15,7 +17,7 @@ pub struct Job<T> {
     pub name: String,
 }
 
-impl<T: Send + 'static> Job<T> {
+impl<T: FromPanic + Send + 'static> Job<T> {
     /// Runs `f` on a new named thread; `ctx` (if any) is asked to repaint when it finishes.
     pub fn spawn(
         name: &str,
@@ -27,7 +29,7 @@ impl<T: Send + 'static> Job<T> {
         let spawned = std::thread::Builder::new()
             .name(thread_name)
             .spawn(move || {
-                let r = f();
+                let r = catching(f);
                 let _ = tx.send(r);
                 if let Some(c) = ctx {
                     c.request_repaint();
@@ -41,7 +43,9 @@ impl<T: Send + 'static> Job<T> {
             name: name.into(),
         }
     }
+}
 
+impl<T> Job<T> {
     /// The result, once (later calls return `None`).
     pub fn poll(&self) -> Option<T> {
         self.rx.try_recv().ok()
@@ -54,7 +58,7 @@ impl<T: Send + 'static> Job<T> {
 }
 
 /// Polls an optional job: returns its result and clears the slot when it is done.
-pub fn take_done<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<T> {
+pub fn take_done<T>(slot: &mut Option<Job<T>>) -> Option<T> {
     let r = slot.as_ref()?.poll()?;
     *slot = None;
     Some(r)

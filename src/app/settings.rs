@@ -1,7 +1,8 @@
 //! Settings that survive a restart: the training form, the last dataset (a `DatasetSource`,
 //! stored as `"embedded"` or a folder path, as always), the window's size and the UI's mode. Stored as JSON in the user's config folder (`BOTTLENECK_CONFIG_DIR` overrides
-//! it, for tests). A file that cannot be read is set aside as `settings.json.bad` and the
-//! defaults are used, with a notice: nothing the user made is silently destroyed.
+//! it, for tests). A file that cannot be parsed is set aside as `settings.json.bad-<unix
+//! seconds>` (never overwriting an earlier one) and the defaults are used, with a notice:
+//! nothing the user made is silently destroyed.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,27 @@ pub fn settings_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("settings.json"))
 }
 
+/// Moves a damaged settings file to `settings.json.bad-<unix seconds>` (with `-2`, `-3`… if
+/// that exists), so that neither the defaults saved later nor an earlier damaged file's copy
+/// overwrite it; copies it when it cannot be renamed. Returns where it went.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name = path
+        .file_name()
+        .map_or("settings.json".into(), |n| n.to_string_lossy().into_owned());
+    let mut bad = path.with_file_name(format!("{name}.bad-{stamp}"));
+    let mut n = 1;
+    while bad.exists() {
+        n += 1;
+        bad = path.with_file_name(format!("{name}.bad-{stamp}-{n}"));
+    }
+    std::fs::rename(path, &bad)
+        .or_else(|_| std::fs::copy(path, &bad).map(|_| ()))
+        .map(|()| bad)
+}
+
 impl Settings {
     /// Loads settings from `path`. Returns the settings and, when the file existed but could
     /// not be used, a notice for the user (the bad file is renamed to `*.bad`).
@@ -85,29 +107,37 @@ impl Settings {
                 )
             }
         };
-        match serde_json::from_str::<Settings>(&text) {
-            Ok(mut s) => {
-                if s.train.validate().is_err() {
-                    s.train = Settings::default().train;
-                }
-                (s, None)
-            }
+        match Settings::parse(&text) {
+            Ok(s) => (s, None),
             Err(e) => {
-                let bad = path.with_extension("json.bad");
-                let kept = std::fs::rename(path, &bad).is_ok();
                 let mut msg = format!(
                     "Settings file {} is damaged ({e}); using defaults.",
                     path.display()
                 );
-                if kept {
-                    msg.push_str(&format!(" The old file was kept as {}.", bad.display()));
+                match set_aside(path) {
+                    Ok(bad) => {
+                        msg.push_str(&format!(" The old file was kept as {}.", bad.display()))
+                    }
+                    Err(why) => msg.push_str(&format!(
+                        " It could not be set aside ({why}) and will be replaced when the \
+                         settings are saved."
+                    )),
                 }
                 (Settings::default(), Some(msg))
             }
         }
     }
 
-    /// Writes the settings atomically (creating the folder). Errors are returned for the UI.
+    /// Settings from a settings file's text; a training form that does not validate is
+    /// replaced by the default one.
+    pub fn parse(text: &str) -> Result<Settings, serde_json::Error> {
+        let mut s = serde_json::from_str::<Settings>(text)?;
+        if s.train.validate().is_err() {
+            s.train = Settings::default().train;
+        }
+        Ok(s)
+    }
+
     pub fn save(&self, path: &Path) -> Result<(), String> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -146,8 +176,23 @@ mod tests {
         let (s, notice) = Settings::load(Some(&p));
         assert_eq!(s, Settings::default());
         let n = notice.expect("a notice");
-        assert!(n.contains("damaged"), "{n}");
-        assert!(dir.path().join("settings.json.bad").exists());
+        assert!(n.contains("damaged") && n.contains("kept as"), "{n}");
+        // A second damaged file is set aside beside the first, which keeps its bytes.
+        std::fs::write(&p, b"[1, 2").unwrap();
+        let (_, notice) = Settings::load(Some(&p));
+        assert!(notice.is_some());
+        assert!(!p.exists());
+        let mut kept: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|q| q.to_string_lossy().contains("settings.json.bad-"))
+            .map(|q| std::fs::read(q).unwrap())
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            vec![b"[1, 2".to_vec(), b"{ this is not json".to_vec()]
+        );
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! training run with its worker thread, what the worker reported and the model it produced.
 //! The app has one run (A) or, while two variants are compared, two (A and B): both are the
 //! same type and every event, command and cache key goes through the same code for each.
+//!
+//! Nothing here grows with the length of a session: the latent timeline keeps at most
+//! [`MAX_EPOCH_SNAPSHOTS`] snapshots, the step curve and the epoch history at most
+//! [`MAX_CURVE_POINTS`] points (each a [`Thinned`] record: thinned evenly, the first and the
+//! latest always kept), the session's models at most [`MAX_SESSION_MODELS`] and the notices 20.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,6 +22,95 @@ use crate::id::Id;
 use crate::model::io::EpochRecord;
 use crate::model::{LossTerms, TrainConfig, TrainedModel};
 use crate::train::worker::{Command, Event, RunState, Snapshot, WorkerHandle};
+
+/// Most snapshots the latent timeline keeps (each holds a copy of the model's weights).
+pub const MAX_EPOCH_SNAPSHOTS: usize = 64;
+/// Most points a run's step curve and its epoch history keep.
+pub const MAX_CURVE_POINTS: usize = 4096;
+/// Most models the session lists (the oldest goes first).
+pub const MAX_SESSION_MODELS: usize = 32;
+
+/// A record of a sequence that keeps at most `CAP` items however long the sequence gets: every
+/// item while there are at most `CAP`, then every 2nd, every 4th… (an even stride, doubled
+/// whenever the record is full), plus always the latest. Reads as a slice.
+#[derive(Clone, Debug)]
+pub struct Thinned<T, const CAP: usize> {
+    items: Vec<T>,
+    /// Position in the sequence of each item.
+    index: Vec<usize>,
+    /// Items pushed so far.
+    count: usize,
+    stride: usize,
+}
+
+impl<T, const CAP: usize> Default for Thinned<T, CAP> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            index: Vec::new(),
+            count: 0,
+            stride: 1,
+        }
+    }
+}
+
+impl<T, const CAP: usize> Thinned<T, CAP> {
+    /// Appends the next item of the sequence, thinning the older ones when full.
+    pub fn push(&mut self, item: T) {
+        // The latest item stays until the next one comes, even off the stride.
+        if self.index.last().is_some_and(|i| i % self.stride != 0) {
+            self.items.pop();
+            self.index.pop();
+        }
+        self.items.push(item);
+        self.index.push(self.count);
+        self.count += 1;
+        if self.items.len() > CAP.max(3) {
+            self.stride *= 2;
+            let (stride, last) = (self.stride, self.count - 1);
+            let keep: Vec<bool> = self
+                .index
+                .iter()
+                .map(|i| i % stride == 0 || *i == last)
+                .collect();
+            let mut k = keep.iter();
+            self.items.retain(|_| *k.next().unwrap_or(&true));
+            let mut k = keep.iter();
+            self.index.retain(|_| *k.next().unwrap_or(&true));
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// True once some items were dropped (the record keeps every `stride()`-th).
+    pub fn is_thinned(&self) -> bool {
+        self.stride > 1
+    }
+
+    /// How many items of the sequence each kept one stands for.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+}
+
+impl<T, const CAP: usize> std::ops::Deref for Thinned<T, CAP> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T, const CAP: usize> From<Vec<T>> for Thinned<T, CAP> {
+    fn from(v: Vec<T>) -> Self {
+        let mut t = Self::default();
+        for x in v {
+            t.push(x);
+        }
+        t
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -48,8 +142,8 @@ pub struct RunView {
     pub samples_per_sec: f64,
     pub fused: bool,
     /// Step losses: x = epochs as a fraction (e.g. 2.5 is half way through epoch 3).
-    pub step_curve: Vec<(f64, LossTerms)>,
-    pub history: Vec<EpochRecord>,
+    pub step_curve: Thinned<(f64, LossTerms), MAX_CURVE_POINTS>,
+    pub history: Thinned<EpochRecord, MAX_CURVE_POINTS>,
     /// A message about the run shown in the Train panel (divergence, errors, finish).
     pub message: Option<(Level, String)>,
 }
@@ -67,8 +161,8 @@ impl Default for RunView {
             global_step: 0,
             samples_per_sec: 0.0,
             fused: false,
-            step_curve: Vec::new(),
-            history: Vec::new(),
+            step_curve: Thinned::default(),
+            history: Thinned::default(),
             message: None,
         }
     }
@@ -136,8 +230,10 @@ pub struct Run {
     pub view: RunView,
     /// The current model (latest snapshot of the run, or the model adopted or loaded).
     pub snapshot: Option<Snapshot>,
-    /// One snapshot per finished epoch of the current run (the latent timeline).
-    pub epoch_snapshots: Vec<Snapshot>,
+    /// Snapshots of finished epochs of the current run (the latent timeline): one per epoch
+    /// until there are more than [`MAX_EPOCH_SNAPSHOTS`], then thinned evenly (see
+    /// [`Run::timeline_thinned`]).
+    pub epoch_snapshots: Thinned<Snapshot, MAX_EPOCH_SNAPSHOTS>,
 }
 
 /// What an event asks of the rest of the app once its run is updated.
@@ -157,7 +253,7 @@ impl Run {
             worker,
             view: RunView::default(),
             snapshot: None,
-            epoch_snapshots: Vec::new(),
+            epoch_snapshots: Thinned::default(),
         })
     }
 
@@ -177,6 +273,11 @@ impl Run {
             .as_ref()
             .or(self.model().map(|m| m.config()))
             .map_or("?", |c| c.variant.name())
+    }
+
+    /// True when the timeline no longer holds every epoch of the run (it was thinned).
+    pub fn timeline_thinned(&self) -> bool {
+        self.epoch_snapshots.is_thinned()
     }
 
     /// The snapshot to show for the epoch `epoch` of the timeline (`None`: the current model):
@@ -258,7 +359,7 @@ impl Run {
                     first_epoch,
                     epoch: first_epoch + 1,
                     fused,
-                    history,
+                    history: history.into(),
                     ..RunView::default()
                 };
                 self.epoch_snapshots.clear();
@@ -315,7 +416,7 @@ impl Run {
                     ));
                 }
                 self.view = RunView {
-                    history: m.meta.history.clone(),
+                    history: m.meta.history.clone().into(),
                     config: Some(m.config().clone()),
                     ..RunView::default()
                 };
@@ -366,7 +467,10 @@ pub struct Shared {
     /// Run A, and run B once a comparison has started (B stays, idle, when the comparison is
     /// switched off; it is shown while `settings.compare` is on, see [`Shared::shown_runs`]).
     pub runs: Vec<Run>,
+    /// At most [`MAX_SESSION_MODELS`]; push with [`Shared::push_session_model`].
     pub session_models: Vec<SessionModel>,
+    /// Models listed so far in the session (numbers their labels).
+    pub session_count: usize,
     pub pca: Option<Arc<Pca>>,
     /// Wall time of fitting `pca`.
     pub pca_fit_seconds: Option<f64>,
@@ -401,6 +505,7 @@ impl Shared {
             data: Arc::new(data),
             runs: vec![Run::spawn(RunId::A, ctx)?],
             session_models: Vec::new(),
+            session_count: 0,
             pca: None,
             pca_fit_seconds: None,
             pca_job: None,
@@ -573,11 +678,17 @@ impl Shared {
         {
             return;
         }
-        let n = self.session_models.len() + 1;
-        self.session_models.push(SessionModel::new(
-            format!("#{n} {}", model.config().describe()),
-            model.clone(),
-        ));
+        let label = format!("#{} {}", self.session_count + 1, model.config().describe());
+        self.push_session_model(SessionModel::new(label, model.clone()));
+    }
+
+    /// Lists a model of the session (the oldest one goes once there are too many).
+    pub fn push_session_model(&mut self, m: SessionModel) {
+        self.session_count += 1;
+        self.session_models.push(m);
+        if self.session_models.len() > MAX_SESSION_MODELS {
+            self.session_models.remove(0);
+        }
     }
 
     /// Applies one event of run `id`.
@@ -639,5 +750,34 @@ impl Shared {
                 eprintln!("bottleneck: cannot save settings: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Thinned;
+
+    #[test]
+    fn thinning_keeps_first_latest_and_an_even_stride_under_the_cap() {
+        let mut v: Thinned<usize, 64> = Thinned::default();
+        for i in 0..1000 {
+            v.push(i);
+            assert!(v.len() <= 64, "{} items after {i}", v.len());
+            assert_eq!((v[0], *v.last().unwrap()), (0, i));
+            let s = v.stride();
+            assert!(v[..v.len() - 1]
+                .iter()
+                .enumerate()
+                .all(|(j, x)| *x == j * s));
+        }
+        assert!(v.is_thinned() && v.len() >= 32);
+        assert_eq!(v.stride(), 16);
+    }
+
+    #[test]
+    fn short_records_are_kept_whole() {
+        let v: Thinned<u8, 64> = (0..10).collect::<Vec<u8>>().into();
+        assert!(!v.is_thinned());
+        assert_eq!(&v[..], &(0..10).collect::<Vec<u8>>()[..]);
     }
 }

@@ -2,7 +2,8 @@
 //! 256) on both engines, the conv AE and the VAE on the embedded digits, PCA's fit time, and
 //! (`latent-ui`) the CPU time of app frames on the Latent space panel with 10,000 and 60,000
 //! points while hovering, panning and zooming, and (`compare`) each run's throughput when the
-//! app trains two variants side by side.
+//! app trains two variants side by side, and (`soak`, only when asked for) the memory of a
+//! long session (see [`super::soak`]).
 //! With `--pytorch FILE` (the JSON of `bench/pytorch_reference.py --json`, run on the same
 //! machine) it also prints the ratio to PyTorch. Speed targets live here, never in tests.
 
@@ -59,7 +60,7 @@ pub fn training_throughput(
 
 /// The app on the embedded digits in a 1280×800 headless harness, nothing persisted, with
 /// `setup` applied before its first frame.
-fn app_harness(
+pub(super) fn app_harness(
     setup: impl FnOnce(&mut crate::app::App) + 'static,
 ) -> egui_kittest::Harness<'static, Option<crate::app::App>> {
     let opts = crate::app::AppOptions {
@@ -249,6 +250,24 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             );
         }
         out["compare"] = json!({ "alone": alone, "both": both });
+    }
+    // The soak runs for as long as asked, so only when named.
+    if only.as_ref().is_some_and(|o| o.iter().any(|p| p == "soak")) {
+        let r = super::soak::soak(a.seconds)?;
+        if !a.json {
+            println!(
+                "soak          {:.0} s, {} epochs on {}: RSS {:.0} MB at start, {:.0} MB after 5 min, {:.0} MB at the end; peak {:.0} MB ({:.0} MB after 5 min)",
+                r["seconds"].as_f64().unwrap_or(0.0),
+                r["epochs"],
+                r["dataset"].as_str().unwrap_or(""),
+                r["rss_mb_start"].as_f64().unwrap_or(f64::NAN),
+                r["rss_mb_at_5min"].as_f64().unwrap_or(f64::NAN),
+                r["rss_mb_end"].as_f64().unwrap_or(f64::NAN),
+                r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+                r["peak_rss_mb_at_5min"].as_f64().unwrap_or(f64::NAN),
+            );
+        }
+        out["soak"] = r;
     }
     if let Some(path) = &a.pytorch {
         let text = std::fs::read_to_string(path)

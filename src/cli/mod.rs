@@ -10,6 +10,7 @@ pub mod compress;
 pub mod features;
 pub mod report;
 pub mod snapshot;
+pub mod soak;
 
 use std::path::PathBuf;
 
@@ -171,7 +172,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
     /// Only these cases (comma-separated): dense, dense-candle, conv, vae, pca, ui-train,
-    /// latent-ui, compare.
+    /// latent-ui, compare, soak (a long session's memory; only when named, for --seconds).
     #[arg(long)]
     pub only: Option<String>,
     /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.

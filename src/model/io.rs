@@ -1,6 +1,8 @@
 //! Saving and loading models: weights as safetensors, plus a JSON sidecar (same name, `.json`)
 //! holding the full configuration, the dataset's name and the training history. Both files are
-//! written to a temporary name and renamed into place, so a crash never leaves half a file.
+//! written to a temporary name, synced and renamed into place, so a crash never leaves half a
+//! file; a failed save (a full disk, a read-only folder) removes its temporary files and
+//! leaves an existing model as it was.
 //! Loading checks the sidecar, then every tensor's name and shape against the configuration.
 
 use std::collections::HashMap;
@@ -106,14 +108,53 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelIoError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes `path` atomically with what `fill` writes: into a temporary file beside it, synced
+/// to disk, then renamed over it. On any failure (writing, a full disk, syncing, renaming)
+/// the temporary file is removed and an existing file at `path` is left as it was. Tests
+/// inject failures through `fill`.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), ModelIoError> {
+    let tmp = write_temp(path, fill)?;
+    commit(&tmp, path)
+}
+
+/// The temporary name `path` is written under before the rename.
+pub fn temp_path(path: &Path) -> PathBuf {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io_err(path))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()))
+}
+
+/// Writes and syncs the temporary file of `path`; removes it again on failure.
+fn write_temp(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<PathBuf, ModelIoError> {
+    let tmp = temp_path(path);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        fill(&mut f)?;
+        f.sync_all()
+    });
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io_err(path)(e))
+        }
+    }
+}
+
+/// Renames a written temporary file over `path`; removes it on failure.
+fn commit(tmp: &Path, path: &Path) -> Result<(), ModelIoError> {
+    std::fs::rename(tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
         io_err(path)(e)
     })
 }
@@ -146,8 +187,22 @@ pub fn save(model: &TrainedModel, path: &Path) -> Result<(), ModelIoError> {
         message: e.to_string(),
     })?;
     let meta = serde_json::to_vec_pretty(&model.meta).expect("metadata serialises");
-    write_atomic(path, &bytes)?;
-    write_atomic(&sidecar_path(path), &meta)
+    // Both files are written in full before either replaces an older pair, so a full disk
+    // or a failed write leaves the old pair as it was.
+    let side = sidecar_path(path);
+    let tmp = write_temp(path, |w| w.write_all(&bytes))?;
+    let tmp_side = match write_temp(&side, |w| w.write_all(&meta)) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if let Err(e) = commit(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp_side);
+        return Err(e);
+    }
+    commit(&tmp_side, &side)
 }
 
 /// Reads the sidecar of `path` (the weights file) and checks its format.

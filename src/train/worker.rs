@@ -59,6 +59,10 @@ pub enum Command {
         data: Arc<Dataset>,
     },
     Shutdown,
+    /// Panics inside the worker with this message (tests use it to check that a panic
+    /// becomes an error message and the worker stays usable).
+    #[doc(hidden)]
+    Panic(String),
 }
 
 /// What state the worker is in.
@@ -240,10 +244,27 @@ impl Worker {
                 if matches!(c, Command::Shutdown) {
                     return;
                 }
-                self.handle(c);
+                self.guarded(|w| w.handle(c));
                 continue;
             }
-            self.train_one();
+            self.guarded(Self::train_one);
+        }
+    }
+
+    /// Runs one command or step; a panic in it ends the run in progress (its trainer may be
+    /// half-updated) and becomes an error event, and the worker goes on waiting for commands.
+    /// The last finished model is kept.
+    fn guarded(&mut self, f: impl FnOnce(&mut Self)) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        if let Err(payload) = r {
+            let what = crate::train::background::panic_message(&*payload);
+            let had_run = self.trainer.take().is_some();
+            self.pending = Pending::default();
+            self.set_state(RunState::Idle);
+            self.emit(Event::Error(format!(
+                "internal error in the training thread ({what}); {}you can start again",
+                if had_run { "the run was stopped; " } else { "" }
+            )));
         }
     }
 
@@ -336,6 +357,7 @@ impl Worker {
             },
             Command::Adopt { model, data } => self.adopt(model, &data, None),
             Command::Shutdown => {}
+            Command::Panic(message) => panic!("{message}"),
         }
     }
 

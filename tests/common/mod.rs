@@ -48,6 +48,17 @@ pub fn state_mut(h: &mut AppHarness) -> &mut App {
         .expect("the app is built on the first frame")
 }
 
+/// Hands `model` to run A's worker (as if loaded), after a first frame.
+pub fn adopt(h: &mut AppHarness, model: Arc<TrainedModel>) {
+    h.step();
+    let data = state(h).shared.data.clone();
+    state(h)
+        .shared
+        .a()
+        .worker
+        .send(bottleneck::train::worker::Command::Adopt { model, data });
+}
+
 /// Steps frames until `cond` holds (true) or `timeout` passes (false).
 pub fn wait_until(h: &mut AppHarness, timeout: Duration, cond: impl Fn(&App) -> bool) -> bool {
     let start = Instant::now();

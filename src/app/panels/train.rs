@@ -852,8 +852,9 @@ mod tests {
                 test: terms.clone(),
                 samples_per_sec: 0.0,
                 seconds: 0.0,
-            }],
-            step_curve: vec![(0.5, terms)],
+            }]
+            .into(),
+            step_curve: vec![(0.5, terms)].into(),
             ..RunView::default()
         };
         let curves = |second: bool, prefix: &str| RunCurves {

@@ -192,6 +192,18 @@ pub struct SetTable {
     pub rows: Vec<((String, String), Result<SetScores, String>)>,
 }
 
+/// A panic while scoring shows as one failed row (the table is not computed again).
+impl crate::train::background::FromPanic for SetTable {
+    fn from_panic(p: crate::train::background::Panicked) -> Self {
+        SetTable {
+            images: 0,
+            noisy_psnr: f32::NAN,
+            noisy_mse: f32::NAN,
+            rows: vec![(("Scoring failed".into(), String::new()), Err(p.to_string()))],
+        }
+    }
+}
+
 #[derive(Clone, PartialEq)]
 struct ViewKey {
     source: Source,

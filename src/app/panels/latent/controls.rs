@@ -216,6 +216,14 @@ impl LatentPanel {
                 self.timeline = Some(i);
                 self.playing = false;
             }
+            if shared.a().timeline_thinned() {
+                ui.label(format!("({n} epochs kept)"))
+                    .on_hover_text(format!(
+                        "A long run keeps at most {} maps: older epochs are thinned evenly, the \
+                     first and the latest always kept.",
+                        crate::app::state::MAX_EPOCH_SNAPSHOTS
+                    ));
+            }
             let play_label = if self.playing { "Pause" } else { "Replay" };
             if ui
                 .add_enabled(n > 1, egui::Button::new(play_label))

@@ -84,7 +84,7 @@ pub struct LatentPanel {
     pub panes: [MapPane; 2],
     /// Index into run A's epoch snapshots being replayed (`None`: the current model).
     pub timeline: Option<usize>,
-    playing: bool,
+    pub playing: bool,
     play_clock: f64,
     /// The image selected on either map.
     pub selected: Option<Selected>,

@@ -110,6 +110,17 @@ pub struct Curve {
     pub cumulative: Vec<f32>,
 }
 
+/// A panic while computing the curve leaves it empty (nothing is plotted; it is not computed
+/// again for the same PCA).
+impl crate::train::background::FromPanic for Curve {
+    fn from_panic(_: crate::train::background::Panicked) -> Self {
+        Curve {
+            mse: Vec::new(),
+            cumulative: Vec::new(),
+        }
+    }
+}
+
 /// What an analysis depends on: the snapshot of the model, the dataset and the PCA.
 type Key = (Id, Id, Id);
 /// What PCA's curve depends on.
@@ -379,6 +390,8 @@ impl PcaPanel {
         // Session models' test MSE on this dataset.
         if let Some(r) = crate::app::jobs::take_done(&mut self.session_job) {
             self.session_mse.extend(r);
+            let listed: Vec<Id> = shared.session_models.iter().map(|m| m.model.id()).collect();
+            self.session_mse.retain(|k, _| listed.contains(&k.0));
         }
         if self.session_job.is_none() {
             let missing: Vec<Arc<TrainedModel>> = shared
@@ -420,8 +433,8 @@ impl PcaPanel {
                             data: dk,
                         };
                         self.session_mse.insert((model.id(), dk), Some(mse));
-                        let n = shared.session_models.len() + 1;
-                        shared.session_models.push(SessionModel {
+                        let n = shared.session_count + 1;
+                        shared.push_session_model(SessionModel {
                             label: format!("#{n} {} (PCA vs AE panel)", model.config().describe()),
                             model,
                             test_mse: Some(mse),

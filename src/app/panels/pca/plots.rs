@@ -106,7 +106,11 @@ impl PcaPanel {
             ui.spinner();
             return;
         };
-        match k.and_then(|k| curve.cumulative.get(k.min(curve.cumulative.len()) - 1)) {
+        match k.and_then(|k| {
+            curve
+                .cumulative
+                .get(k.min(curve.cumulative.len()).checked_sub(1)?)
+        }) {
             Some(v) => ui.strong(format!(
                 "Explained variance: {:.1} % at k = {}",
                 100.0 * v,

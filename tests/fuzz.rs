@@ -1,0 +1,495 @@
+//! Fuzzing on stable Rust: one target per parser a user's file reaches — IDX images and labels
+//! (plain and gzipped), picture decoding plus MNIST-style preprocessing, the model's sidecar
+//! JSON plus safetensors pair, and the settings file. (The CSV and image-folder importers do
+//! not exist yet: no targets for them.)
+//!
+//! Inputs are real files (the embedded IDX digits, pictures encoded in every supported format,
+//! a built-in model, saved settings) mutated by choices drawn from `arbitrary::Unstructured`
+//! over seeded random bytes: bit flips, interesting bytes and big-endian words, header fields,
+//! truncation, deleted, repeated and inserted chunks, and for JSON, values swapped for
+//! hostile ones. A case fails if the parser panics or any single allocation asks for more than
+//! [`MAX_ALLOC`] (an unbounded allocation from a header); errors are the expected outcome.
+//!
+//! `cargo test --release --test fuzz` runs [`CI_CASES`] cases per target.
+//! `FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored --nocapture` runs each
+//! target for N seconds and prints its executions. A failure prints the case's seed:
+//! `FUZZ_SEED=S` replays it. Cases that found bugs stay below as named regression tests.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arbitrary::Unstructured;
+use bottleneck::app::settings::Settings;
+use bottleneck::data::{idx, preprocess};
+use bottleneck::model::io;
+use rand::{RngCore, SeedableRng};
+
+/// Cases per target in the normal test run.
+const CI_CASES: usize = 2000;
+/// The largest single allocation a parser may ask for while reading a fuzzed input (inputs
+/// are at most a few MB; the real limits are far below this).
+const MAX_ALLOC: usize = 600 << 20;
+
+/// Counts the largest allocation request of the process (reset per case).
+struct Watch;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Watch {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LARGEST.fetch_max(l.size(), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LARGEST.fetch_max(l.size(), Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LARGEST.fetch_max(new, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Watch = Watch;
+
+// ---------------------------------------------------------------- mutation
+
+const WORDS: [u32; 12] = [
+    0,
+    1,
+    2,
+    3,
+    28,
+    255,
+    0x0000_0803,
+    0x0000_0801,
+    4097,
+    10_000_001,
+    0x7fff_ffff,
+    0xffff_ffff,
+];
+
+/// One random change to `data`.
+fn mutate_once(u: &mut Unstructured, data: &mut Vec<u8>) -> arbitrary::Result<()> {
+    let len = data.len();
+    let at = |u: &mut Unstructured, n: usize| u.choose_index(n.max(1));
+    match u.int_in_range(0..=8)? {
+        0 if len > 0 => {
+            let i = at(u, len)?;
+            data[i] ^= 1 << u.int_in_range(0..=7)?;
+        }
+        1 if len > 0 => {
+            let i = at(u, len)?;
+            data[i] = *u.choose(&[0u8, 1, 0x7f, 0x80, 0xff, b'"', b'{', b'-', b'9'])?;
+        }
+        2 if len >= 4 => {
+            // A big-endian word, often in the header.
+            let i = if u.ratio(1, 2)? {
+                4 * u.int_in_range(0..=3)?.min((len - 4) / 4)
+            } else {
+                at(u, len - 3)?
+            };
+            data[i..i + 4].copy_from_slice(&u.choose(&WORDS)?.to_be_bytes());
+        }
+        3 => {
+            let n = at(u, len + 1)?;
+            data.truncate(n);
+        }
+        4 if len > 0 => {
+            let i = at(u, len)?;
+            let n = u.int_in_range(1..=64)?.min(len - i);
+            data.drain(i..i + n);
+        }
+        5 if len > 0 => {
+            let i = at(u, len)?;
+            let n = u.int_in_range(1..=256)?.min(len - i);
+            let chunk = data[i..i + n].to_vec();
+            let j = at(u, len)?;
+            data.splice(j..j, chunk);
+        }
+        6 => {
+            let n = u.int_in_range(1..=32)?;
+            let bytes: Vec<u8> = (0..n).map(|_| u.arbitrary()).collect::<Result<_, _>>()?;
+            let j = at(u, len + 1)?;
+            data.splice(j..j, bytes);
+        }
+        7 if len > 0 => {
+            // Many random bytes at once.
+            for _ in 0..u.int_in_range(2..=16)? {
+                let i = at(u, len)?;
+                data[i] = u.arbitrary()?;
+            }
+        }
+        _ => {
+            data.push(u.arbitrary()?);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a JSON number, string or literal of `text` by a hostile value.
+fn mutate_json(u: &mut Unstructured, text: &mut String) -> arbitrary::Result<()> {
+    const VALUES: [&str; 14] = [
+        "-1",
+        "0",
+        "1e309",
+        "-1e309",
+        "18446744073709551616",
+        "4294967296",
+        "1000000000",
+        "NaN",
+        "null",
+        "\"\"",
+        "[]",
+        "{}",
+        "\"\\ud800\"",
+        "true",
+    ];
+    // Value starts: after ':' or '[' or ','.
+    let starts: Vec<usize> = text
+        .char_indices()
+        .filter(|(_, c)| matches!(c, ':' | '[' | ','))
+        .map(|(i, _)| i + 1)
+        .collect();
+    if starts.is_empty() {
+        return Ok(());
+    }
+    let s = starts[u.choose_index(starts.len())?];
+    let rest = &text[s..];
+    let trimmed = rest.trim_start();
+    let s = s + (rest.len() - trimmed.len());
+    let end = if let Some(inner) = trimmed.strip_prefix('"') {
+        inner.find('"').map_or(trimmed.len(), |e| e + 2)
+    } else {
+        trimmed.find([',', '}', ']', '\n']).unwrap_or(trimmed.len())
+    };
+    text.replace_range(s..s + end, u.choose(&VALUES)?);
+    Ok(())
+}
+
+/// A mutated copy of one of `seeds`: one to eight byte-level changes.
+fn mutated(u: &mut Unstructured, seeds: &[Vec<u8>]) -> arbitrary::Result<Vec<u8>> {
+    let mut data = seeds[u.choose_index(seeds.len())?].clone();
+    for _ in 0..u.int_in_range(1..=8)? {
+        mutate_once(u, &mut data)?;
+    }
+    Ok(data)
+}
+
+/// A mutated copy of one of the JSON `seeds`: hostile values, and sometimes byte changes.
+fn mutated_json(u: &mut Unstructured, seeds: &[String]) -> arbitrary::Result<String> {
+    let mut text = seeds[u.choose_index(seeds.len())?].clone();
+    for _ in 0..u.int_in_range(1..=4)? {
+        mutate_json(u, &mut text)?;
+    }
+    if u.ratio(1, 4)? {
+        let mut bytes = text.into_bytes();
+        mutate_once(u, &mut bytes)?;
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    Ok(text)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+// ---------------------------------------------------------------- the driver
+
+/// Runs `case` on inputs drawn from seeded random bytes: `CI_CASES` times, or for
+/// `FUZZ_SECONDS` when `long`; one case only with `FUZZ_SEED`.
+fn drive(name: &str, long: bool, case: impl Fn(&mut Unstructured) -> bool) {
+    let seconds: Option<f64> = long.then(|| {
+        std::env::var("FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10.0)
+    });
+    let replay: Option<u64> = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok());
+    let base: u64 = if long {
+        rand::rng().next_u64()
+    } else {
+        0x5eed_0000 + name.len() as u64
+    };
+    let started = Instant::now();
+    let mut execs = 0u64;
+    let mut accepted = 0u64;
+    let mut slowest = Duration::ZERO;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let seed = replay.unwrap_or(base.wrapping_add(execs));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.fill_bytes(&mut buf);
+        LARGEST.store(0, Ordering::Relaxed);
+        let t = Instant::now();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            case(&mut Unstructured::new(&buf))
+        }));
+        slowest = slowest.max(t.elapsed());
+        let largest = LARGEST.load(Ordering::Relaxed);
+        assert!(
+            r.is_ok(),
+            "fuzz {name}: panic; replay with FUZZ_SEED={seed}"
+        );
+        accepted += u64::from(r.unwrap_or(false));
+        assert!(
+            largest <= MAX_ALLOC,
+            "fuzz {name}: an allocation of {} MB; replay with FUZZ_SEED={seed}",
+            largest >> 20
+        );
+        execs += 1;
+        let done = match (replay, seconds) {
+            (Some(_), _) => true,
+            (None, Some(s)) => started.elapsed().as_secs_f64() >= s,
+            (None, None) => execs as usize >= CI_CASES,
+        };
+        if done {
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "fuzz {name}: {execs} executions in {secs:.1} s ({:.0}/s), {accepted} inputs accepted, \
+         slowest case {:.1} ms",
+        execs as f64 / secs,
+        slowest.as_secs_f64() * 1e3
+    );
+}
+
+// ---------------------------------------------------------------- seeds
+
+fn asset(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Small real IDX files: the first images and labels of the embedded digits, plain.
+fn idx_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let p = Path::new("seed");
+    let images = idx::parse_images(&asset("mnist-10k-images-idx3-ubyte.gz"), p).unwrap();
+    let labels = idx::parse_labels(&asset("mnist-10k-labels-idx1-ubyte.gz"), p).unwrap();
+    let mut img = Vec::new();
+    let mut lab = Vec::new();
+    for n in [1usize, 3, 20] {
+        img.push(idx::encode_images(&idx::IdxImages {
+            count: n,
+            rows: 28,
+            cols: 28,
+            pixels: images.pixels[..n * 784].to_vec(),
+        }));
+        lab.push(idx::encode_labels(&labels[..n]));
+    }
+    (img, lab)
+}
+
+/// A digit encoded in every format the app reads, plus a wider RGBA picture.
+fn image_seeds() -> Vec<Vec<u8>> {
+    use image::{DynamicImage, ImageFormat};
+    let images =
+        idx::parse_images(&asset("mnist-10k-images-idx3-ubyte.gz"), Path::new("seed")).unwrap();
+    let digit = image::GrayImage::from_raw(28, 28, images.pixels[..784].to_vec()).unwrap();
+    let gray = DynamicImage::ImageLuma8(digit);
+    let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(40, 24, |x, y| {
+        image::Rgba([
+            (x * 6) as u8,
+            (y * 10) as u8,
+            128,
+            if x > 20 { 0 } else { 255 },
+        ])
+    }));
+    let mut out = Vec::new();
+    for img in [&gray, &rgba] {
+        for f in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Bmp,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+        ] {
+            let img = if f == ImageFormat::Jpeg {
+                DynamicImage::ImageRgb8(img.to_rgb8())
+            } else {
+                img.clone()
+            };
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            if img.write_to(&mut bytes, f).is_ok() {
+                out.push(bytes.into_inner());
+            }
+        }
+    }
+    assert!(out.len() >= 8, "only {} seed pictures", out.len());
+    out
+}
+
+/// A built-in model's sidecar and weights.
+fn model_seeds() -> (String, Vec<u8>) {
+    (
+        String::from_utf8(asset("models/dense-2d.json")).unwrap(),
+        asset("models/dense-2d.safetensors"),
+    )
+}
+
+/// Saved settings: the defaults and a changed form.
+fn settings_seeds() -> Vec<String> {
+    let a = Settings::default();
+    let mut b = a.clone();
+    b.train.model.latent = 16;
+    b.window_size = Some([1280.0, 800.0]);
+    b.compare = true;
+    b.dataset = bottleneck::data::DatasetSource::Dir("/data/fashion".into());
+    [a, b]
+        .iter()
+        .map(|s| serde_json::to_string_pretty(s).unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------- targets
+
+fn idx_target(long: bool) {
+    let (images, labels) = idx_seeds();
+    let gz_images: Vec<Vec<u8>> = images.iter().map(|b| gzip(b)).collect();
+    let path = Path::new("fuzz-idx3-ubyte");
+    drive("idx", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            Ok(match u.int_in_range(0..=3)? {
+                0 => idx::parse_images(&mutated(u, &images)?, path).is_ok(),
+                1 => idx::parse_labels(&mutated(u, &labels)?, path).is_ok(),
+                // Mutated, then gzipped: the parser sees a valid stream of a broken file.
+                2 => idx::parse_images(&gzip(&mutated(u, &images)?), path).is_ok(),
+                // A mutated gzip stream.
+                _ => idx::parse_images(&mutated(u, &gz_images)?, path).is_ok(),
+            })
+        })()
+        .unwrap_or(false)
+    });
+}
+
+fn image_target(long: bool) {
+    let seeds = image_seeds();
+    let path = Path::new("fuzz-picture");
+    drive("image", long, |u| {
+        let Ok(bytes) = mutated(u, &seeds) else {
+            return false;
+        };
+        let Ok(g) = preprocess::decode(&bytes, path) else {
+            return false;
+        };
+        let p = preprocess::preprocess(&g);
+        assert_eq!(p.pixels.len(), 784);
+        assert!(p.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+        true
+    });
+}
+
+fn model_target(long: bool) {
+    let (json, weights) = model_seeds();
+    let (jsons, weights) = (vec![json], vec![weights]);
+    let path = Path::new("fuzz.safetensors");
+    let side = Path::new("fuzz.json");
+    drive("model", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            let text = if u.ratio(1, 2)? {
+                mutated_json(u, &jsons)?
+            } else {
+                jsons[0].clone()
+            };
+            let bytes = if u.ratio(1, 2)? {
+                // Mostly the safetensors header (its first few hundred bytes).
+                let mut w = weights[0].clone();
+                for _ in 0..u.int_in_range(1..=4)? {
+                    if u.ratio(3, 4)? {
+                        let i = u.choose_index(600)?;
+                        w[i] = u.arbitrary()?;
+                    } else {
+                        mutate_once(u, &mut w)?;
+                    }
+                }
+                w
+            } else {
+                weights[0].clone()
+            };
+            let Ok(meta) = io::parse_meta(&text, side) else {
+                return Ok(false);
+            };
+            let Ok(m) = io::from_parts(meta, &bytes, path) else {
+                return Ok(false);
+            };
+            // A model that loads must also run.
+            let codes = m.encode(&vec![0.5; 784]);
+            assert!(codes.is_ok(), "{codes:?}");
+            Ok(true)
+        })()
+        .unwrap_or(false)
+    });
+}
+
+fn settings_target(long: bool) {
+    let seeds = settings_seeds();
+    drive("settings", long, |u| {
+        let Ok(text) = mutated_json(u, &seeds) else {
+            return false;
+        };
+        let Ok(s) = Settings::parse(&text) else {
+            return false;
+        };
+        assert!(s.train.validate().is_ok());
+        true
+    });
+}
+
+#[test]
+fn fuzz_idx() {
+    idx_target(false);
+}
+
+#[test]
+fn fuzz_image() {
+    image_target(false);
+}
+
+#[test]
+fn fuzz_model() {
+    model_target(false);
+}
+
+#[test]
+fn fuzz_settings() {
+    settings_target(false);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_idx_long() {
+    idx_target(true);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_image_long() {
+    image_target(true);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_model_long() {
+    model_target(true);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_settings_long() {
+    settings_target(true);
+}
