@@ -88,7 +88,7 @@ pub struct CompressionPanel {
     ranges: HashMap<(Id, Id), Arc<CodeRanges>>,
     baseline: HashMap<BaseKey, Arc<Vec<RdPoint>>>,
     /// The measurement running, with the (PCA, dataset) it measures.
-    run: Option<BackgroundRun<(BaseKey, Result<Measured, String>)>>,
+    run: Option<(BaseKey, BackgroundRun<Result<Measured, String>>)>,
     /// The dataset of images the models were not trained on, if one was opened.
     pub other: Option<Arc<Dataset>>,
     other_job: Option<Job<Result<Dataset, String>>>,
@@ -277,7 +277,7 @@ impl CompressionPanel {
             ));
         }
         ui.horizontal_wrapped(|ui| {
-            if let Some(run) = &self.run {
+            if let Some((_, run)) = &self.run {
                 let (done, total) = run.progress();
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
@@ -311,7 +311,11 @@ impl CompressionPanel {
 
     /// Starts and collects background work.
     fn update(&mut self, shared: &mut Shared) {
-        if let Some((key, r)) = self.run.as_ref().and_then(|r| r.poll()) {
+        let done = self
+            .run
+            .as_ref()
+            .and_then(|(key, run)| run.poll().map(|r| (*key, r)));
+        if let Some((key, r)) = done {
             self.run = None;
             match r {
                 Ok(m) => {
@@ -391,15 +395,16 @@ impl CompressionPanel {
                 0
             };
         let ctx = shared.egui.clone();
-        self.run = Some(BackgroundRun::spawn(
+        let run = BackgroundRun::spawn(
             "compression",
             steps,
             move || ctx.request_repaint(),
             move |control| {
-                let r = measure(&home, &data, &pca, models, need_baseline, control);
-                ((pid, tid), r.map_err(|e| e.to_string()))
+                measure(&home, &data, &pca, models, need_baseline, control)
+                    .map_err(|e| e.to_string())
             },
-        ));
+        );
+        self.run = Some(((pid, tid), run));
         true
     }
 
