@@ -77,8 +77,8 @@ impl App {
             width("Bottleneck", &egui::TextStyle::Heading.resolve(style)) + 3.0 * gap
         };
         let menu = width(MENU, &button) + pad + gap;
-        // A little slack for separators and rounding.
-        let avail = ui.available_width() - 8.0;
+        // Slack for the separators, the frame and rounding: fold rather than crowd.
+        let avail = ui.available_width() - 40.0;
         if title + tabs(false) + right <= avail {
             BarLayout::Full
         } else if tabs(false) + menu <= avail {

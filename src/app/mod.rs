@@ -326,7 +326,6 @@ impl App {
             classroom::apply_look(&ctx, look.0, look.1);
             self.look = Some(look);
         }
-        self.fit_zoom(&ctx);
         self.exporter.poll(&mut self.shared);
         // In native points: a re-render at that size zooms the same way.
         self.shared.panel_window_size = ctx.content_rect().size() * ctx.zoom_factor();
@@ -399,6 +398,8 @@ impl App {
                 );
             }
         }
+        // Last, so that presenter mode switched on this frame is zoomed from the next one.
+        self.fit_zoom(&ctx);
         self.frames.push(started.elapsed().as_secs_f32() * 1e3);
     }
 
