@@ -36,7 +36,7 @@ fi
 "$bin" snapshot --panel compression --out "$here/compression.png"
 # On a projector: every panel at 1024×768 in presenter mode.
 mkdir -p "$here/projector"
-for p in train latent interpolate denoise pca anomaly compression; do
+for p in train latent interpolate denoise pca anomaly compression features; do
   "$bin" snapshot --panel "$p" --presenter --size 1024x768 --out "$here/projector/$p.png"
 done
 "$bin" snapshot --lesson 1 --presenter --size 1024x768 --out "$here/projector/lesson1.png"
