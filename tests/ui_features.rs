@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bottleneck::app::Tab;
 use bottleneck::model::bundled;
-use bottleneck::train::worker::Command;
 use common::*;
 use egui_kittest::kittest::Queryable;
 
@@ -33,14 +32,8 @@ fn click_at(h: &mut AppHarness, pos: egui::Pos2) {
 #[test]
 fn sliders_move_the_image_and_the_probe_finishes() {
     let (mut h, _d) = app(|a| a.tab = Tab::Features);
-    h.step();
     let model = Arc::new(bundled::find("dense-32d").unwrap().load().unwrap());
-    let data = state(&h).shared.data.clone();
-    state(&h)
-        .shared
-        .a()
-        .worker
-        .send(Command::Adopt { model, data });
+    adopt(&mut h, model);
     assert!(
         wait_until(&mut h, T, |a| a.features.analysis.is_some()
             && !a.features.traversal.decoded.is_empty()),

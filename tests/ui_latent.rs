@@ -27,13 +27,7 @@ fn dense2() -> Arc<TrainedModel> {
 /// The app on `tab` with `model` adopted, once its map is drawn and the view settled.
 fn app_with(model: Arc<TrainedModel>, tab: Tab) -> (AppHarness, tempfile::TempDir) {
     let (mut h, dir) = app(move |a: &mut App| a.tab = tab);
-    h.step();
-    let data = state(&h).shared.data.clone();
-    state(&h)
-        .shared
-        .a()
-        .worker
-        .send(Command::Adopt { model, data });
+    adopt(&mut h, model);
     let ready = wait_until(&mut h, T, |a| match a.tab {
         Tab::Interpolate => a.interpolate.map().is_some() && !a.interpolate.scatter.is_moving(),
         _ => a.latent.map().is_some() && !a.latent.panes[0].scatter.is_moving(),

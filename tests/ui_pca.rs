@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bottleneck::app::Tab;
 use bottleneck::model::{Term, Variant};
-use bottleneck::train::worker::Command;
 use common::*;
 use egui_kittest::kittest::Queryable;
 
@@ -19,12 +18,8 @@ const T: Duration = Duration::from_secs(120);
 /// Trains a small dense model directly and makes it the app's current model.
 fn adopt_dense(h: &mut AppHarness, k: usize, epochs: usize) {
     let data = state(h).shared.data.clone();
-    let model = Arc::new(train_model(data.clone(), Variant::Dense, k, epochs));
-    state(h)
-        .shared
-        .a()
-        .worker
-        .send(Command::Adopt { model, data });
+    let model = Arc::new(train_model(data, Variant::Dense, k, epochs));
+    adopt(h, model);
     assert!(wait_until(h, T, |a| a.shared.model().is_some()));
 }
 

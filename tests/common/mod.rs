@@ -52,11 +52,7 @@ pub fn state_mut(h: &mut AppHarness) -> &mut App {
 pub fn adopt(h: &mut AppHarness, model: Arc<TrainedModel>) {
     h.step();
     let data = state(h).shared.data.clone();
-    state(h)
-        .shared
-        .a()
-        .worker
-        .send(bottleneck::train::worker::Command::Adopt { model, data });
+    state(h).shared.a().adopt(model, data);
 }
 
 /// Steps frames until `cond` holds (true) or `timeout` passes (false).

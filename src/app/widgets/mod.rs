@@ -126,6 +126,14 @@ pub fn ensure_digit_texture(
     }
 }
 
+/// A spinner and what is being waited for, on one line.
+pub fn busy_line(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(text);
+    });
+}
+
 /// While `busy` (background work with progress to show), asks for a frame every 250 ms.
 pub fn repaint_while(ui: &egui::Ui, busy: bool) {
     if busy {

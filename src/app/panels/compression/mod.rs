@@ -239,10 +239,7 @@ impl CompressionPanel {
              better. Hover a point for its settings.",
         );
         if shared.pca.is_none() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Fitting PCA on the training images…");
-            });
+            widgets::busy_line(ui, "Fitting PCA on the training images…");
             return;
         }
         egui::ScrollArea::vertical()

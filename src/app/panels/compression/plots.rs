@@ -68,10 +68,7 @@ impl CompressionPanel {
         let models = self.model_points(shared, target);
         let baseline = self.baseline_points(shared, target);
         if models.is_empty() && baseline.is_none() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Measuring…");
-            });
+            widgets::busy_line(ui, "Measuring…");
             return;
         }
         let scale = shared.draw_scale();

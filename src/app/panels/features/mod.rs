@@ -240,10 +240,7 @@ impl FeaturesPanel {
             if let Some((_, e)) = &self.failed {
                 ui.colored_label(ui.visuals().error_fg_color, format!("Cannot measure: {e}"));
             } else {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Measuring the codes...");
-                });
+                widgets::busy_line(ui, "Measuring the codes...");
             }
             return;
         };

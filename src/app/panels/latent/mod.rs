@@ -122,10 +122,7 @@ pub fn no_map_status(
     if let Some(e) = source.error() {
         ui.colored_label(ui.visuals().error_fg_color, e);
     } else if let Some(b) = source.busy() {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(b);
-        });
+        widgets::busy_line(ui, b);
     } else if run.state != crate::train::worker::RunState::Idle {
         ui.horizontal(|ui| {
             ui.spinner();

@@ -110,10 +110,7 @@ impl LatentPanel {
             ui.colored_label(ui.visuals().warn_fg_color, e);
         }
         if self.picture_job.is_some() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Reading the picture…");
-            });
+            widgets::busy_line(ui, "Reading the picture…");
         }
         let mut clear_prior = false;
         if let Some(p) = &mut self.prior {

@@ -136,10 +136,7 @@ impl PcaPanel {
         if let Some(e) = &self.analysis_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         } else {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Encoding the images and measuring both methods…");
-            });
+            widgets::busy_line(ui, "Encoding the images and measuring both methods…");
         }
     }
 

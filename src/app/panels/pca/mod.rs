@@ -253,10 +253,7 @@ impl PcaPanel {
              linear subspace: trained well, it finds PCA's subspace and lands on PCA's error.",
         );
         if shared.pca.is_none() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Fitting PCA on the training images…");
-            });
+            widgets::busy_line(ui, "Fitting PCA on the training images…");
             return;
         }
         egui::ScrollArea::vertical()
