@@ -29,6 +29,33 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// Most records a model's history keeps: past it, the older records are thinned (every other
+/// one dropped, the first and the latest always kept; a kept record's `seconds` then covers the
+/// epochs since the previous kept one), so a model trained for any number of epochs, and every
+/// snapshot of it, stays small. Each record names its epoch.
+pub const MAX_HISTORY: usize = 1024;
+
+/// Appends `rec` to a model's `history`, thinning it to at most [`MAX_HISTORY`] records.
+pub fn push_record(history: &mut Vec<EpochRecord>, rec: EpochRecord) {
+    history.push(rec);
+    if history.len() > MAX_HISTORY {
+        // A dropped record's training time moves to the next record, so the history's seconds
+        // still add up to the whole training time.
+        let last = history.len() - 1;
+        let old = std::mem::take(history);
+        let mut carried = 0.0;
+        for (i, mut r) in old.into_iter().enumerate() {
+            if i % 2 == 0 || i == last {
+                r.seconds += carried;
+                carried = 0.0;
+                history.push(r);
+            } else {
+                carried += r.seconds;
+            }
+        }
+    }
+}
+
 /// The JSON sidecar.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -403,6 +430,28 @@ impl safetensors::View for SafeView {
 #[cfg(test)]
 mod csv_tests {
     use super::*;
+
+    #[test]
+    fn a_long_history_is_thinned_keeping_the_first_and_the_latest_epoch() {
+        let mut h = Vec::new();
+        for epoch in 1..=5000 {
+            push_record(
+                &mut h,
+                EpochRecord {
+                    epoch,
+                    seconds: 1.0,
+                    ..Default::default()
+                },
+            );
+            assert!(h.len() <= MAX_HISTORY, "epoch {epoch}: {} records", h.len());
+            assert_eq!(h.last().unwrap().epoch, epoch);
+        }
+        assert_eq!(h[0].epoch, 1);
+        assert!(h.windows(2).all(|w| w[0].epoch < w[1].epoch), "in order");
+        assert!(h.len() > MAX_HISTORY / 2, "{} records", h.len());
+        let total: f64 = h.iter().map(|r| r.seconds).sum();
+        assert_eq!(total, 5000.0, "the training time adds up");
+    }
 
     #[test]
     fn codes_and_history_csv() {

@@ -398,7 +398,7 @@ impl Trainer {
         self.epoch_samples = 0;
         self.epoch_seconds = 0.0;
         self.model.meta.epochs_trained = self.epoch;
-        self.model.meta.history.push(rec.clone());
+        crate::model::io::push_record(&mut self.model.meta.history, rec.clone());
         self.batcher.next_epoch();
         self.take_checkpoint(format!("the end of epoch {}", self.epoch))?;
         Ok(rec)
