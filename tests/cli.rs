@@ -81,6 +81,42 @@ fn train_json_reports_every_field_and_saves_the_model() {
         j["test_mse"].as_f64().unwrap(),
     );
     assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    assert!(
+        je.get("denoise").is_none(),
+        "no noise asked, no denoise figures"
+    );
+
+    // eval --noise adds the Denoise panel's test-set experiment; the same seed, the same figures.
+    let noisy = |seed: &str| {
+        let e = bottleneck(&[
+            "eval",
+            out.to_str().unwrap(),
+            "--noise",
+            "0.5",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert!(e.status.success(), "{}", stderr(&e));
+        last_json(&e)["denoise"].clone()
+    };
+    let d = noisy("7");
+    assert_eq!(d["corruption"], "Gaussian 0.50");
+    let (noisy_mse, denoised_mse) = (
+        d["noisy_mse"].as_f64().unwrap(),
+        d["denoised_mse"].as_f64().unwrap(),
+    );
+    assert!(
+        noisy_mse > 0.1 && noisy_mse < 0.13,
+        "σ = 0.5 noise clipped to [0, 1]: {noisy_mse}"
+    );
+    assert!(denoised_mse > 0.0 && denoised_mse < noisy_mse, "{d}");
+    assert_eq!(noisy("7"), d);
+    assert_ne!(noisy("8")["noisy_mse"], d["noisy_mse"]);
+    one_line_error(
+        &bottleneck(&["eval", out.to_str().unwrap(), "--noise=-1"]),
+        "--noise",
+    );
 
     // encode writes label, z1, z2 for the 2,000 test digits.
     let csv = dir.path().join("codes.csv");

@@ -65,6 +65,49 @@ fn a_denoising_autoencoder_beats_a_plain_one_on_noisy_test_digits() {
     assert!(d.denoised_mse < p.denoised_mse);
 }
 
+/// The overcomplete lesson's claim, measured with the Denoise panel's numbers: a linear
+/// 784-784-784 network learns to copy, noise included, while a denoising one of the same size
+/// removes most of the noise.
+#[test]
+fn the_overcomplete_lesson_copies_the_noise_and_a_denoising_one_removes_it() {
+    let data = Arc::new(Dataset::embedded().unwrap());
+    let train = |variant: Variant| {
+        let mut cfg = TrainConfig::preset(variant, PIXELS);
+        cfg.model.hidden.clear();
+        cfg.epochs = 5;
+        let mut t = Trainer::new(cfg, data.clone()).unwrap();
+        while !t.is_finished() {
+            t.step().unwrap();
+        }
+        t.snapshot().unwrap()
+    };
+    let copier = train(Variant::Linear);
+    let dae = train(Variant::Denoising);
+    let c = Corruption::Noise {
+        kind: NoiseKind::Gaussian,
+        factor: 0.5,
+    };
+    let clean = &data.test.images;
+    let copy = denoise::test_set_scores(Denoiser::Model(&copier), clean, &c, 2024).unwrap();
+    let d = denoise::test_set_scores(Denoiser::Model(&dae), clean, &c, 2024).unwrap();
+    eprintln!(
+        "k = 784, Gaussian 0.5: noisy MSE {:.4}; linear AE {:.4}; denoising AE {:.4}",
+        copy.noisy_mse, copy.denoised_mse, d.denoised_mse
+    );
+    assert!(
+        copy.denoised_mse > 0.8 * copy.noisy_mse,
+        "the copier keeps the noise: {:.4} against {:.4}",
+        copy.denoised_mse,
+        copy.noisy_mse
+    );
+    assert!(
+        d.denoised_mse < 0.4 * d.noisy_mse,
+        "the denoising AE removes it: {:.4} against {:.4}",
+        d.denoised_mse,
+        d.noisy_mse
+    );
+}
+
 #[test]
 fn the_cli_denoise_command_runs_the_shared_experiment() {
     let dir = tempfile::tempdir().unwrap();

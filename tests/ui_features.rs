@@ -82,3 +82,56 @@ fn sliders_move_the_image_and_the_probe_finishes() {
     assert!(r.codes.iter().all(|&a| a > 0.5), "{r:?}");
     assert!(!state(&h).features.working());
 }
+
+#[test]
+fn the_export_menu_writes_the_code_statistics_and_the_probe_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, _d) = app(|a| a.tab = Tab::Features);
+    let model = Arc::new(bundled::find("dense-32d").unwrap().load().unwrap());
+    adopt(&mut h, model);
+    assert!(
+        wait_until(&mut h, T, |a| a.features.probe_result().is_some()),
+        "the codes are measured and the probe finishes"
+    );
+    let export = |h: &mut AppHarness, item: &str, path: &std::path::Path| {
+        state_mut(h).shared.dialog_override = Some(path.to_path_buf());
+        h.get_by_label("Export").click();
+        h.run_steps(2);
+        h.get_by_label(item).click();
+        h.run_steps(2);
+        assert!(wait_until(h, T, |a| !a.exporter.busy()), "{item} finishes");
+        // A path without an extension gets ".csv".
+        let written = path.with_extension("csv");
+        std::fs::read_to_string(written).unwrap_or_else(|e| panic!("{item}: {e}"))
+    };
+
+    let units = export(&mut h, "Code statistics as CSV…", &dir.path().join("units"));
+    let lines: Vec<&str> = units.lines().collect();
+    assert_eq!(
+        lines[0],
+        "dim,mean,variance,mean_abs,active_fraction,p01,p99,kl"
+    );
+    assert_eq!(lines.len(), 33, "one row per code dimension");
+    let a = state(&h);
+    let stats = &a.features.analysis.as_ref().unwrap().stats;
+    for (j, line) in lines[1..].iter().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], (j + 1).to_string());
+        let variance: f64 = cells[2].parse().unwrap();
+        assert_eq!(variance, stats.units[j].variance, "z{}", j + 1);
+        assert_eq!(cells[7], "", "no KL for a plain autoencoder");
+    }
+
+    let probe = export(&mut h, "Probe table as CSV…", &dir.path().join("probe.csv"));
+    let r = state(&h).features.probe_result().unwrap().clone();
+    let lines: Vec<&str> = probe.lines().collect();
+    assert_eq!(
+        lines[0],
+        "labels,probe_codes,probe_pca,probe_pixels,knn_codes,knn_pca"
+    );
+    assert_eq!(lines.len(), 1 + r.sizes.len());
+    let last: Vec<&str> = lines.last().unwrap().split(',').collect();
+    assert_eq!(last[0], r.sizes.last().unwrap().to_string());
+    assert_eq!(last[1].parse::<f32>().unwrap(), *r.codes.last().unwrap());
+    assert_eq!(last[3].parse::<f32>().unwrap(), *r.pixels.last().unwrap());
+}

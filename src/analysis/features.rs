@@ -157,6 +157,26 @@ pub fn code_stats(
     })
 }
 
+/// The statistics as CSV: one row per code dimension (`dim` counts from 1, as the panel's
+/// `z1 … zk`), `kl` empty unless the model is a VAE.
+pub fn stats_csv(stats: &CodeStats) -> String {
+    let mut out = String::from("dim,mean,variance,mean_abs,active_fraction,p01,p99,kl\n");
+    for (j, u) in stats.units.iter().enumerate() {
+        let kl = u.kl.map(|k| k.to_string()).unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{kl}\n",
+            j + 1,
+            u.mean,
+            u.variance,
+            u.mean_abs,
+            u.active_fraction,
+            u.p01,
+            u.p99
+        ));
+    }
+    out
+}
+
 /// The codes of `images` and, for a VAE, their log σ² (for [`code_stats`]).
 pub fn encode_with_logvar(
     model: &TrainedModel,

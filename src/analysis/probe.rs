@@ -265,6 +265,25 @@ pub struct ProbeResult {
     pub knn_pca: Vec<f32>,
 }
 
+impl ProbeResult {
+    /// The sweep as CSV: one row per number of labels, test accuracies in [0, 1].
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("labels,probe_codes,probe_pca,probe_pixels,knn_codes,knn_pca\n");
+        for (i, n) in self.sizes.iter().enumerate() {
+            let at = |v: &[f32]| v.get(i).map(|a| a.to_string()).unwrap_or_default();
+            out.push_str(&format!(
+                "{n},{},{},{},{},{}\n",
+                at(&self.codes),
+                at(&self.pca),
+                at(&self.pixels),
+                at(&self.knn_codes),
+                at(&self.knn_pca)
+            ));
+        }
+        out
+    }
+}
+
 /// The label counts of the sweep for a training split of `n` images: 100, 1,000 (those
 /// smaller than `n`) and `n`.
 pub fn sizes(n: usize) -> Vec<usize> {

@@ -217,6 +217,37 @@ impl App {
                 ui.close();
             }
         }
+        if tab == Tab::Features {
+            ui.separator();
+            let items = [
+                (
+                    "Code statistics as CSV…",
+                    export::ExportKind::UnitStatsCsv,
+                    "Per code dimension: mean, variance, mean |z|, active fraction, \
+                     1st and 99th percentiles, and a VAE's KL.",
+                ),
+                (
+                    "Probe table as CSV…",
+                    export::ExportKind::ProbeCsv,
+                    "Test accuracy against labels used: linear probe on codes, PCA and \
+                     pixels, 5-NN on codes and PCA.",
+                ),
+            ];
+            for (label, kind, tip) in items {
+                if ui.button(label).on_hover_text(tip).clicked() {
+                    let text = match kind {
+                        export::ExportKind::UnitStatsCsv => self
+                            .features
+                            .analysis
+                            .as_ref()
+                            .map(|a| crate::analysis::features::stats_csv(&a.stats)),
+                        _ => self.features.probe_result().map(|p| p.to_csv()),
+                    };
+                    self.exporter.start_text(kind, tab, text, &mut self.shared);
+                    ui.close();
+                }
+            }
+        }
     }
 
     fn models_menu(&mut self, ui: &mut egui::Ui) {

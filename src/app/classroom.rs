@@ -90,9 +90,10 @@ pub const LESSONS: [Lesson; 8] = [
         text: "Give the code as many numbers as the image (k = 784) and no regulariser: here a linear \
                784-784-784 network. Nothing forces it to find structure, so it learns the identity: its test \
                error falls towards 0, its weights in the Features panel look like noise, and in the Denoise \
-               panel its output keeps the noise (MSE close to the noisy input's). Now pick Denoising or Sparse \
-               with the same k = 784 and empty hidden layers and train again: the corruption or the L1 penalty \
-               makes copying useless, the weights become strokes, and the noise goes away.",
+               panel its output keeps the noise (MSE close to the noisy input's). Now pick Denoising with the \
+               same k = 784 and empty hidden layers and train again: the corruption makes copying useless, \
+               the weights become strokes and parts of digits, and most of the noise goes away. Sparse at \
+               the same size lets only a few dozen units speak and removes about half of it.",
         variant: Variant::Linear,
         latent: 784,
         epochs: 5,

@@ -22,6 +22,10 @@ pub enum ExportKind {
     CodesCsv,
     /// One row per epoch: train and test terms, throughput.
     HistoryCsv,
+    /// The Features panel's per-dimension statistics (given with [`Exporter::start_text`]).
+    UnitStatsCsv,
+    /// The Features panel's probe sweep (given with [`Exporter::start_text`]).
+    ProbeCsv,
 }
 
 impl ExportKind {
@@ -41,6 +45,8 @@ pub struct Exporter {
     /// A screenshot requested for this path and panel rectangle (in points).
     shot: Option<(Receiver<Arc<ColorImage>>, PathBuf, egui::Rect)>,
     write: Option<Job<Result<Vec<PathBuf>, String>>>,
+    /// The CSV of a panel-made export, written once a path is chosen (`None`: not measured).
+    text: Option<String>,
 }
 
 impl Exporter {
@@ -63,6 +69,8 @@ impl Exporter {
             ExportKind::PanelPng2x => format!("bottleneck-{}@2x.png", tab.cli_name()),
             ExportKind::CodesCsv => "latent-codes.csv".into(),
             ExportKind::HistoryCsv => "loss-history.csv".into(),
+            ExportKind::UnitStatsCsv => "code-units.csv".into(),
+            ExportKind::ProbeCsv => "probe.csv".into(),
         };
         self.pending = Some((kind, tab));
         match shared.dialog_override.clone() {
@@ -71,14 +79,29 @@ impl Exporter {
         }
     }
 
+    /// Starts an export whose CSV a panel already made (`None` when there is nothing yet).
+    pub fn start_text(
+        &mut self,
+        kind: ExportKind,
+        tab: Tab,
+        text: Option<String>,
+        shared: &mut Shared,
+    ) {
+        if self.busy() {
+            shared.notify(Level::Warning, "An export is already in progress.");
+            return;
+        }
+        self.text = text;
+        self.start(kind, tab, shared);
+    }
+
     fn chosen(&mut self, path: PathBuf, shared: &mut Shared) {
         let Some((kind, tab)) = self.pending.take() else {
             return;
         };
-        let ext = if matches!(kind, ExportKind::CodesCsv | ExportKind::HistoryCsv) {
-            "csv"
-        } else {
-            "png"
+        let ext = match kind {
+            ExportKind::PanelPng | ExportKind::PanelPng2x => "png",
+            _ => "csv",
         };
         let path = if path.extension().is_none() {
             path.with_extension(ext)
@@ -149,6 +172,16 @@ impl Exporter {
                 let b = shared.comparison().and_then(|b| history(&b.view.history));
                 self.write_csvs(shared, path, a, b, "loss history", "train a model first");
             }
+            ExportKind::UnitStatsCsv => {
+                let text = self.text.take();
+                let hint = "wait until the codes are measured";
+                self.write_csvs(shared, path, text, None, "code statistics", hint);
+            }
+            ExportKind::ProbeCsv => {
+                let text = self.text.take();
+                let hint = "run the probe first (it starts when training ends)";
+                self.write_csvs(shared, path, text, None, "probe result", hint);
+            }
         }
     }
 
@@ -194,7 +227,10 @@ impl Exporter {
         if let Some(paths) = jobs::take_done(&mut self.dialog) {
             match paths.into_iter().next() {
                 Some(p) => self.chosen(p, shared),
-                None => self.pending = None,
+                None => {
+                    self.pending = None;
+                    self.text = None;
+                }
             }
         }
         if let Some((rx, _, _)) = &self.shot {

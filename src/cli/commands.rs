@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{DenoiseArgs, EncodeArgs, EvalArgs, TrainArgs};
+use crate::analysis::denoise::{self, Corruption, Denoiser};
 use crate::data::{self, Dataset, DatasetSource};
 use crate::model::config::parse_sizes;
 use crate::model::{io, NoiseSpec, TrainConfig};
@@ -214,14 +215,49 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let model = load_model(&a.model)?;
     let data = load_dataset(&a.data.data)?;
     let report = super::report::measure(&model, &data)?;
+    let noisy = match a.noise {
+        Some(factor) => {
+            if !(factor.is_finite() && factor >= 0.0) {
+                anyhow::bail!("--noise must be a number ≥ 0 (got {factor})");
+            }
+            let c = Corruption::Noise {
+                kind: a.noise_type,
+                factor,
+            };
+            let s =
+                denoise::test_set_scores(Denoiser::Model(&model), &data.test.images, &c, a.seed)?;
+            Some((c, s))
+        }
+        None => None,
+    };
     if a.json {
         let mut v = serde_json::to_value(&report)?;
-        v.as_object_mut()
-            .expect("object")
-            .insert("epochs".into(), json!(model.meta.epochs_trained));
+        let o = v.as_object_mut().expect("object");
+        o.insert("epochs".into(), json!(model.meta.epochs_trained));
+        if let Some((c, s)) = &noisy {
+            o.insert(
+                "denoise".into(),
+                json!({
+                    "corruption": c.describe(), "seed": a.seed,
+                    "noisy_mse": s.noisy_mse, "noisy_psnr": s.noisy_psnr,
+                    "denoised_mse": s.denoised_mse, "denoised_psnr": s.denoised_psnr,
+                }),
+            );
+        }
         println!("{}", serde_json::to_string(&v)?);
     } else {
         report.print_human();
+        if let Some((c, s)) = &noisy {
+            println!(
+                "{} on the test images: noisy input MSE {:.5} ({:.2} dB), its reconstruction \
+                 MSE {:.5} ({:.2} dB)",
+                c.describe(),
+                s.noisy_mse,
+                s.noisy_psnr,
+                s.denoised_mse,
+                s.denoised_psnr
+            );
+        }
     }
     Ok(())
 }

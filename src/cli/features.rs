@@ -25,6 +25,10 @@ pub struct FeaturesArgs {
     /// Write encoder-weights.png and traversals.png into this folder (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// How many first-layer units encoder-weights.png draws: those with the largest weight
+    /// norms (an overcomplete model has hundreds).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub units: usize,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,7 +64,15 @@ pub fn run_features(a: FeaturesArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --out {}", dir.display()))?;
         let enc = features::encoder_weights(&model)?;
-        let order = enc.order_by_norm();
+        let mut order = enc.order_by_norm();
+        if order.len() > a.units.max(1) {
+            eprintln!(
+                "encoder-weights.png: the {} of {} units with the largest weights (--units)",
+                a.units.max(1),
+                order.len()
+            );
+            order.truncate(a.units.max(1));
+        }
         let cols = if enc.side == crate::SIDE { 16 } else { 8 };
         let scale = if enc.side == crate::SIDE { 2 } else { 8 };
         let weights = dir.join("encoder-weights.png");

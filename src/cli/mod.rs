@@ -129,6 +129,16 @@ pub struct EvalArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArg,
+    /// Also run the Denoise panel's test-set experiment: corrupt every test image with this
+    /// much noise (Gaussian σ, or the fraction of pixels for saltpepper and mask) and measure
+    /// the noisy input and the model's reconstruction of it against the clean image.
+    #[arg(long, value_name = "FACTOR")]
+    pub noise: Option<f32>,
+    #[arg(long, default_value = "gaussian", value_parser = parse_noise_kind)]
+    pub noise_type: crate::data::NoiseKind,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
     #[arg(long)]
     pub json: bool,
 }
