@@ -411,7 +411,8 @@ fn model_target(long: bool) {
                 let mut w = weights[0].clone();
                 for _ in 0..u.int_in_range(1..=4)? {
                     if u.ratio(3, 4)? {
-                        let i = u.choose_index(600)?;
+                        // An earlier mutation may have cut the file short.
+                        let i = u.choose_index(w.len().min(600))?;
                         w[i] = u.arbitrary()?;
                     } else {
                         mutate_once(u, &mut w)?;
