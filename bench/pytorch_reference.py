@@ -119,7 +119,7 @@ def bench(name, model, x, batch, epochs):
         if epoch > 0:  # the first epoch is a warm-up
             rates.append(x.shape[0] / dt)
     return {"samples_per_sec": statistics.median(rates), "epochs_timed": epochs, "batch": batch,
-            "final_loss": float(loss)}
+            "final_loss": loss.item()}
 
 
 def quality(x, latent, epochs):
