@@ -4,14 +4,19 @@ timed the same way (median samples/s over timed epochs, after a warm-up epoch).
 
     pip install torch numpy
     python3 bench/pytorch_reference.py [--threads 2] [--epochs 5] [--json]
+    python3 bench/pytorch_reference.py --quality --epochs 3 --latent 2,32   # conv test MSE
 
-Models (as in Bottleneck):
-  dense: 784-256-128-32-128-256-784, ReLU hidden, linear code, sigmoid output, MSE, Adam 1e-3
-  vae:   784-256-128 trunk, mu/logvar heads (32), decoder 32-128-256-784, BCE + KL, Adam 1e-3
+Models (as in Bottleneck's presets, each with its preset's batch size and learning rate):
+  dense: 784-256-128-32-128-256-784, ReLU hidden, linear code, sigmoid output, MSE,
+         Adam 1e-3, batch 256
+  vae:   784-256-128 trunk, mu/logvar heads (32), decoder 32-128-256-784, BCE + KL,
+         Adam 1e-3, batch 256
   conv:  Conv(1→16, 3, s2, p1) → Conv(16→32, 3, s2, p1) → Linear(1568→32) and the mirror with
-         ConvTranspose2d(…, output_padding=1), MSE, Adam 1e-3
+         ConvTranspose2d(…, output_padding=1), MSE, Adam 2e-3, batch 32 (at batch 256 it sat
+         on the mean image for 3+ epochs: too few steps)
 Data: the 10,000 embedded MNIST digits in assets/ (the first 8,000 are trained on; throughput
-does not depend on which digits). Glorot-uniform weights, zero biases (Bottleneck's init).
+does not depend on which digits; --quality tests on the last 2,000). Glorot-uniform weights,
+zero biases (Bottleneck's init).
 """
 import argparse, gzip, json, os, statistics, struct, time
 
@@ -73,27 +78,33 @@ class Vae(nn.Module):
 
 
 class Conv(nn.Module):
-    def __init__(self):
+    def __init__(self, latent=32):
         super().__init__()
         self.c1 = nn.Conv2d(1, 16, 3, 2, 1)
         self.c2 = nn.Conv2d(16, 32, 3, 2, 1)
-        self.fc = nn.Linear(32 * 7 * 7, 32)
-        self.dfc = nn.Linear(32, 32 * 7 * 7)
+        self.fc = nn.Linear(32 * 7 * 7, latent)
+        self.dfc = nn.Linear(latent, 32 * 7 * 7)
         self.d1 = nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1)
         self.d2 = nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1)
 
-    def loss(self, x):
+    def recon(self, x):
         b = x.shape[0]
         h = F.relu(self.c2(F.relu(self.c1(x.view(b, 1, 28, 28)))))
         z = self.fc(h.flatten(1))
         h = F.relu(self.dfc(z)).view(b, 32, 7, 7)
-        out = torch.sigmoid(self.d2(F.relu(self.d1(h)))).view(b, 784)
-        return F.mse_loss(out, x)
+        return torch.sigmoid(self.d2(F.relu(self.d1(h)))).view(b, 784)
+
+    def loss(self, x):
+        return F.mse_loss(self.recon(x), x)
+
+
+# Each model's preset: (batch size, Adam learning rate), as TrainConfig::preset has them.
+PRESETS = {"dense": (256, 1e-3), "vae": (256, 1e-3), "conv": (32, 2e-3)}
 
 
 def bench(name, model, x, batch, epochs):
     model.apply(glorot)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=PRESETS[name][1])
     rates = []
     for epoch in range(epochs + 1):
         perm = torch.randperm(x.shape[0])
@@ -107,24 +118,55 @@ def bench(name, model, x, batch, epochs):
         dt = time.perf_counter() - t
         if epoch > 0:  # the first epoch is a warm-up
             rates.append(x.shape[0] / dt)
-    return {"samples_per_sec": statistics.median(rates), "epochs_timed": epochs, "final_loss": float(loss)}
+    return {"samples_per_sec": statistics.median(rates), "epochs_timed": epochs, "batch": batch,
+            "final_loss": loss.item()}
+
+
+def quality(x, latent, epochs):
+    """Trains the conv preset at `latent` on the first 8,000 digits; test MSE after each epoch."""
+    model = Conv(latent)
+    model.apply(glorot)
+    batch, lr = PRESETS["conv"]
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    train, test = x[:8000], x[8000:]
+    out = []
+    for _ in range(epochs):
+        perm = torch.randperm(train.shape[0])
+        for i in range(0, train.shape[0], batch):
+            xb = train[perm[i:i + batch]]
+            opt.zero_grad(set_to_none=True)
+            model.loss(xb).backward()
+            opt.step()
+        with torch.no_grad():
+            out.append(float(F.mse_loss(model.recon(test), test)))
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, help="override every preset's batch size")
     ap.add_argument("--only", default="dense,vae,conv")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quality", action="store_true", help="conv preset's test MSE per epoch instead")
+    ap.add_argument("--latent", default="2,32", help="--quality: code sizes")
+    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    x = torch.from_numpy(read_idx_images(os.path.join(ASSETS, "mnist-10k-images-idx3-ubyte.gz"))[:8000].copy())
-    out = {"torch": torch.__version__, "threads": a.threads, "batch": a.batch}
+    torch.manual_seed(a.seed)
+    images = read_idx_images(os.path.join(ASSETS, "mnist-10k-images-idx3-ubyte.gz"))
+    if a.quality:
+        x = torch.from_numpy(images.copy())
+        for k in [int(v) for v in a.latent.split(",")]:
+            mses = quality(x, k, a.epochs)
+            print(f"conv k={k:3d}  test MSE by epoch: " + " ".join(f"{m:.4f}" for m in mses))
+        return
+    x = torch.from_numpy(images[:8000].copy())
+    out = {"torch": torch.__version__, "threads": a.threads}
     models = {"dense": Dense, "vae": Vae, "conv": Conv}
     for name in a.only.split(","):
-        r = bench(name, models[name](), x, a.batch, a.epochs)
+        r = bench(name, models[name](), x, a.batch or PRESETS[name][0], a.epochs)
         out[name] = r
         if not a.json:
             print(f"{name:6s} {r['samples_per_sec']:10.0f} samples/s  (final loss {r['final_loss']:.4f})")

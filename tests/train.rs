@@ -125,6 +125,7 @@ fn fused_and_candle_engines_agree() {
         Variant::Vae,
         Variant::Sparse,
         Variant::Linear,
+        Variant::Conv,
     ] {
         let cfg = TrainConfig::preset(v, 6);
         let mut f = Trainer::with_engine(cfg.clone(), data.clone(), EngineChoice::Auto).unwrap();

@@ -1,5 +1,5 @@
 //! `bottleneck bench`: training throughput (samples/s) of the dense AE (784-256-128-32, batch
-//! 256) on both engines, the conv AE and the VAE on the embedded digits, PCA's fit time, and
+//! 256) and the conv AE on both engines, the VAE on the embedded digits, PCA's fit time, and
 //! (`latent-ui`) the CPU time of app frames on the Latent space panel with 10,000 and 60,000
 //! points while hovering, panning and zooming, and (`compare`) each run's throughput when the
 //! app trains two variants side by side, and (`soak`, only when asked for) the memory of a
@@ -180,11 +180,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "dataset": data.name,
         "train_images": data.train.len(),
     });
-    let cases: [(&str, Variant, EngineChoice); 4] = [
+    let cases: [(&str, Variant, EngineChoice); 5] = [
         ("dense", Variant::Dense, EngineChoice::Auto),
         ("dense-candle", Variant::Dense, EngineChoice::Candle),
         ("vae", Variant::Vae, EngineChoice::Auto),
         ("conv", Variant::Conv, EngineChoice::Auto),
+        ("conv-candle", Variant::Conv, EngineChoice::Candle),
     ];
     for (name, variant, engine) in cases {
         if !wanted(name) {

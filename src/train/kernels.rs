@@ -92,6 +92,39 @@ fn col_sums_generic(m: &[f32], out: &mut [f32]) {
 }
 dispatch!(col_sums, col_sums_generic, (m: &[f32], out: &mut [f32]) -> ());
 
+/// `x[i] = act(x[i] + b)` over a slice (one channel plane of the conv engine).
+#[inline(always)]
+fn add_scalar_act_generic(x: &mut [f32], b: f32, relu: bool) {
+    if relu {
+        for v in x {
+            *v = (*v + b).max(0.0);
+        }
+    } else {
+        for v in x {
+            *v += b;
+        }
+    }
+}
+dispatch!(add_scalar_act, add_scalar_act_generic, (x: &mut [f32], b: f32, relu: bool) -> ());
+
+/// Σ x, with independent partial sums so it vectorises.
+#[inline(always)]
+fn sum_generic(x: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut it = x.chunks_exact(LANES);
+    for c in &mut it {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    let mut s: f32 = it.remainder().iter().sum();
+    for a in acc {
+        s += a;
+    }
+    s
+}
+dispatch!(sum, sum_generic, (x: &[f32]) -> f32);
+
 /// Lanes of the accumulators in reductions: independent partial sums let the compiler
 /// vectorise loops that add into a float (it may not reorder a single running sum).
 const LANES: usize = 8;

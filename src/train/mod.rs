@@ -1,14 +1,16 @@
 //! Training. [`Trainer`] owns a model, its optimiser state and a dataset, and advances one
 //! mini-batch per [`Trainer::step`], so a caller can pause, resume or stop between any two
 //! steps: the command line loops over it, the app's worker thread (`worker`) drives it from
-//! typed commands. Two engines compute a step: candle's autograd with its AdamW (every
-//! architecture and regulariser), and `fused`, a hand-written forward/backward for dense
-//! models that computes the same gradients several times faster. A step whose loss is not
+//! typed commands. Three engines compute a step: candle's autograd with its AdamW (every
+//! architecture and regulariser), and two hand-written forward/backward passes that compute
+//! the same gradients several times faster: `fused` for dense models and VAEs, `fused_conv`
+//! for the convolutional autoencoder. A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
 //! `background` runs side trainings (the panels' own) on a thread, cancellable, with progress.
 
 pub mod background;
 pub mod fused;
+pub mod fused_conv;
 pub mod kernels;
 pub mod worker;
 
@@ -99,6 +101,7 @@ pub enum EngineChoice {
 enum Engine {
     Candle(AdamW),
     Fused(Box<fused::FusedMlp>),
+    FusedConv(Box<fused_conv::FusedConv>),
 }
 
 /// Weights kept to fall back to if training diverges.
@@ -216,6 +219,8 @@ impl Trainer {
         }
         let engine = if choice == EngineChoice::Auto && fused::FusedMlp::supports(&cfg) {
             Engine::Fused(Box::new(fused::FusedMlp::new(&cfg, &model.varmap)?))
+        } else if choice == EngineChoice::Auto && fused_conv::FusedConv::supports(&cfg) {
+            Engine::FusedConv(Box::new(fused_conv::FusedConv::new(&cfg, &model.varmap)?))
         } else {
             let params = ParamsAdamW {
                 lr: cfg.lr,
@@ -280,7 +285,7 @@ impl Trainer {
     }
     /// Whether the fast fused engine trains this model.
     pub fn is_fused(&self) -> bool {
-        matches!(self.engine, Engine::Fused(_))
+        matches!(self.engine, Engine::Fused(_) | Engine::FusedConv(_))
     }
     pub fn history(&self) -> &[EpochRecord] {
         &self.model.meta.history
@@ -316,6 +321,7 @@ impl Trainer {
             Engine::Fused(f) => f
                 .step(input, &self.clean, b, &mut self.rng)
                 .map_err(TrainError::from),
+            Engine::FusedConv(f) => f.step(input, &self.clean, b).map_err(TrainError::from),
             Engine::Candle(opt) => candle_step(
                 &self.cfg,
                 &self.model.model,
@@ -415,8 +421,10 @@ impl Trainer {
 
     /// Writes the engine's weights into the model's variables (a no-op for candle's engine).
     pub fn sync_weights(&mut self) -> Result<()> {
-        if let Engine::Fused(f) = &self.engine {
-            f.write_to(&self.model.varmap)?;
+        match &self.engine {
+            Engine::Fused(f) => f.write_to(&self.model.varmap)?,
+            Engine::FusedConv(f) => f.write_to(&self.model.varmap)?,
+            Engine::Candle(_) => {}
         }
         Ok(())
     }
@@ -425,6 +433,7 @@ impl Trainer {
     fn param_rms(&self) -> Result<f64, Divergence> {
         match &self.engine {
             Engine::Fused(f) => Ok(f.param_rms()),
+            Engine::FusedConv(f) => Ok(f.param_rms()),
             Engine::Candle(_) => weights_rms(&self.model).map_err(Divergence::Unreadable),
         }
     }
@@ -448,8 +457,10 @@ impl Trainer {
                 }
             }
         }
-        if let Engine::Fused(f) = &mut self.engine {
-            f.read_from(&self.model.varmap)?;
+        match &mut self.engine {
+            Engine::Fused(f) => f.read_from(&self.model.varmap)?,
+            Engine::FusedConv(f) => f.read_from(&self.model.varmap)?,
+            Engine::Candle(_) => {}
         }
         Ok(())
     }
