@@ -18,6 +18,7 @@ const T: Duration = Duration::from_secs(60);
 fn real_start(dir: &std::path::Path) -> AppHarness {
     let opts = AppOptions {
         data: None,
+        import: None,
         settings_path: Some(dir.join("settings.json")),
         load_bundled: true,
     };
