@@ -29,6 +29,13 @@ pub struct Preview {
     job: Option<Job<Vec<PreviewItem>>>,
 }
 
+impl Preview {
+    /// The pictures shown are prepared with the current options.
+    pub fn ready(&self) -> bool {
+        self.job.is_none() && self.shown_options == Some(self.options)
+    }
+}
+
 /// What `kind_of` found for a chosen path (and the scan of an image folder).
 type Probe = Result<(Kind, Option<Scan>), String>;
 
