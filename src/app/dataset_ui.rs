@@ -36,6 +36,9 @@ impl Preview {
     }
 }
 
+/// A running import: its result, its progress and the options it uses.
+type Loading = (Job<Result<Imported, String>>, Arc<Progress>, ImportOptions);
+
 /// What `kind_of` found for a chosen path (and the scan of an image folder).
 type Probe = Result<(Kind, Option<Scan>), String>;
 
@@ -45,7 +48,7 @@ pub struct DatasetUi {
     probe: Option<Job<Probe>>,
     probe_path: Option<PathBuf>,
     pub preview: Option<Preview>,
-    load: Option<(Job<Result<Imported, String>>, Arc<Progress>, ImportOptions)>,
+    load: Option<Loading>,
     /// The last import's skipped files.
     pub skipped: Vec<Skipped>,
     /// The last import's notes.

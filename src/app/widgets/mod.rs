@@ -45,8 +45,8 @@ pub fn class_color(label: u8) -> Color32 {
     }
     let i = f32::from(label - PALETTE.len() as u8);
     let hue = (i * 0.618_034 + 0.05).fract();
-    let value = if label % 2 == 0 { 0.95 } else { 0.75 };
-    let saturation = if label % 3 == 0 { 0.45 } else { 0.75 };
+    let value = if label.is_multiple_of(2) { 0.95 } else { 0.75 };
+    let saturation = if label.is_multiple_of(3) { 0.45 } else { 0.75 };
     egui::ecolor::Hsva::new(hue, saturation, value, 1.0).into()
 }
 
