@@ -135,12 +135,14 @@ pub fn parse(text: &str, path: &Path) -> Result<CsvImages> {
             ));
         }
     }
-    let Some(w) = width else {
-        return Err(bad(path, "no rows of data".into()));
+    let Some(w) = width.filter(|_| !labels.is_empty()) else {
+        let what = if header {
+            "only a header, no rows of data"
+        } else {
+            "no rows of data"
+        };
+        return Err(bad(path, what.into()));
     };
-    if labels.is_empty() {
-        return Err(bad(path, "only a header, no rows of data".into()));
-    }
     let side = ((w - 1) as f64).sqrt().round() as usize;
     let unit_scale = max_value <= 1.0;
     if !unit_scale {

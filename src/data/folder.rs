@@ -326,10 +326,10 @@ mod tests {
 
     #[test]
     fn fit_keeps_aspect_and_fills_with_the_border() {
-        // A 56×28 white picture with a black square on its left half.
+        // A 56×28 white picture with a black band on its left (its border is mostly white).
         let mut pixels = vec![1.0; 56 * 28];
         for y in 0..28 {
-            for x in 0..28 {
+            for x in 0..20 {
                 pixels[y * 56 + x] = 0.0;
             }
         }
