@@ -441,3 +441,13 @@ fn train_json_reports_image_and_class_counts_for_a_folder_and_a_csv() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("squash"));
 }
+
+/// Not a test: writes the 10,000 Fashion-MNIST test images as PNG files in class folders to
+/// $PNG_DIR (for measuring an import of 10,000 files).
+#[test]
+#[ignore]
+fn write_fashion_png_folder() {
+    let dir = PathBuf::from(std::env::var("PNG_DIR").expect("set PNG_DIR"));
+    let d = Dataset::load_dir(fashion_mnist_dir().expect("Fashion-MNIST")).unwrap();
+    write_folder(&dir, &d.test, &d.class_names);
+}

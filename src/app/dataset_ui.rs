@@ -16,7 +16,7 @@ use crate::data::import::{self, Imported, Kind, Progress, Skipped};
 use crate::data::{Dataset, DatasetSource, ImportOptions, Preprocess};
 
 /// Pictures shown in the preview.
-const PREVIEW_COUNT: usize = 8;
+const PREVIEW_COUNT: usize = 10;
 
 /// An image folder waiting for the user's choice of preprocessing.
 pub struct Preview {
@@ -399,7 +399,7 @@ impl DatasetUi {
                         }
                         ui.end_row();
                     });
-                ui.small("Top: the pictures; bottom: what the model will see.");
+                ui.small("Top: the pictures (in grey); bottom: what the model will see.");
                 ui.separator();
                 ui.horizontal(|ui| {
                     if ui

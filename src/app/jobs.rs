@@ -123,7 +123,7 @@ fn picker_request(
             },
         ),
         DialogKind::OpenDataset | DialogKind::OpenCsv => (
-            "Open a dataset: a folder (IDX files, CSV files or pictures by class) or a CSV file",
+            "Open a dataset (a folder or a CSV file)",
             PickMode::FolderOrFile(vec!["csv"]),
         ),
         DialogKind::OpenImages => ("Open images", PickMode::File(IMAGE_EXTENSIONS.to_vec())),

@@ -22,8 +22,17 @@ pub fn load_dataset(source: &DatasetSource) -> anyhow::Result<Dataset> {
 /// Loads a dataset with import options; the import's notes and skipped files (each named
 /// with its reason) go to stderr.
 pub fn load_with(source: &DatasetSource, options: &data::ImportOptions) -> anyhow::Result<Dataset> {
+    let started = Instant::now();
     let imported = data::import::load(source, options, None)
         .with_context(|| format!("cannot load dataset --data {source}"))?;
+    let d = &imported.dataset;
+    eprintln!(
+        "read {} ({} images, {} classes) in {:.2} s",
+        d.name,
+        d.train.len() + d.test.len(),
+        d.present_classes().len(),
+        started.elapsed().as_secs_f64()
+    );
     for n in &imported.notes {
         eprintln!("note: {n}");
     }

@@ -188,6 +188,7 @@ pub struct PreviewItem {
 }
 
 /// Up to `n` pictures for a preview, taken round-robin from the classes so each class shows.
+/// Files that cannot be decoded are passed over.
 pub fn preview(scan: &Scan, options: &ImportOptions, n: usize) -> Vec<PreviewItem> {
     let mut by_class: Vec<Vec<&PathBuf>> = vec![Vec::new(); scan.classes.len()];
     for (p, l) in &scan.files {
@@ -200,9 +201,12 @@ pub fn preview(scan: &Scan, options: &ImportOptions, n: usize) -> Vec<PreviewIte
     while out.len() < n && tried < 4 * n + 8 {
         let mut any = false;
         for (label, files) in by_class.iter().enumerate() {
-            let Some(path) = files.get(round) else {
+            if round >= files.len() {
                 continue;
-            };
+            }
+            // Start each class at a different file, so the preview shows variety (files are
+            // often numbered the same way in every class).
+            let path = files[(round + label) % files.len()];
             any = true;
             tried += 1;
             if let Ok(gray) = preprocess::load(path) {
