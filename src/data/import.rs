@@ -152,6 +152,16 @@ pub fn kind_of(source: &DatasetSource) -> Result<Kind> {
         error,
     })?;
     if meta.is_file() {
+        let csv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        if !csv {
+            return Err(DataError::Other(format!(
+                "{}: not a dataset: choose a folder (IDX files, CSV files, or pictures in one \
+                 subfolder per class) or a .csv file",
+                path.display()
+            )));
+        }
         return Ok(Kind::Csv);
     }
     if super::dataset::has_idx(path) {
