@@ -298,6 +298,28 @@ fn a_flat_folder_is_one_unlabelled_class() {
     assert_eq!((d.train.len(), d.test.len()), (8, 2));
 }
 
+#[test]
+fn train_and_test_folders_are_used_as_the_two_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("kaggle");
+    for (split, classes, n) in [
+        ("train", ["cat", "dog"].as_slice(), 5),
+        ("Test", &["cat", "dog", "eel"], 2),
+    ] {
+        for c in classes {
+            let d = root.join(split).join(c);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..n {
+                std::fs::write(d.join(format!("{i}.png")), blob_png(i)).unwrap();
+            }
+        }
+    }
+    let d = Dataset::load(&source(&root)).unwrap();
+    assert_eq!(d.class_names, ["cat", "dog", "eel"]);
+    assert_eq!(d.train.labels, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+    assert_eq!(d.test.labels, [0, 0, 1, 1, 2, 2]);
+}
+
 fn write_csv(dir: &Path, name: &str, rows: &[String]) -> PathBuf {
     let p = dir.join(name);
     let mut text = String::from("label");

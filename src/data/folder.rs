@@ -1,7 +1,8 @@
 //! Image folders (the layout torchvision calls ImageFolder): a folder whose subfolders are the
 //! classes (named after the subfolders, sorted by name), each holding pictures (PNG, JPEG, BMP,
 //! GIF, WebP; any size and colour; nested folders are searched too). A folder with no
-//! subfolders is one unlabelled class. Every picture goes through [`prepare`]: MNIST-style
+//! subfolders is one unlabelled class; a folder holding only `train/` and `test/`, each laid
+//! out that way, gives the two splits as they are. Every picture goes through [`prepare`]: MNIST-style
 //! preprocessing or "fit" (see [`Preprocess`]). Files that cannot be read (corrupt, empty,
 //! too large, not pictures) are skipped and listed with their reason; the import fails only
 //! when no picture at all can be read. Pictures are decoded in parallel (rayon), with progress
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use super::classes::MAX_CLASSES;
-use super::dataset::{stratified_split, DatasetSource};
+use super::dataset::{stratified_split, DatasetSource, Split};
 use super::import::{file_name, ImportOptions, Imported, Preprocess, Progress, Skipped};
 use super::preprocess::{self, Gray};
 use super::{DataError, Dataset, Result};
@@ -35,6 +36,8 @@ pub struct Scan {
     pub files: Vec<(PathBuf, u8)>,
     /// Files left out while scanning.
     pub skipped: Vec<Skipped>,
+    /// With `train/` and `test/` folders: the index in `files` where the test files start.
+    pub test_start: Option<usize>,
 }
 
 fn hidden(path: &Path) -> bool {
@@ -77,8 +80,85 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, skipped: &mut Vec<Skip
     }
 }
 
-/// Lists a folder's classes and pictures (see the module docs).
+/// The `train` and `test` subfolders of `dir` (also `training`/`testing`, any case) when
+/// those are its only two subfolders and both hold class folders.
+fn split_dirs(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dirs: Vec<PathBuf> = sorted_entries(dir)
+        .ok()?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    if dirs.len() != 2 {
+        return None;
+    }
+    let find = |names: [&str; 2]| {
+        dirs.iter()
+            .find(|p| names.iter().any(|n| file_name(p).eq_ignore_ascii_case(n)))
+            .cloned()
+    };
+    let (train, test) = (find(["train", "training"])?, find(["test", "testing"])?);
+    let has_classes = |p: &Path| sorted_entries(p).is_ok_and(|e| e.iter().any(|q| q.is_dir()));
+    (has_classes(&train) && has_classes(&test)).then_some((train, test))
+}
+
+/// Lists a folder's classes and pictures (see the module docs). A folder holding only
+/// `train/` and `test/`, each with class folders, gives the two splits as they are (classes
+/// matched by name).
 pub fn scan(dir: &Path) -> Result<Scan> {
+    let Some((train, test)) = split_dirs(dir) else {
+        return scan_classes(dir);
+    };
+    let (a, b) = (scan_classes(&train)?, scan_classes(&test)?);
+    let mut classes: Vec<String> = a.classes.iter().chain(&b.classes).cloned().collect();
+    classes.sort();
+    classes.dedup();
+    if classes.len() > MAX_CLASSES {
+        return Err(DataError::BadDims {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{} classes, more than the {MAX_CLASSES} Bottleneck handles",
+                classes.len()
+            ),
+        });
+    }
+    let relabel = |s: &Scan| -> Vec<(PathBuf, u8)> {
+        s.files
+            .iter()
+            .map(|(p, l)| {
+                let name = &s.classes[usize::from(*l)];
+                let new = classes.binary_search(name).unwrap_or(0);
+                (p.clone(), new as u8)
+            })
+            .collect()
+    };
+    let mut files = relabel(&a);
+    let test_start = files.len();
+    files.extend(relabel(&b));
+    let scan = Scan {
+        files,
+        skipped: a.skipped.into_iter().chain(b.skipped).collect(),
+        test_start: Some(test_start),
+        classes,
+    };
+    check_count(dir, &scan)?;
+    Ok(scan)
+}
+
+fn check_count(dir: &Path, scan: &Scan) -> Result<()> {
+    if scan.files.len() > MAX_IMAGES {
+        return Err(DataError::BadDims {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{} files, more than the {MAX_IMAGES} pictures one import reads",
+                scan.files.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// One split's folder: class subfolders, or a flat folder of pictures.
+fn scan_classes(dir: &Path) -> Result<Scan> {
     let entries = sorted_entries(dir)?;
     let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
     let mut scan = Scan::default();
@@ -112,15 +192,7 @@ pub fn scan(dir: &Path) -> Result<Scan> {
                 .extend(found.into_iter().map(|p| (p, label as u8)));
         }
     }
-    if scan.files.len() > MAX_IMAGES {
-        return Err(DataError::BadDims {
-            path: dir.to_path_buf(),
-            message: format!(
-                "{} files, more than the {MAX_IMAGES} pictures one import reads",
-                scan.files.len()
-            ),
-        });
-    }
+    check_count(dir, &scan)?;
     Ok(scan)
 }
 
@@ -273,11 +345,16 @@ pub fn load_scanned(
     let mut skipped = scan.skipped;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
-    for ((path, label), r) in scan.files.iter().zip(results) {
+    // How many of the pictures read are training pictures (with train/ and test/ folders).
+    let mut n_train = 0;
+    for (i, ((path, label), r)) in scan.files.iter().zip(results).enumerate() {
         match r {
             Some(Ok(v)) => {
                 pixels.extend(v);
                 labels.push(*label);
+                if scan.test_start.is_some_and(|t| i < t) {
+                    n_train += 1;
+                }
             }
             Some(Err(reason)) => skipped.push(Skipped {
                 path: path.clone(),
@@ -298,9 +375,18 @@ pub fn load_scanned(
         }
         return Err(DataError::Other(msg));
     }
-    let (train, test) = stratified_split(&pixels, &labels);
+    let given = scan.test_start.is_some() && n_train > 0 && n_train < labels.len();
+    let (train, test) = if given {
+        let cut = n_train * crate::PIXELS;
+        (
+            Split::new(pixels[..cut].to_vec(), labels[..n_train].to_vec()),
+            Split::new(pixels[cut..].to_vec(), labels[n_train..].to_vec()),
+        )
+    } else {
+        stratified_split(&pixels, &labels)
+    };
     let mut notes = vec![format!(
-        "{} pictures in {} class(es), {} preprocessing{}; split 80/20 by class.",
+        "{} pictures in {} class(es), {} preprocessing{}; {}.",
         labels.len(),
         scan.classes.len(),
         options.preprocess.label(),
@@ -308,6 +394,11 @@ pub fn load_scanned(
             ", inverted"
         } else {
             ""
+        },
+        if given {
+            "the train and test folders are the two splits"
+        } else {
+            "split 80/20 by class"
         }
     )];
     if options.invert && options.preprocess == Preprocess::Mnist {
