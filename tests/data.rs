@@ -536,14 +536,19 @@ fn load_dir_rejects_mismatched_counts() {
     }
 }
 
+/// Issue 16: a 32×32 IDX dataset used to be refused ("Bottleneck works on 28×28 images");
+/// it is now resized to 28×28, with a note saying so.
 #[test]
-fn load_dir_rejects_images_that_are_not_28_by_28() {
+fn load_dir_resizes_images_that_are_not_28_by_28_with_a_note() {
     let dir = tempfile::tempdir().unwrap();
+    // Two 32×32 images: all white, and a white left half.
+    let mut pixels = vec![255u8; 32 * 32];
+    pixels.extend((0..32 * 32).map(|i| if i % 32 < 16 { 255 } else { 0 }));
     let images = IdxImages {
         count: 2,
         rows: 32,
         cols: 32,
-        pixels: vec![0; 2 * 32 * 32],
+        pixels,
     };
     write(
         dir.path(),
@@ -555,14 +560,24 @@ fn load_dir_rejects_images_that_are_not_28_by_28() {
         "t10k-labels-idx1-ubyte",
         &idx::encode_labels(&[0, 1]),
     );
-    assert!(matches!(
-        Dataset::load_dir(dir.path()),
-        Err(DataError::WrongImageSize {
-            rows: 32,
-            cols: 32,
-            ..
-        })
-    ));
+    let source = DatasetSource::Dir(dir.path().to_path_buf());
+    let imported = bottleneck::data::import::load(&source, &Default::default(), None).unwrap();
+    assert!(
+        imported.notes.iter().any(|n| n.contains("32×32")),
+        "{:?}",
+        imported.notes
+    );
+    let d = &imported.dataset;
+    assert_eq!(d.train.len() + d.test.len(), 2);
+    for split in [&d.train, &d.test] {
+        for i in 0..split.len() {
+            let img = split.image(i);
+            assert_eq!(img.len(), PIXELS);
+            assert_eq!(img[0], 1.0, "left edge stays white");
+            let right = img[SIDE - 1];
+            assert_eq!(right, if split.labels[i] == 0 { 1.0 } else { 0.0 });
+        }
+    }
 }
 
 #[test]

@@ -252,6 +252,7 @@ fn a_corrupt_settings_file_gives_defaults_a_notice_and_is_kept_aside() {
     std::fs::write(&p, b"{\"train\": {\"epochs\": 12,").unwrap();
     let opts = AppOptions {
         data: Some(bottleneck::data::DatasetSource::Embedded),
+        import: None,
         settings_path: Some(p.clone()),
         load_bundled: false,
     };

@@ -1,7 +1,8 @@
 //! Fuzzing on stable Rust: one target per parser a user's file reaches — IDX images and labels
 //! (plain and gzipped), picture decoding plus MNIST-style preprocessing, the model's sidecar
-//! JSON plus safetensors pair, and the settings file. (The CSV and image-folder importers do
-//! not exist yet: no targets for them.)
+//! JSON plus safetensors pair, the settings file, CSV datasets (parsing, then loading as a
+//! dataset) and image folders (a folder of class subfolders of mutated pictures, empty and
+//! non-image files, imported with either preprocessing).
 //!
 //! Inputs are real files (the embedded IDX digits, pictures encoded in every supported format,
 //! a built-in model, saved settings) mutated by choices drawn from `arbitrary::Unstructured`
@@ -356,6 +357,26 @@ fn settings_seeds() -> Vec<String> {
         .collect()
 }
 
+/// Real CSV files: the first embedded digits as 0–255 with a header, as 0–1 without one, and
+/// a few 2×2 images.
+fn csv_seeds() -> Vec<Vec<u8>> {
+    let d = bottleneck::data::Dataset::embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("seed.csv");
+    bottleneck::data::csv::write(&p, &d.test.take(3)).unwrap();
+    let with_header = std::fs::read(&p).unwrap();
+    let mut unit = String::new();
+    for i in 0..2 {
+        unit.push_str(&d.test.labels[i].to_string());
+        for v in d.test.image(i) {
+            unit.push_str(&format!(",{v:.3}"));
+        }
+        unit.push('\n');
+    }
+    let small = b"label,a,b,c,d\n1,0,255,0,12\n0,\"3\",4,5,6\n\n2,9,9,9,9\r\n".to_vec();
+    vec![with_header, unit.into_bytes(), small]
+}
+
 // ---------------------------------------------------------------- targets
 
 fn idx_target(long: bool) {
@@ -449,6 +470,146 @@ fn settings_target(long: bool) {
         assert!(s.train.validate().is_ok());
         true
     });
+}
+
+fn csv_target(long: bool) {
+    use bottleneck::data::{csv, Dataset, DatasetSource};
+    let seeds = csv_seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.csv");
+    drive("csv", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            // Half the cases keep the bytes and only get CSV-shaped damage, which a parser
+            // must tell apart from good rows.
+            let mut bytes = if u.ratio(1, 2)? {
+                mutated(u, &seeds)?
+            } else {
+                seeds[u.choose_index(seeds.len())?].clone()
+            };
+            // CSV-shaped damage: cells and rows added, values out of range.
+            for _ in 0..u.int_in_range(0..=3)? {
+                let token: &[u8] = u.choose(&[
+                    &b","[..],
+                    b"\n",
+                    b"300",
+                    b"-1",
+                    b"NaN",
+                    b"inf",
+                    b"1e40",
+                    b"\"",
+                    b"label,",
+                    b"0.5",
+                    b"256",
+                ])?;
+                let at = u.choose_index(bytes.len() + 1)?;
+                bytes.splice(at..at, token.iter().copied());
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let Ok(c) = csv::parse(&text, &path) else {
+                return Ok(false);
+            };
+            assert_eq!(c.pixels.len(), c.labels.len() * c.side * c.side);
+            assert!(c.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+            if u.ratio(1, 4)? {
+                // The whole import: split, resize, class names.
+                std::fs::write(&path, text.as_bytes()).unwrap();
+                let d = Dataset::load(&DatasetSource::Dir(path.clone()));
+                let d = d.expect("a CSV that parses loads");
+                assert_eq!(d.train.len() + d.test.len(), c.labels.len());
+                assert_eq!(d.train.images.len(), d.train.len() * 784);
+                assert!(d.train.images.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+            Ok(true)
+        })()
+        .unwrap_or(false)
+    });
+}
+
+fn folder_target(long: bool) {
+    use bottleneck::data::{import, DatasetSource, ImportOptions, Preprocess};
+    let seeds = image_seeds();
+    let root = tempfile::tempdir().unwrap();
+    drive("folder", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            let case = root.path().join(format!("case-{}", u.arbitrary::<u32>()?));
+            let _ = std::fs::remove_dir_all(&case);
+            std::fs::create_dir_all(&case).unwrap();
+            let classes = u.int_in_range(0..=3)?;
+            let mut files = 0usize;
+            for c in 0..classes.max(1) {
+                let dir = if classes == 0 {
+                    case.clone()
+                } else {
+                    case.join(format!("class {c}"))
+                };
+                let dir = if u.ratio(1, 6)? {
+                    dir.join("nested")
+                } else {
+                    dir
+                };
+                std::fs::create_dir_all(&dir).unwrap();
+                for f in 0..u.int_in_range(0..=3)? {
+                    let bytes = match u.int_in_range(0..=5)? {
+                        0 => seeds[u.choose_index(seeds.len())?].clone(),
+                        1 => Vec::new(),
+                        2 => b"not a picture".to_vec(),
+                        _ => mutated(u, &seeds)?,
+                    };
+                    std::fs::write(dir.join(format!("{f}.png")), bytes).unwrap();
+                    files += 1;
+                }
+            }
+            if classes > 0 && u.ratio(1, 5)? {
+                // Outside the class folders: skipped.
+                std::fs::write(case.join("stray.png"), &seeds[0]).unwrap();
+            }
+            let options = ImportOptions {
+                preprocess: if u.ratio(1, 2)? {
+                    Preprocess::Mnist
+                } else {
+                    Preprocess::Fit
+                },
+                invert: u.ratio(1, 2)?,
+            };
+            let r = import::load(&DatasetSource::Dir(case.clone()), &options, None);
+            let _ = std::fs::remove_dir_all(&case);
+            let Ok(imported) = r else {
+                return Ok(false);
+            };
+            let d = &imported.dataset;
+            let read = d.train.len() + d.test.len();
+            assert!(read >= 1 && read <= files, "{read} of {files}");
+            assert_eq!(d.class_names.len(), classes.max(1));
+            for split in [&d.train, &d.test] {
+                assert_eq!(split.images.len(), split.len() * 784);
+                assert!(split.images.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+            Ok(true)
+        })()
+        .unwrap_or(false)
+    });
+}
+
+#[test]
+fn fuzz_csv() {
+    csv_target(false);
+}
+
+#[test]
+fn fuzz_folder() {
+    folder_target(false);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_csv_long() {
+    csv_target(true);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_folder_long() {
+    folder_target(true);
 }
 
 #[test]

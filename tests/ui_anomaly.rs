@@ -243,6 +243,7 @@ fn detector_settings_persist_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let opts = bottleneck::app::AppOptions {
         data: Some(bottleneck::data::DatasetSource::Embedded),
+        import: None,
         settings_path: Some(dir.path().join("settings.json")),
         load_bundled: false,
     };

@@ -18,6 +18,7 @@ const T: Duration = Duration::from_secs(60);
 fn real_start(dir: &std::path::Path) -> AppHarness {
     let opts = AppOptions {
         data: None,
+        import: None,
         settings_path: Some(dir.join("settings.json")),
         load_bundled: true,
     };
@@ -164,12 +165,12 @@ fn keyboard_shortcuts() {
 fn presenter_mode_collapses_the_settings_and_enlarges_everything() {
     let (mut h, _d) = app(|_| {});
     h.step();
-    assert!(h.query_by_label("Open dataset folder…").is_some());
+    assert!(h.query_by_label("Open dataset…").is_some());
     h.get_by_label("Presenter").click();
     h.step();
     h.step();
     assert!(
-        h.query_by_label("Open dataset folder…").is_none(),
+        h.query_by_label("Open dataset…").is_none(),
         "the side panel is collapsed"
     );
     assert!(state(&h).shared.draw_scale() > 1.0);
@@ -188,7 +189,7 @@ fn presenter_mode_collapses_the_settings_and_enlarges_everything() {
     h.step();
     assert!(state(&h).presenter_sidebar);
     assert!(
-        h.query_by_label("Open dataset folder…").is_some(),
+        h.query_by_label("Open dataset…").is_some(),
         "and can be shown again"
     );
 }

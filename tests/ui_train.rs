@@ -276,6 +276,7 @@ fn settings_persist_and_a_corrupt_file_gives_a_notice() {
         &ctx,
         bottleneck::app::AppOptions {
             data: Some(bottleneck::data::DatasetSource::Embedded),
+            import: None,
             settings_path: Some(path.clone()),
             load_bundled: false,
         },
@@ -302,6 +303,7 @@ fn a_missing_dataset_folder_falls_back_with_a_message() {
             data: Some(bottleneck::data::DatasetSource::Dir(
                 "/nonexistent/folder".into(),
             )),
+            import: None,
             settings_path: None,
             load_bundled: false,
         },

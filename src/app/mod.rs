@@ -7,6 +7,7 @@
 
 pub mod chrome;
 pub mod classroom;
+pub mod dataset_ui;
 pub mod export;
 pub mod jobs;
 pub mod panels;
@@ -115,6 +116,8 @@ impl Tab {
 pub struct AppOptions {
     /// `--data`: overrides the dataset remembered in the settings.
     pub data: Option<DatasetSource>,
+    /// `--preprocess`/`--invert`: override the import options remembered in the settings.
+    pub import: Option<crate::data::ImportOptions>,
     /// Where settings live (`None`: nowhere, nothing persists).
     pub settings_path: Option<PathBuf>,
     /// Open with the bundled pre-trained models (on the embedded digits): the real app does,
@@ -164,6 +167,8 @@ pub struct App {
     pub lessons: classroom::Lessons,
     pub help_open: bool,
     pub exporter: export::Exporter,
+    /// Bottleneck's own file picker, while it is open.
+    pub picker: Option<widgets::file_picker::FilePicker>,
     /// In presenter mode the settings panel is collapsed unless this is set.
     pub presenter_sidebar: bool,
     /// How the top bar fitted the window last frame.
@@ -188,8 +193,15 @@ impl App {
             .data
             .clone()
             .unwrap_or_else(|| settings.dataset.clone());
-        let data = match Dataset::load(&spec) {
-            Ok(d) => d,
+        let import = opts.import.unwrap_or(settings.dataset_import);
+        let data = match crate::data::import::load(&spec, &import, None) {
+            Ok(imported) => {
+                let summary = imported.summary();
+                if !summary.is_empty() && spec != DatasetSource::Embedded {
+                    notices.push((Level::Info, summary));
+                }
+                imported.dataset
+            }
             Err(e) => {
                 notices.push((
                     Level::Error,
@@ -202,6 +214,7 @@ impl App {
         let mut shared = Shared::new(ctx, data, settings, opts.settings_path)
             .expect("cannot start the training thread");
         shared.settings.dataset = shared.data.source.clone();
+        shared.settings.dataset_import = import;
         for (l, n) in notices {
             shared.notify(l, n);
         }
@@ -231,6 +244,7 @@ impl App {
             help_open: false,
             exporter: export::Exporter::default(),
             presenter_sidebar: false,
+            picker: None,
             look: None,
             bar_layout: chrome::BarLayout::default(),
             timed: false,
@@ -318,6 +332,18 @@ impl App {
         let started = Instant::now();
         self.shared.poll();
         self.shared.dropped_files = ui.ctx().input(|i| i.raw.dropped_files.clone());
+        // A folder or a CSV file dropped on the window opens as a dataset.
+        if let Some(i) = self
+            .shared
+            .dropped_files
+            .iter()
+            .position(|f| dataset_ui::is_dataset_path(f.path()))
+        {
+            let f = self.shared.dropped_files.remove(i);
+            self.sidebar
+                .dataset
+                .open_path(&self.shared, f.path().to_path_buf());
+        }
 
         let ctx = ui.ctx().clone();
         self.apply_shortcuts(&ctx);
@@ -367,6 +393,19 @@ impl App {
             }
         });
 
+        self.sidebar.dataset.update(&ctx, &mut self.shared);
+        if let Some(req) = widgets::file_picker::take_request(&ctx) {
+            let start = match &self.shared.data.source {
+                DatasetSource::Dir(p) => p.parent().map(std::path::Path::to_path_buf),
+                DatasetSource::Embedded => None,
+            };
+            self.picker = Some(widgets::file_picker::FilePicker::new(req, start));
+        }
+        if let Some(p) = &mut self.picker {
+            if !p.show(&ctx) {
+                self.picker = None;
+            }
+        }
         if !self.shared.dropped_files.is_empty() {
             let n = self.shared.dropped_files.len();
             self.shared.dropped_files.clear();
@@ -472,7 +511,7 @@ impl eframe::App for EframeApp {
 }
 
 /// Opens the app window on dataset `data`.
-pub fn run(data: &DatasetSource) -> anyhow::Result<()> {
+pub fn run(data: &DatasetSource, import: Option<crate::data::ImportOptions>) -> anyhow::Result<()> {
     let settings_path = settings::settings_path();
     let (settings, _) = Settings::load(settings_path.as_deref());
     let size = settings.window_size.unwrap_or([1280.0, 800.0]);
@@ -501,6 +540,7 @@ pub fn run(data: &DatasetSource) -> anyhow::Result<()> {
                 &cc.egui_ctx,
                 AppOptions {
                     data,
+                    import,
                     settings_path,
                     load_bundled: true,
                 },

@@ -1,5 +1,5 @@
 //! Settings that survive a restart: the training form, the last dataset (a `DatasetSource`,
-//! stored as `"embedded"` or a folder path, as always), the window's size and the UI's mode. Stored as JSON in the user's config folder (`BOTTLENECK_CONFIG_DIR` overrides
+//! stored as `"embedded"` or a folder or CSV path, as always, and how it was imported), the window's size and the UI's mode. Stored as JSON in the user's config folder (`BOTTLENECK_CONFIG_DIR` overrides
 //! it, for tests). A file that cannot be parsed is set aside as `settings.json.bad-<unix
 //! seconds>` (never overwriting an earlier one) and the defaults are used, with a notice:
 //! nothing the user made is silently destroyed.
@@ -19,6 +19,8 @@ pub struct Settings {
     pub train: TrainConfig,
     /// The last dataset (in the file: `"embedded"` or a dataset folder).
     pub dataset: crate::data::DatasetSource,
+    /// How the last dataset was imported (preprocessing of pictures, inversion).
+    pub dataset_import: crate::data::ImportOptions,
     pub tab: Tab,
     /// Inner size of the window in points.
     pub window_size: Option<[f32; 2]>,
@@ -39,6 +41,7 @@ impl Default for Settings {
             version: 1,
             train: TrainConfig::preset(crate::model::Variant::Dense, 2),
             dataset: crate::data::DatasetSource::Embedded,
+            dataset_import: Default::default(),
             tab: Tab::Train,
             window_size: None,
             log_scale: false,

@@ -1,13 +1,10 @@
-//! The left side panel: the dataset (with "Open dataset folder…") and the model and training
+//! The left side panel: the dataset (`dataset_ui`: open a folder or CSV file) and the model and training
 //! settings form. Every input is validated and explains itself in a one-sentence tooltip; the
 //! form edits `Settings::train`, which the next Start uses. Presets and the parsing of layer
 //! sizes are `model::config`'s (`TrainConfig::apply_preset`, `config::parse_sizes`).
 
-use std::path::PathBuf;
-
-use super::{Level, Shared};
-use crate::app::jobs::{self, DialogKind, Job};
-use crate::data::{Dataset, NoiseKind};
+use super::Shared;
+use crate::data::NoiseKind;
 use crate::model::{config, Arch, LossKind, NoiseSpec, OptimizerKind, Variant};
 use crate::train::worker::RunState;
 
@@ -17,8 +14,8 @@ pub struct Sidebar {
     channels_text: Option<String>,
     hidden_error: Option<String>,
     channels_error: Option<String>,
-    dataset_dialog: Option<Job<Vec<PathBuf>>>,
-    dataset_job: Option<Job<Result<Dataset, String>>>,
+    /// The dataset section and the import preview.
+    pub dataset: super::dataset_ui::DatasetUi,
 }
 
 fn sizes_to_text(v: &[usize]) -> String {
@@ -30,90 +27,20 @@ fn sizes_to_text(v: &[usize]) -> String {
 
 impl Sidebar {
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        self.poll_jobs(shared);
         ui.add_space(4.0);
-        ui.strong("Dataset");
-        ui.label(&shared.data.name);
-        ui.label(format!(
-            "{} training / {} test images, {} classes",
-            shared.data.train.len(),
-            shared.data.test.len(),
-            shared.data.num_classes()
-        ));
-        ui.horizontal(|ui| {
-            let busy = self.dataset_dialog.is_some() || self.dataset_job.is_some();
-            if ui
-                .add_enabled(!busy, egui::Button::new("Open dataset folder…"))
-                .on_hover_text("Open a folder of MNIST-style IDX files (train-images-idx3-ubyte[.gz] and friends).")
-                .clicked()
-            {
-                self.open_dataset(shared);
-            }
-            if shared.data.source != crate::data::DatasetSource::Embedded
-                && ui
-                    .button("Embedded MNIST")
-                    .on_hover_text("Go back to the 10,000 MNIST digits built into Bottleneck.")
-                    .clicked()
-            {
-                match Dataset::embedded() {
-                    Ok(d) => shared.set_dataset(d),
-                    Err(e) => shared.notify(Level::Error, e.to_string()),
-                }
-            }
-            if busy {
-                ui.spinner();
-            }
-        });
+        self.dataset.ui(ui, shared);
         ui.separator();
         self.model_form(ui, shared);
     }
 
-    /// Opens the folder dialog (or uses the test override) and loads the dataset in the background.
+    /// Opens the dataset dialog (or uses the test override).
     pub fn open_dataset(&mut self, shared: &mut Shared) {
-        if let Some(p) = shared.dialog_override.clone() {
-            self.load_dataset(shared, p);
-        } else {
-            self.dataset_dialog =
-                Some(jobs::file_dialog(DialogKind::OpenDataset, &shared.egui, ""));
-        }
-    }
-
-    fn load_dataset(&mut self, shared: &Shared, dir: PathBuf) {
-        self.dataset_job = Some(Job::spawn(
-            "dataset",
-            Some(shared.egui.clone()),
-            move || Dataset::load_dir(&dir).map_err(|e| e.to_string()),
-        ));
-    }
-
-    fn poll_jobs(&mut self, shared: &mut Shared) {
-        if let Some(paths) = jobs::take_done(&mut self.dataset_dialog) {
-            if let Some(p) = paths.into_iter().next() {
-                self.load_dataset(shared, p);
-            }
-        }
-        if let Some(r) = jobs::take_done(&mut self.dataset_job) {
-            match r {
-                Ok(d) => {
-                    let name = d.name.clone();
-                    shared.set_dataset(d);
-                    shared.notify(Level::Info, format!("Opened {name}."));
-                }
-                Err(e) => shared.notify(Level::Error, format!("Cannot open the dataset: {e}")),
-            }
-        }
+        self.dataset.open_path_dialog(shared);
     }
 
     /// Waits for a dataset load started from a test (tests only).
     pub fn wait_for_dataset(&mut self, shared: &mut Shared) {
-        if let Some(j) = self.dataset_job.take() {
-            if let Some(r) = j.wait() {
-                match r {
-                    Ok(d) => shared.set_dataset(d),
-                    Err(e) => shared.notify(Level::Error, format!("Cannot open the dataset: {e}")),
-                }
-            }
-        }
+        self.dataset.wait(shared);
     }
 
     fn model_form(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {

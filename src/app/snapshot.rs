@@ -118,6 +118,7 @@ pub fn settled(
     let data = Arc::new(data);
     let opts = AppOptions {
         data: Some(req.data.clone()),
+        import: None,
         settings_path: None,
         // The built-in models join the session (the comparisons show them); the requested
         // model is adopted after them, so it is the current one.

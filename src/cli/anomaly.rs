@@ -82,7 +82,7 @@ pub fn measure(a: &AnomalyArgs) -> anyhow::Result<Outcome> {
     if a.epochs == 0 || a.epochs > 100_000 {
         bail!("--epochs {}: must be between 1 and 100000", a.epochs);
     }
-    let data = super::commands::load_dataset(&a.data.data)?;
+    let data = a.data.load()?;
     let classes = data.num_classes();
     if let Some(&c) = normal.iter().find(|&&c| c as usize >= classes) {
         bail!(

@@ -65,6 +65,7 @@ pub(super) fn app_harness(
 ) -> egui_kittest::Harness<'static, Option<crate::app::App>> {
     let opts = crate::app::AppOptions {
         data: Some(DatasetSource::Embedded),
+        import: None,
         settings_path: None,
         load_bundled: false,
     };
@@ -432,6 +433,7 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
         &ctx,
         AppOptions {
             data: Some(DatasetSource::Embedded),
+            import: None,
             settings_path: None,
             load_bundled: false,
         },

@@ -20,6 +20,32 @@ pub fn load_dataset(source: &DatasetSource) -> anyhow::Result<Dataset> {
     Dataset::load(source).with_context(|| format!("cannot load dataset --data {source}"))
 }
 
+/// Loads a dataset with import options; the import's notes and skipped files (each named
+/// with its reason) go to stderr.
+pub fn load_with(source: &DatasetSource, options: &data::ImportOptions) -> anyhow::Result<Dataset> {
+    let started = Instant::now();
+    let imported = data::import::load(source, options, None)
+        .with_context(|| format!("cannot load dataset --data {source}"))?;
+    let d = &imported.dataset;
+    eprintln!(
+        "read {} ({} images, {} classes) in {:.2} s",
+        d.name,
+        d.train.len() + d.test.len(),
+        d.present_classes().len(),
+        started.elapsed().as_secs_f64()
+    );
+    for n in &imported.notes {
+        eprintln!("note: {n}");
+    }
+    if !imported.skipped.is_empty() {
+        eprintln!("{} file(s) skipped:", imported.skipped.len());
+        for s in &imported.skipped {
+            eprintln!("  {}: {}", s.path.display(), s.reason);
+        }
+    }
+    Ok(imported.dataset)
+}
+
 pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
     io::load(path).with_context(|| format!("cannot load model {}", path.display()))
 }
@@ -81,7 +107,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(out) = &a.out {
         check_writable(out)?;
     }
-    let data = Arc::new(load_dataset(&a.data.data)?);
+    let data = Arc::new(a.data.load()?);
     let mut trainer = Trainer::new(cfg.clone(), data.clone())?;
     let steps = trainer.steps_per_epoch() * cfg.epochs;
     let bar = ProgressBar::new(steps as u64);
@@ -169,6 +195,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         o.insert("seconds".into(), json!(seconds));
         o.insert("samples_per_sec".into(), json!(samples_per_sec));
         o.insert("train_loss".into(), json!(last_train));
+        o.insert("train_images".into(), json!(data.train.len()));
+        o.insert("test_images".into(), json!(data.test.len()));
+        o.insert("classes".into(), json!(data.present_classes().len()));
         o.insert(
             "engine".into(),
             json!(if trainer.is_fused() {
@@ -213,7 +242,7 @@ fn check_writable(out: &Path) -> anyhow::Result<()> {
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let model = load_model(&a.model)?;
-    let data = load_dataset(&a.data.data)?;
+    let data = a.data.load()?;
     let report = super::report::measure(&model, &data)?;
     let noisy = match a.noise {
         Some(factor) => {
@@ -264,7 +293,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
 
 pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
     let model = load_model(&a.model)?;
-    let data = load_dataset(&a.data.data)?;
+    let data = a.data.load()?;
     let splits: Vec<&data::Split> = match a.split.as_str() {
         "train" => vec![&data.train],
         "all" => vec![&data.train, &data.test],

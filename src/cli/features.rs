@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::commands::{load_dataset, load_model};
+use super::commands::load_model;
 use crate::analysis::{features, probe};
 use crate::app::panels::features::weight_tiles;
 use crate::train::background::RunControl;
@@ -58,7 +58,7 @@ fn save_png(img: &egui::ColorImage, scale: u32, path: &Path) -> anyhow::Result<(
 
 pub fn run_features(a: FeaturesArgs) -> anyhow::Result<()> {
     let model = load_model(&a.model)?;
-    let data = load_dataset(&a.data.data)?;
+    let data = a.data.load()?;
     let stats = features::model_stats(&model, &data.test.images)?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)
@@ -124,7 +124,7 @@ pub fn run_features(a: FeaturesArgs) -> anyhow::Result<()> {
 
 pub fn run_probe(a: ProbeArgs) -> anyhow::Result<()> {
     let model = load_model(&a.model)?;
-    let data = load_dataset(&a.data.data)?;
+    let data = a.data.load()?;
     let r = probe::sweep(&model, &data, None, &RunControl::default())?
         .context("the probe was cancelled")?;
     if a.json {

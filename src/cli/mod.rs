@@ -26,9 +26,17 @@ use crate::data::DatasetSource;
     long_about = "Without a subcommand, opens the app. Subcommands run the same engine without a window."
 )]
 pub struct Cli {
-    /// Dataset the app opens: "embedded" (10,000 MNIST digits built in) or a folder of IDX files.
-    #[arg(long, value_name = "embedded|DIR")]
+    /// Dataset the app opens: "embedded" (10,000 MNIST digits built in), a folder (IDX files,
+    /// CSV files, or pictures in one subfolder per class) or a CSV file.
+    #[arg(long, value_name = "embedded|DIR|FILE.csv")]
     pub data: Option<DatasetSource>,
+    /// How pictures of an image folder become 28×28 inputs: mnist (crop the ink, 20 px,
+    /// centre of mass; for drawings and scans) or fit (the whole picture, resized).
+    #[arg(long, value_parser = parse_preprocess, value_name = "mnist|fit")]
+    pub preprocess: Option<crate::data::Preprocess>,
+    /// Swap dark and light (with --preprocess fit, and for CSV and IDX data).
+    #[arg(long)]
+    pub invert: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -61,9 +69,36 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct DataArg {
-    /// "embedded" (the 10,000 built-in MNIST digits) or a folder of IDX files.
-    #[arg(long, default_value = "embedded", value_name = "embedded|DIR")]
+    /// "embedded" (the 10,000 built-in MNIST digits), a folder (IDX files, CSV files, or
+    /// pictures in one subfolder per class) or a CSV file (label, then the pixels).
+    #[arg(long, default_value = "embedded", value_name = "embedded|DIR|FILE.csv")]
     pub data: DatasetSource,
+    /// How pictures of an image folder become 28×28 inputs: mnist (crop the ink, 20 px,
+    /// centre of mass; for drawings and scans) or fit (the whole picture, resized).
+    #[arg(long, default_value = "mnist", value_parser = parse_preprocess, value_name = "mnist|fit")]
+    pub preprocess: crate::data::Preprocess,
+    /// Swap dark and light (with --preprocess fit, and for CSV and IDX data).
+    #[arg(long)]
+    pub invert: bool,
+}
+
+impl DataArg {
+    pub fn options(&self) -> crate::data::ImportOptions {
+        crate::data::ImportOptions {
+            preprocess: self.preprocess,
+            invert: self.invert,
+        }
+    }
+
+    /// Loads the dataset; notes and skipped files go to stderr.
+    pub fn load(&self) -> anyhow::Result<crate::data::Dataset> {
+        commands::load_with(&self.data, &self.options())
+    }
+}
+
+fn parse_preprocess(s: &str) -> Result<crate::data::Preprocess, String> {
+    crate::data::Preprocess::parse(s)
+        .ok_or_else(|| format!("unknown preprocessing '{s}' (expected mnist or fit)"))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -225,7 +260,14 @@ fn parse_optimizer(s: &str) -> Result<crate::model::OptimizerKind, String> {
 /// Runs a parsed command line. `Ok(())` for the app means it was closed normally.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => crate::app::run(&cli.data.unwrap_or_default()),
+        None => {
+            let options =
+                (cli.preprocess.is_some() || cli.invert).then(|| crate::data::ImportOptions {
+                    preprocess: cli.preprocess.unwrap_or_default(),
+                    invert: cli.invert,
+                });
+            crate::app::run(&cli.data.unwrap_or_default(), options)
+        }
         Some(Command::Train(a)) => commands::train(a),
         Some(Command::Eval(a)) => commands::eval(a),
         Some(Command::Encode(a)) => commands::encode(a),

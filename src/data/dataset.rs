@@ -1,5 +1,6 @@
 //! A dataset is a named pair of splits (train, test) of 28×28 grey images in [0, 1] with class
-//! labels. Sources: the 10,000 MNIST digits compiled into the binary, or a folder of IDX files.
+//! labels. Sources: the 10,000 MNIST digits compiled into the binary, a folder of IDX files
+//! (this module), a CSV file or an image folder (`csv`, `folder`; `import` picks the importer).
 //! Splits are fixed and stratified so every run sees the same train/test partition.
 //!
 //! A folder is searched for the standard MNIST names, each optionally gzipped (`.gz`):
@@ -7,11 +8,12 @@
 //! `t10k-labels-idx1-ubyte`, and their dotted variants (`train-images.idx3-ubyte`,
 //! `train-labels.idx1-ubyte`, `t10k-images.idx3-ubyte`, `t10k-labels.idx1-ubyte`). Both splits
 //! present: they are used as they are. Only one: it is split 80/20 (stratified, fixed seed).
+//! Images of another size than 28×28 are resized (area averaging), with a note saying so.
 //! Class names come from an optional `classes.txt` (one name per line), else from the folder
 //! (a path containing "fashion" gets Fashion-MNIST's names), else they are the digits.
 //!
 //! Where a dataset comes from is a [`DatasetSource`]; written as text (command line, settings
-//! file) it is `"embedded"` or the folder's path.
+//! file) it is `"embedded"` or the path of a folder or CSV file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,19 +39,6 @@ const SPLIT_SEED: u64 = 0x0b07_71e2_ec4d;
 /// Share of each class that goes to the training split when one split is cut in two.
 const TRAIN_NUM: usize = 4;
 const TRAIN_DEN: usize = 5;
-
-const FASHION_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
 
 /// One split: `len` images stored row-major, `PIXELS` floats each, values in [0, 1].
 #[derive(Clone, Debug, Default)]
@@ -169,7 +158,7 @@ impl Dataset {
         let images = idx::parse_images(EMBEDDED_IMAGES, images_path)?;
         let labels = idx::parse_labels(EMBEDDED_LABELS, labels_path)?;
         check_pair(&images, &labels, images_path, labels_path)?;
-        let (train, test) = stratified_split(&images.pixels, &labels);
+        let (train, test) = stratified_split(&to_28(&images), &labels);
         Ok(Dataset {
             name: "MNIST (embedded 10k)".into(),
             class_names: digit_names(10),
@@ -182,6 +171,11 @@ impl Dataset {
 
     /// A folder holding IDX files (see module docs for the names looked for).
     pub fn load_dir(dir: &Path) -> Result<Dataset> {
+        Self::load_dir_noted(dir).map(|(d, _)| d)
+    }
+
+    /// [`Self::load_dir`], with notes for the user (images resized).
+    pub(crate) fn load_dir_noted(dir: &Path) -> Result<(Dataset, Vec<String>)> {
         if !dir.is_dir() {
             let source = match std::fs::metadata(dir) {
                 Err(e) => e,
@@ -197,22 +191,36 @@ impl Dataset {
         }
         let train = find_split(dir, "train")?;
         let test = find_split(dir, "t10k")?;
-        let (train, test, label_files) = match (train, test) {
+        let (train, test, label_files, size) = match (train, test) {
             (Some(tr), Some(te)) => {
                 let (train_images, train_labels) = read_pair(&tr)?;
                 let (test_images, test_labels) = read_pair(&te)?;
-                let train = to_split(&train_images.pixels, &train_labels);
-                let test = to_split(&test_images.pixels, &test_labels);
+                if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols) {
+                    return Err(DataError::BadDims {
+                        path: te.images.clone(),
+                        message: format!(
+                            "images are {}×{} but the training images are {}×{}",
+                            test_images.rows,
+                            test_images.cols,
+                            train_images.rows,
+                            train_images.cols
+                        ),
+                    });
+                }
+                let train = Split::new(to_28(&train_images), train_labels.clone());
+                let test = Split::new(to_28(&test_images), test_labels.clone());
                 (
                     train,
                     test,
                     vec![(tr.labels, train_labels), (te.labels, test_labels)],
+                    (train_images.rows, train_images.cols),
                 )
             }
             (Some(one), None) | (None, Some(one)) => {
                 let (images, labels) = read_pair(&one)?;
-                let (train, test) = stratified_split(&images.pixels, &labels);
-                (train, test, vec![(one.labels, labels)])
+                let (train, test) = stratified_split(&to_28(&images), &labels);
+                let size = (images.rows, images.cols);
+                (train, test, vec![(one.labels, labels)], size)
             }
             (None, None) => {
                 return Err(DataError::MissingFiles {
@@ -221,23 +229,48 @@ impl Dataset {
                 })
             }
         };
+        let mut notes = Vec::new();
+        if size != (crate::SIDE, crate::SIDE) {
+            notes.push(format!(
+                "The images are {}×{}: resized to 28×28 (area averaging).",
+                size.0, size.1
+            ));
+        }
         let (name, class_names) = names_for(dir, &label_files)?;
-        Ok(Dataset {
+        let source = DatasetSource::Dir(std::path::absolute(dir).unwrap_or_else(|_| dir.into()));
+        Ok((
+            Dataset::from_parts(name, class_names, train, test, source),
+            notes,
+        ))
+    }
+
+    /// Any source with the default import options (see [`super::import::load`] for the
+    /// options, progress, notes and skipped files).
+    pub fn load(source: &DatasetSource) -> Result<Dataset> {
+        super::import::load(source, &Default::default(), None).map(|i| i.dataset)
+    }
+
+    /// A dataset from its parts (for the importers).
+    pub(crate) fn from_parts(
+        name: String,
+        class_names: Vec<String>,
+        train: Split,
+        test: Split,
+        source: DatasetSource,
+    ) -> Dataset {
+        Dataset {
             name,
             class_names,
             train,
             test,
-            source: DatasetSource::Dir(std::path::absolute(dir).unwrap_or_else(|_| dir.into())),
+            source,
             identity: crate::id::Identity::new(),
-        })
+        }
     }
 
-    /// The built-in digits or a folder's dataset.
-    pub fn load(source: &DatasetSource) -> Result<Dataset> {
-        match source {
-            DatasetSource::Embedded => Self::embedded(),
-            DatasetSource::Dir(dir) => Self::load_dir(dir),
-        }
+    /// The labels that occur in either split, ascending (legends list only these).
+    pub fn present_classes(&self) -> Vec<u8> {
+        super::classes::present(&[&self.train.labels, &self.test.labels])
     }
 
     /// This dataset's identity, for cache keys.
@@ -343,7 +376,7 @@ fn read_pair(paths: &PairPaths) -> Result<(IdxImages, Vec<u8>)> {
     Ok((images, labels))
 }
 
-/// Same number of images and labels, and 28×28 images.
+/// Same number of images and labels.
 fn check_pair(
     images: &IdxImages,
     labels: &[u8],
@@ -358,22 +391,42 @@ fn check_pair(
             n_labels: labels.len(),
         });
     }
-    if images.rows != crate::SIDE || images.cols != crate::SIDE {
-        return Err(DataError::WrongImageSize {
-            path: images_path.to_path_buf(),
-            rows: images.rows,
-            cols: images.cols,
-        });
-    }
     Ok(())
 }
 
-fn to_f32(bytes: &[u8]) -> Vec<f32> {
-    bytes.iter().map(|&b| f32::from(b) / 255.0).collect()
+/// Whether a folder holds an IDX split (MNIST file names).
+pub(crate) fn has_idx(dir: &Path) -> bool {
+    ["train", "t10k"]
+        .iter()
+        .any(|p| find_file(dir, p, "images").is_some() || find_file(dir, p, "labels").is_some())
 }
 
-fn to_split(pixels: &[u8], labels: &[u8]) -> Split {
-    Split::new(to_f32(pixels), labels.to_vec())
+/// Pixels in [0, 1], each image resized to 28×28 when it is another size.
+fn to_28(images: &IdxImages) -> Vec<f32> {
+    let f: Vec<f32> = images
+        .pixels
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect();
+    resize_all(&f, images.rows, images.cols)
+}
+
+/// Resizes every `rows`×`cols` image in `pixels` to 28×28 (area averaging); 28×28 images are
+/// returned as they are.
+pub(crate) fn resize_all(pixels: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    if (rows, cols) == (crate::SIDE, crate::SIDE) || rows == 0 || cols == 0 {
+        return pixels.to_vec();
+    }
+    let mut out = Vec::with_capacity(pixels.len() / (rows * cols) * crate::PIXELS);
+    for image in pixels.chunks_exact(rows * cols) {
+        let gray = super::preprocess::Gray {
+            width: cols,
+            height: rows,
+            pixels: image.to_vec(),
+        };
+        out.extend(super::preprocess::resample(&gray, crate::SIDE, crate::SIDE).pixels);
+    }
+    out
 }
 
 /// Which examples go to the training split: per class, a fixed-seed shuffle puts about 80 % of
@@ -413,8 +466,10 @@ fn stratified_train_mask(labels: &[u8]) -> Vec<bool> {
     train
 }
 
-/// The fixed stratified 80/20 split of one set of images; both halves keep the file's order.
-fn stratified_split(pixels: &[u8], labels: &[u8]) -> (Split, Split) {
+/// The fixed stratified 80/20 split of one set of 28×28 images (values in [0, 1]); both
+/// halves keep the input's order. The same labels in the same order always give the same
+/// split, whatever format the images came from.
+pub(crate) fn stratified_split(pixels: &[f32], labels: &[u8]) -> (Split, Split) {
     let mask = stratified_train_mask(labels);
     let n_train = mask.iter().filter(|&&t| t).count();
     let mut train = Split {
@@ -427,9 +482,7 @@ fn stratified_split(pixels: &[u8], labels: &[u8]) -> (Split, Split) {
     };
     for ((image, &label), &is_train) in pixels.chunks_exact(crate::PIXELS).zip(labels).zip(&mask) {
         let split = if is_train { &mut train } else { &mut test };
-        split
-            .images
-            .extend(image.iter().map(|&b| f32::from(b) / 255.0));
+        split.images.extend_from_slice(image);
         split.labels.push(label);
     }
     (train, test)
@@ -449,50 +502,12 @@ fn names_for(dir: &Path, label_files: &[(PathBuf, Vec<u8>)]) -> Result<(String, 
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| dir.display().to_string());
-    let max_label = label_files
+    let refs: Vec<(PathBuf, &[u8])> = label_files
         .iter()
-        .flat_map(|(_, labels)| labels.iter().copied())
-        .max()
-        .map_or(0, usize::from);
-
-    let classes_file = dir.join("classes.txt");
-    if classes_file.is_file() {
-        let text = std::fs::read_to_string(&classes_file).map_err(|source| DataError::Io {
-            path: classes_file.clone(),
-            error: source,
-        })?;
-        let mut names: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
-        while names.last().is_some_and(|n| n.is_empty()) {
-            names.pop();
-        }
-        for (i, n) in names.iter_mut().enumerate() {
-            if n.is_empty() {
-                *n = i.to_string();
-            }
-        }
-        // Every label needs a name: report the first one that has none.
-        for (path, labels) in label_files {
-            if let Some((index, &label)) = labels
-                .iter()
-                .enumerate()
-                .find(|&(_, &l)| usize::from(l) >= names.len())
-            {
-                return Err(DataError::LabelOutOfRange {
-                    path: path.clone(),
-                    index,
-                    label,
-                    max: names.len(),
-                });
-            }
-        }
-        return Ok((folder_name, names));
-    }
-
-    let mut names = digit_names((max_label + 1).max(10));
-    if full.to_string_lossy().to_lowercase().contains("fashion") {
-        for (name, fashion) in names.iter_mut().zip(FASHION_CLASSES) {
-            *name = fashion.to_string();
-        }
+        .map(|(p, l)| (p.clone(), l.as_slice()))
+        .collect();
+    let names = super::classes::names_for_labels(dir, &refs)?;
+    if !dir.join("classes.txt").is_file() && super::classes::is_fashion(dir) {
         return Ok(("Fashion-MNIST".into(), names));
     }
     Ok((folder_name, names))

@@ -1,16 +1,23 @@
 //! Datasets and everything done to images before a model sees them: IDX files (`idx`),
-//! the embedded MNIST subset and datasets on disk (`dataset`), corruption for denoising
+//! the embedded MNIST subset and datasets on disk (`dataset`), one's own data (`import`
+//! picks among IDX, `csv` files and image folders, `folder`; class names in `classes`),
+//! corruption for denoising
 //! (`noise`), MNIST-style preprocessing of a user's own pictures (`preprocess`) and
 //! shuffled mini-batches (`batch`). Pure Rust, no tensors, no UI.
 
 pub mod batch;
+pub mod classes;
+pub mod csv;
 pub mod dataset;
+pub mod folder;
 pub mod idx;
+pub mod import;
 pub mod noise;
 pub mod preprocess;
 
 pub use batch::Batcher;
 pub use dataset::{Dataset, DatasetSource, Split};
+pub use import::{ImportOptions, Imported, Preprocess};
 pub use noise::{NoiseKind, Occlusion};
 
 use std::path::PathBuf;

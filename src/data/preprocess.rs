@@ -331,7 +331,7 @@ fn grey_from<T: Copy>(raw: &[T], channels: usize, norm: impl Fn(T) -> f32) -> Ve
 
 /// A copy with consistent dimensions and values in [0, 1]: NaN becomes 0, and a size that
 /// does not match the pixels becomes an empty image.
-fn sanitized(image: &Gray) -> Gray {
+pub(crate) fn sanitized(image: &Gray) -> Gray {
     let consistent = image.width.checked_mul(image.height) == Some(image.pixels.len());
     if !consistent || image.pixels.is_empty() {
         return Gray {
@@ -352,7 +352,7 @@ fn sanitized(image: &Gray) -> Gray {
 }
 
 /// The median of the pixels on the image's border (0 for an empty image).
-fn border_median(image: &Gray) -> f32 {
+pub(crate) fn border_median(image: &Gray) -> f32 {
     let (w, h) = (image.width, image.height);
     if w == 0 || h == 0 {
         return 0.0;
@@ -453,7 +453,7 @@ fn axis_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
 }
 
 /// Separable resampling to `width`×`height` (see [`axis_weights`]). `src` must not be empty.
-fn resample(src: &Gray, width: usize, height: usize) -> Gray {
+pub(crate) fn resample(src: &Gray, width: usize, height: usize) -> Gray {
     let wx = axis_weights(src.width, width);
     let wy = axis_weights(src.height, height);
     // Rows first: src.height × width.

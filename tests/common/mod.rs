@@ -20,6 +20,7 @@ pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::Tem
     let dir = tempfile::tempdir().unwrap();
     let opts = AppOptions {
         data: Some(bottleneck::data::DatasetSource::Embedded),
+        import: None,
         settings_path: Some(dir.path().join("settings.json")),
         load_bundled: false,
     };

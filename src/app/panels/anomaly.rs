@@ -392,7 +392,7 @@ impl AnomalyPanel {
             "anomaly-ood",
             Some(shared.egui.clone()),
             move || {
-                let other = Dataset::load_dir(&dir)
+                let other = Dataset::load(&crate::data::DatasetSource::Dir(dir.clone()))
                     .map_err(|e| format!("Cannot open dataset {}: {e}", dir.display()))?;
                 let o = OtherData {
                     name: other.name,

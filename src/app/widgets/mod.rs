@@ -3,16 +3,18 @@
 //! helpers such as a titled help note.
 
 pub mod canvas;
+pub mod file_picker;
 pub mod scatter;
 
 use egui::{vec2, Color32, ColorImage, Stroke, TextureHandle, TextureOptions, Vec2};
 
 use crate::{PIXELS, SIDE};
 
-/// Ten class colours that stay distinguishable with the common colour-vision deficiencies
-/// (Okabe & Ito's palette, extended with Paul Tol's muted purple, teal and grey), bright
-/// enough on dark and light backgrounds.
-pub const PALETTE: [Color32; 10] = [
+/// Twenty class colours. The first ten stay distinguishable with the common colour-vision
+/// deficiencies (Okabe & Ito's palette, extended with Paul Tol's muted purple, teal and grey),
+/// bright enough on dark and light backgrounds; the next ten (lighter and darker tones, for
+/// datasets with more classes) are distinct from them and from each other for normal vision.
+pub const PALETTE: [Color32; 20] = [
     Color32::from_rgb(0xE6, 0x9F, 0x00), // orange
     Color32::from_rgb(0x56, 0xB4, 0xE9), // sky blue
     Color32::from_rgb(0x00, 0x9E, 0x73), // bluish green
@@ -23,10 +25,29 @@ pub const PALETTE: [Color32; 10] = [
     Color32::from_rgb(0x99, 0x99, 0x99), // grey
     Color32::from_rgb(0xAA, 0x44, 0x99), // purple
     Color32::from_rgb(0x44, 0xAA, 0x99), // teal
+    Color32::from_rgb(0xFF, 0x6E, 0x6E), // salmon
+    Color32::from_rgb(0x9D, 0xE0, 0x4A), // lime
+    Color32::from_rgb(0x8C, 0x6B, 0xFF), // violet
+    Color32::from_rgb(0xFF, 0xC8, 0x96), // peach
+    Color32::from_rgb(0x2E, 0xD1, 0xD1), // cyan
+    Color32::from_rgb(0xB0, 0x3A, 0x2E), // brick
+    Color32::from_rgb(0xE8, 0xE8, 0xE8), // near white
+    Color32::from_rgb(0x6B, 0x8E, 0x23), // olive
+    Color32::from_rgb(0xFF, 0x4F, 0xC8), // magenta
+    Color32::from_rgb(0x8B, 0x5A, 0x2B), // brown
 ];
 
+/// The colour of class `label`: [`PALETTE`] for the first twenty, then hues spread by the
+/// golden angle at alternating lightness, so neighbouring labels never share a colour.
 pub fn class_color(label: u8) -> Color32 {
-    PALETTE[label as usize % PALETTE.len()]
+    if let Some(&c) = PALETTE.get(usize::from(label)) {
+        return c;
+    }
+    let i = f32::from(label - PALETTE.len() as u8);
+    let hue = (i * 0.618_034 + 0.05).fract();
+    let value = if label.is_multiple_of(2) { 0.95 } else { 0.75 };
+    let saturation = if label.is_multiple_of(3) { 0.45 } else { 0.75 };
+    egui::ecolor::Hsva::new(hue, saturation, value, 1.0).into()
 }
 
 /// Colour of a loss term's curve.

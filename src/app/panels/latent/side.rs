@@ -172,7 +172,9 @@ impl LatentPanel {
             .num_columns(2)
             .spacing(egui::vec2(8.0, 2.0))
             .show(ui, |ui| {
-                for (label, count) in counts.iter().enumerate() {
+                // Only the classes present in the map (a dataset may name more).
+                let present = counts.iter().enumerate().filter(|(_, &n)| n > 0);
+                for (shown, (label, count)) in present.enumerate() {
                     ui.horizontal(|ui| {
                         let (r, _) =
                             ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
@@ -197,7 +199,7 @@ impl LatentPanel {
                             self.hidden[label] = !on;
                         }
                     });
-                    if label % 2 == 1 {
+                    if shown % 2 == 1 {
                         ui.end_row();
                     }
                 }

@@ -280,7 +280,7 @@ impl PcaPanel {
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.strong("Test images by class:");
-                    class_legend(ui, &shared.data.class_names);
+                    class_legend(ui, &shared.data.class_names, &shared.data.present_classes());
                 });
                 if ui.available_width() >= WIDE {
                     ui.columns(3, |cols| {

@@ -302,11 +302,15 @@ pub(super) fn by_class(xy: &[[f64; 2]], labels: &[u8]) -> Vec<Vec<PlotPoint>> {
 }
 
 /// One coloured swatch and name per class, laid out by the caller's (horizontal) layout.
-pub fn class_legend(ui: &mut egui::Ui, names: &[String]) {
-    for (c, name) in names.iter().enumerate() {
+/// One swatch and name per class in `present` (the labels that occur), by label.
+pub fn class_legend(ui: &mut egui::Ui, names: &[String], present: &[u8]) {
+    for &c in present {
+        let name = names
+            .get(usize::from(c))
+            .cloned()
+            .unwrap_or_else(|| c.to_string());
         let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-        ui.painter()
-            .rect_filled(rect, 2.0, widgets::class_color(c as u8));
+        ui.painter().rect_filled(rect, 2.0, widgets::class_color(c));
         ui.label(name);
         ui.add_space(6.0);
     }
