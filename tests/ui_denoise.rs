@@ -35,6 +35,7 @@ fn denoise_app(
         setup(a);
     });
     h.step();
+    let want_model = model.is_some();
     if let Some(m) = model {
         let a = state_mut(&mut h);
         let data = a.shared.data.clone();
@@ -43,9 +44,10 @@ fn denoise_app(
             data,
         });
     }
-    assert!(wait_until(&mut h, T, |a| a.shared.pca.is_some()
-        && (a.shared.model().is_some()
-            || a.shared.session_models.is_empty())));
+    // Wait for the adopted model itself: PCA can be ready before the worker has taken it
+    // (the panel then showed PCA's output alone, a failure seen under load).
+    assert!(wait_until(&mut h, T, move |a| a.shared.pca.is_some()
+        && (!want_model || a.shared.model().is_some())));
     h.step();
     (h, dir)
 }
