@@ -28,7 +28,9 @@ pub const MAX_EPOCH_SNAPSHOTS: usize = 64;
 /// Most points a run's step curve and its epoch history keep.
 pub const MAX_CURVE_POINTS: usize = 4096;
 /// Most models the session lists (the oldest goes first).
-pub const MAX_SESSION_MODELS: usize = 32;
+/// Each holds its weights (about 2 MB for the 2-D dense preset), so the list reaches its
+/// memory ceiling after a few runs rather than late in a long session.
+pub const MAX_SESSION_MODELS: usize = 16;
 
 /// A record of a sequence that keeps at most `CAP` items however long the sequence gets: every
 /// item while there are at most `CAP`, then every 2nd, every 4th… (an even stride, doubled
