@@ -599,8 +599,9 @@ impl Shared {
         }
     }
 
-    /// B's training settings: the form's latent size, epochs, batch and seed with B's
-    /// variant's preset for everything else.
+    /// B's training settings: the form's latent size, epochs and seed, and its batch size if
+    /// the user changed it from A's preset, with B's variant's preset for everything else (so a
+    /// convolutional B trains in the conv preset's smaller batches).
     pub fn compare_config(&self) -> TrainConfig {
         let mut c = self.settings.train.clone();
         c.apply_preset(self.settings.compare_variant);

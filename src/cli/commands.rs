@@ -241,14 +241,14 @@ fn check_writable(out: &Path) -> anyhow::Result<()> {
 }
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    if let Some(factor) = a.noise.filter(|f| !(f.is_finite() && *f >= 0.0)) {
+        anyhow::bail!("--noise must be a number ≥ 0 (got {factor})");
+    }
     let model = load_model(&a.model)?;
     let data = a.data.load()?;
     let report = super::report::measure(&model, &data)?;
     let noisy = match a.noise {
         Some(factor) => {
-            if !(factor.is_finite() && factor >= 0.0) {
-                anyhow::bail!("--noise must be a number ≥ 0 (got {factor})");
-            }
             let c = Corruption::Noise {
                 kind: a.noise_type,
                 factor,
