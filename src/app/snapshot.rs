@@ -30,6 +30,8 @@ pub struct SnapshotRequest {
     pub settings: Option<crate::app::settings::Settings>,
     /// A lesson (0-based) whose card is open above the panel, its settings in the form.
     pub lesson: Option<usize>,
+    /// How the Latent space panel draws a code wider than 2.
+    pub projection: crate::analysis::embed::Method,
 }
 
 impl Default for SnapshotRequest {
@@ -45,6 +47,7 @@ impl Default for SnapshotRequest {
             presenter: false,
             settings: None,
             lesson: None,
+            projection: Default::default(),
         }
     }
 }
@@ -134,6 +137,7 @@ pub fn settled(
     }
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
     let lesson = req.lesson;
+    let projection = req.projection;
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let builder = egui_kittest::Harness::builder()
         .with_size(egui::vec2(req.width, req.height))
@@ -142,6 +146,11 @@ pub fn settled(
         .wgpu();
     let mut harness = harness(builder, opts, move |a| {
         a.deterministic = true;
+        a.latent.view.method = projection;
+        if projection != crate::analysis::embed::Method::Pca {
+            // A selected image shows its nearest neighbours on the map.
+            a.latent.select(0);
+        }
         if let Some(s) = settings {
             a.shared.settings = s;
         }

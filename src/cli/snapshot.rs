@@ -43,6 +43,9 @@ pub struct SnapshotArgs {
     /// Render in presenter mode.
     #[arg(long)]
     pub presenter: bool,
+    /// How the Latent space panel draws a code wider than 2: pca, tsne or umap.
+    #[arg(long, default_value = "pca", value_parser = parse_projection)]
+    pub projection: crate::analysis::embed::Method,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -54,6 +57,11 @@ fn parse_tab(s: &str) -> Result<Tab, String> {
             Tab::ALL.map(|t| t.cli_name()).join(", ")
         )
     })
+}
+
+fn parse_projection(s: &str) -> Result<crate::analysis::embed::Method, String> {
+    crate::analysis::embed::Method::parse(s)
+        .ok_or_else(|| format!("unknown projection '{s}' (expected pca, tsne or umap)"))
 }
 
 /// "1024x768" (or with × or X) as a width and a height.
@@ -101,6 +109,7 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         presenter: a.presenter,
         settings: None,
         lesson,
+        projection: a.projection,
     };
     let img = render(&req)?;
     let (w, h) = img.dimensions();
