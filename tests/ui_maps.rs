@@ -62,7 +62,7 @@ fn choosing_tsne_computes_it_in_the_background_shows_its_trust_and_keeps_it() {
         .unwrap();
     assert!(h.query_by_label_contains("How far to trust").is_some());
     h.get_by_label("t-SNE").click();
-    h.step();
+    h.run_steps(2);
     // The job has started: progress on screen, the map still there.
     let s = state(&h).latent.panes[0].shown.as_ref().unwrap();
     assert!(s.progress.is_some());
@@ -114,6 +114,7 @@ fn cancelling_a_running_projection_leaves_the_app_responsive() {
         wait_until(&mut h, Duration::from_secs(5), |a| !a.latent.working()),
         "the projection did not stop"
     );
+    h.run_steps(2);
     assert!(h.query_by_label_contains("cancelled").is_some());
     // The PCA map stays, and the app answers: another tab and back, PCA chosen.
     assert!(state(&h).latent.map().is_some());

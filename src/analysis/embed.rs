@@ -11,6 +11,10 @@ use super::projection::{MapLayout, Projection};
 use super::tsne::{tsne, Stopped, TsneParams};
 use super::umap::{umap, UmapParams};
 
+/// Called after every iteration with (done, total, every point's place so far); returning
+/// false cancels.
+pub type Step<'a> = dyn FnMut(usize, usize, &[[f32; 2]]) -> bool + 'a;
+
 /// How codes wider than 2 are drawn on the map.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -133,7 +137,7 @@ pub fn embed(
     codes: &[f32],
     dim: usize,
     seed: u64,
-    step: &mut dyn FnMut(usize, usize, &[[f32; 2]]) -> bool,
+    step: &mut Step,
 ) -> Result<Embedding, Stopped> {
     embed_with_cap(method, codes, dim, seed, MAX_MAP_POINTS, step)
 }
@@ -145,7 +149,7 @@ pub fn embed_with_cap(
     dim: usize,
     seed: u64,
     cap: usize,
-    step: &mut dyn FnMut(usize, usize, &[[f32; 2]]) -> bool,
+    step: &mut Step,
 ) -> Result<Embedding, Stopped> {
     let cap = cap.max(10);
     let dim = dim.max(1);

@@ -136,7 +136,7 @@ fn knn_excluding(
     k: usize,
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
-    let m = if dim == 0 { 0 } else { queries.len() / dim };
+    let m = queries.len().checked_div(dim).unwrap_or(0);
     let k = k.max(1);
     let mut index = vec![u32::MAX; m * k];
     let mut dist = vec![f32::INFINITY; m * k];

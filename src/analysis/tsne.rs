@@ -78,9 +78,9 @@ pub fn tsne(
     codes: &[f32],
     dim: usize,
     params: &TsneParams,
-    step: &mut dyn FnMut(usize, usize, &[[f32; 2]]) -> bool,
+    step: &mut super::embed::Step,
 ) -> Result<Vec<[f32; 2]>, Stopped> {
-    let n = if dim == 0 { 0 } else { codes.len() / dim };
+    let n = codes.len().checked_div(dim).unwrap_or(0);
     if n < 5 {
         return Err(Stopped::Failed(format!(
             "t-SNE needs at least 5 points, got {n}"
@@ -152,7 +152,7 @@ pub fn tsne(
                 cancel.store(true, Ordering::Relaxed);
             }
         }
-        fit.join().unwrap_or_else(|e| Err(e))
+        fit.join().unwrap_or_else(Err)
     });
     match run {
         Ok(y) => Ok(y.chunks_exact(2).map(|c| [c[0], c[1]]).collect()),

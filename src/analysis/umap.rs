@@ -105,9 +105,9 @@ pub fn umap(
     codes: &[f32],
     dim: usize,
     params: &UmapParams,
-    step: &mut dyn FnMut(usize, usize, &[[f32; 2]]) -> bool,
+    step: &mut super::embed::Step,
 ) -> Result<Vec<[f32; 2]>, Stopped> {
-    let n = if dim == 0 { 0 } else { codes.len() / dim };
+    let n = codes.len().checked_div(dim).unwrap_or(0);
     if n < 4 {
         return Err(Stopped::Failed(format!(
             "UMAP needs at least 4 points, got {n}"

@@ -30,8 +30,9 @@ pub struct SnapshotRequest {
     pub settings: Option<crate::app::settings::Settings>,
     /// A lesson (0-based) whose card is open above the panel, its settings in the form.
     pub lesson: Option<usize>,
-    /// How the Latent space panel draws a code wider than 2.
-    pub projection: crate::analysis::embed::Method,
+    /// How the Latent space panel draws a code wider than 2; when given, the first image is
+    /// selected (its neighbours ringed; a 2-D VAE's posterior ellipses drawn for its class).
+    pub projection: Option<crate::analysis::embed::Method>,
 }
 
 impl Default for SnapshotRequest {
@@ -146,10 +147,11 @@ pub fn settled(
         .wgpu();
     let mut harness = harness(builder, opts, move |a| {
         a.deterministic = true;
-        a.latent.view.method = projection;
-        if projection != crate::analysis::embed::Method::Pca {
-            // A selected image shows its nearest neighbours on the map.
+        if let Some(m) = projection {
+            a.latent.view.method = m;
+            // A selected image shows its nearest neighbours on the map (or its posterior).
             a.latent.select(0);
+            a.latent.posterior.whole_class = true;
         }
         if let Some(s) = settings {
             a.shared.settings = s;

@@ -41,7 +41,8 @@ fn parse_method(s: &str) -> Result<Method, String> {
     Method::parse(s).ok_or_else(|| format!("unknown method '{s}' (expected pca, tsne or umap)"))
 }
 
-fn load_model(spec: &str) -> anyhow::Result<crate::model::TrainedModel> {
+/// A saved model, or a built-in one named builtin:KEY.
+pub fn load_model(spec: &str) -> anyhow::Result<crate::model::TrainedModel> {
     if let Some(key) = spec.strip_prefix("builtin:") {
         let b = crate::model::bundled::find(key).ok_or_else(|| {
             anyhow!(

@@ -18,7 +18,7 @@ mod controls;
 pub mod map;
 pub mod nonlinear;
 pub mod pane;
-mod posterior_view;
+pub mod posterior_view;
 mod side;
 pub mod trust_view;
 
@@ -259,7 +259,7 @@ impl LatentPanel {
             self.hidden.resize(classes, false);
         }
 
-        let wanted = (self.split, self.comps, self.timeline);
+        let wanted = (self.split, self.comps, self.timeline, self.view.method);
         self.controls(ui, shared, &map);
         self.method_row(ui, shared, &map);
         self.refresh_highlight(&map);
@@ -321,7 +321,7 @@ impl LatentPanel {
                     .show(ui, |ui| self.side(ui, &map, bmap.as_ref()));
             });
         });
-        if wanted != (self.split, self.comps, self.timeline) {
+        if wanted != (self.split, self.comps, self.timeline, self.view.method) {
             // Another map is wanted: start preparing it without waiting for an event.
             ctx.request_repaint();
         }

@@ -61,11 +61,14 @@ struct Live {
     measuring: bool,
 }
 
+/// What the job returns: every point's place, a note, the trust figures, seconds.
+type Outcome = Result<(Vec<[f32; 2]>, Option<String>, Trust, f64), String>;
+
 struct Running {
     key: MethodKey,
     cancel: Arc<AtomicBool>,
     live: Arc<Mutex<Live>>,
-    job: Job<Result<(Vec<[f32; 2]>, Option<String>, Trust, f64), String>>,
+    job: Job<Outcome>,
     base: Arc<LatentMap>,
     /// The live map last built, and the layout version it shows.
     shown: Option<(u64, Arc<LatentMap>)>,

@@ -96,7 +96,8 @@ impl LatentPanel {
             self.view.highlight = None;
             return;
         };
-        if !self.view.highlight_on || index >= map.points.len() {
+        // A code of 1 or 2 values is the map: its neighbours are the map's.
+        if !self.view.highlight_on || index >= map.points.len() || map.k <= 2 {
             self.view.highlight = None;
             return;
         }
@@ -249,7 +250,7 @@ impl LatentPanel {
 
     /// The selected image's neighbour summary and the pixel-space switch (side column).
     pub(super) fn highlight_side(&mut self, ui: &mut egui::Ui, map: &LatentMap) {
-        if self.selected.is_none() || map.k <= 1 {
+        if self.selected.is_none() || map.k <= 2 {
             return;
         }
         ui.checkbox(
