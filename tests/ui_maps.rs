@@ -199,3 +199,75 @@ fn the_map_exports_as_csv_label_x_y() {
     assert_eq!(first[0], map.points.labels[0].to_string());
     assert_eq!(first[1].parse::<f32>().unwrap(), map.points.xy[0][0]);
 }
+
+#[test]
+fn a_snapshot_with_a_projection_waits_for_that_map_and_rings_neighbours() {
+    use bottleneck::app::snapshot::{settled, SnapshotRequest};
+    let req = SnapshotRequest {
+        tab: Tab::Latent,
+        model: Some(dense32()),
+        projection: Some(Method::Umap),
+        ..Default::default()
+    };
+    let h = settled(&req).unwrap();
+    let a = h.state().as_ref().unwrap();
+    assert!(finished(a, Method::Umap));
+    let hl = a.latent.view.highlight.as_ref().unwrap();
+    assert_eq!(hl.neighbours.len(), 10);
+    assert!(hl.kept_on_map <= 10);
+}
+
+#[test]
+fn a_2d_vae_samples_16_codes_from_the_selected_images_posterior() {
+    let (mut h, _dir) = app(|a: &mut App| a.tab = Tab::Latent);
+    let vae = Arc::new(
+        bottleneck::model::bundled::find("vae-2d")
+            .unwrap()
+            .load()
+            .unwrap(),
+    );
+    adopt(&mut h, vae.clone());
+    assert!(wait_until(&mut h, T, |a| a.latent.map().is_some()));
+    state_mut(&mut h).latent.select(7);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("prior N(0, I) at 1σ").is_some());
+    h.get_by_label("Sample 16 from its posterior").click();
+    h.run_steps(2);
+    let a = state(&h);
+    let p = a.latent.prior.as_ref().unwrap();
+    assert_eq!(p.from, Some(7));
+    assert_eq!(p.z.len(), 32);
+    let data = &a.latent.map().unwrap().data;
+    let (mu, sigma) = bottleneck::analysis::posterior::posterior(&vae, data.test.image(7)).unwrap();
+    // Every sample within 5σ of μ, and not all at μ.
+    for z in p.z.chunks_exact(2) {
+        for c in 0..2 {
+            assert!(
+                (z[c] - mu[c]).abs() <= 5.0 * sigma[c],
+                "{z:?} {mu:?} {sigma:?}"
+            );
+        }
+    }
+    assert!(p.z.chunks_exact(2).any(|z| z[0] != mu[0]));
+    assert!(h.query_by_label_contains("posterior").is_some());
+}
+
+#[test]
+fn changing_the_pca_axes_shows_the_new_axes_not_the_measured_map() {
+    let (mut h, _dir) = latent_app();
+    state_mut(&mut h).latent.comps = (0, 2);
+    let ok = wait_until(&mut h, T, |a| {
+        a.latent
+            .map()
+            .is_some_and(|m| m.projection.axis_names() == ("PC1".to_string(), "PC3".to_string()))
+            && !a.latent.working()
+    });
+    assert!(ok, "the map stayed on the old axes");
+    // Its own trust figures, not those of PC1 and PC2.
+    assert!(state(&h).latent.panes[0]
+        .shown
+        .as_ref()
+        .unwrap()
+        .trust
+        .is_some());
+}

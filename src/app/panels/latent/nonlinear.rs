@@ -29,6 +29,8 @@ pub struct MethodKey {
     split: SplitChoice,
     codes: usize,
     method: Method,
+    /// PCA's map is the source's own, whose axes the user picks: its point set.
+    layout: Option<Id>,
 }
 
 impl MethodKey {
@@ -40,6 +42,7 @@ impl MethodKey {
             // The codes' identity (the same model's codes of another snapshot are new codes).
             codes: Arc::as_ptr(&map.codes) as usize,
             method,
+            layout: (method == Method::Pca).then_some(map.points.id),
         }
     }
 }

@@ -189,7 +189,11 @@ impl LatentPanel {
                 } else if let Some(why) = &s.stopped {
                     ui.colored_label(
                         ui.visuals().warn_fg_color,
-                        format!("{} {why}: showing PCA.", self.view.method.name()),
+                        if why == "cancelled" {
+                            format!("{} cancelled: showing PCA.", self.view.method.name())
+                        } else {
+                            format!("{} failed ({why}): showing PCA.", self.view.method.name())
+                        },
                     );
                     if ui.button("Compute again").clicked() {
                         let m = self.view.method;
