@@ -249,7 +249,9 @@ fn a_2d_vae_samples_16_codes_from_the_selected_images_posterior() {
         }
     }
     assert!(p.z.chunks_exact(2).any(|z| z[0] != mu[0]));
-    assert!(h.query_by_label_contains("posterior").is_some());
+    assert!(h
+        .query_by_label_contains("Samples from image #7's posterior")
+        .is_some());
 }
 
 #[test]

@@ -192,11 +192,12 @@ mod tests {
     #[test]
     fn loo_accuracy_counts_the_majority_of_other_points() {
         // Two tight groups, labels 0 and 1, and one mislabelled point inside group 0.
-        let pts = [0.0, 0.1, 0.2, 0.3, 10.0, 10.1, 10.2];
+        let pts = [0.0, 0.1, 0.2, 0.35, 10.0, 10.1, 10.2];
         let labels = [0, 0, 0, 1, 1, 1, 1];
         let nb = super::super::neighbours::knn(&pts, &pts, 1, 2, true);
         let acc = knn_accuracy_loo(&nb, &labels);
-        // Point 3 (label 1) has neighbours 2 and 1 (label 0): wrong. Every other point right.
+        // Point 3 (label 1) has neighbours 2 and 1 (label 0): wrong. Point 2's neighbours are 1
+        // (label 0, nearer) and 3 (label 1): a tie, won by the nearer, right. The rest right.
         assert!((acc - 6.0 / 7.0).abs() < 1e-6, "{acc}");
     }
 }
