@@ -29,6 +29,11 @@ fi
 "$bin" snapshot --panel anomaly --out "$here/anomaly.png"
 "$bin" snapshot --panel features --out "$here/features.png"
 "$bin" snapshot --panel latent --presenter --out "$here/presenter.png"
+# Maps of a wide code: the built-in 32-D model on t-SNE and UMAP (test image 0 selected, its 10
+# nearest neighbours in the code ringed), and the 2-D VAE's posterior ellipses.
+"$bin" snapshot --panel latent --model builtin:dense-32d --projection tsne --out "$here/latent-tsne.png"
+"$bin" snapshot --panel latent --model builtin:dense-32d --projection umap --out "$here/latent-umap.png"
+"$bin" snapshot --panel latent --model builtin:vae-2d --projection pca --out "$here/latent-vae-posterior.png"
 "$bin" train --variant dense --latent 2 --epochs 10 --seed 42 --out "$tmp/dense10.safetensors" >/dev/null
 "$bin" train --variant vae --latent 2 --epochs 10 --seed 42 --out "$tmp/vae10.safetensors" >/dev/null
 "$bin" snapshot --panel latent --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare.png"

@@ -8,17 +8,26 @@
 //! against PCA at the same k (the PCA vs AE panel and the command line's report). `projection`
 //! maps codes to 2-D points and back (as is, or on principal components of the codes). `codec`
 //! measures lossy compression byte for byte: quantised autoencoder and PCA codes against JPEG
-//! and PNG (the Compression panel and `bottleneck compress`).
+//! and PNG (the Compression panel and `bottleneck compress`). `embed`, `tsne` and `umap` draw
+//! wide codes on non-linear maps, `neighbours` finds exact nearest neighbours for them, and
+//! `trust` measures how far such a map can be trusted; `posterior` is a VAE's q(z | x) (its
+//! σ-ellipses and samples).
 
 pub mod anomaly;
 pub mod codec;
 pub mod compare;
 pub mod denoise;
+pub mod embed;
 pub mod features;
 pub mod metrics;
+pub mod neighbours;
 pub mod pca;
+pub mod posterior;
 pub mod probe;
 pub mod projection;
+pub mod trust;
+pub mod tsne;
+pub mod umap;
 
 pub use pca::Pca;
 pub use projection::Projection;

@@ -1,13 +1,102 @@
 //! Projections of codes onto a 2-D map and back: a 1- or 2-value code drawn as is, a wider
-//! one on two principal components of the codes. The inverse gives the code at a map point
-//! (decoding empty space on the Latent space map, the manifold of decoded images).
+//! one on two principal components of the codes, or on a computed non-linear map (t-SNE or
+//! UMAP, see `embed`) whose forward and inverse are inverse-distance weighting of the nearest
+//! points. The inverse gives the code at a map point (decoding empty space on the Latent space
+//! map, the manifold of decoded images).
 
 use std::sync::Arc;
 
+use crate::analysis::embed::Method;
+use crate::analysis::neighbours::idw_mean;
 use crate::analysis::Pca;
 
 /// At most this many principal components of the codes are offered as axes.
 pub const MAX_COMPONENTS: usize = 10;
+
+/// Nearest points that place a code on a non-linear map, or give the code of a map point.
+pub const IDW_NEIGHBOURS: usize = 5;
+
+/// A computed non-linear map of codes: the codes and their places.
+pub struct MapLayout {
+    pub method: Method,
+    pub codes: Arc<Vec<f32>>,
+    pub dim: usize,
+    pub points: Arc<Vec<[f32; 2]>>,
+    /// Points with a finite place and code.
+    usable: Vec<usize>,
+}
+
+impl MapLayout {
+    pub fn new(
+        method: Method,
+        codes: Arc<Vec<f32>>,
+        dim: usize,
+        points: Arc<Vec<[f32; 2]>>,
+    ) -> MapLayout {
+        let dim = dim.max(1);
+        let usable = (0..points.len().min(codes.len() / dim))
+            .filter(|&i| {
+                points[i].iter().all(|v| v.is_finite())
+                    && codes[i * dim..(i + 1) * dim].iter().all(|v| v.is_finite())
+            })
+            .collect();
+        MapLayout {
+            method,
+            codes,
+            dim,
+            points,
+            usable,
+        }
+    }
+
+    /// The `IDW_NEIGHBOURS` usable points nearest by `dist(i)`, nearest first.
+    fn nearest(&self, dist: impl Fn(usize) -> f32) -> Vec<(usize, f32)> {
+        let mut all: Vec<(usize, f32)> = self.usable.iter().map(|&i| (i, dist(i))).collect();
+        let cmp = |a: &(usize, f32), b: &(usize, f32)| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
+        let k = IDW_NEIGHBOURS.min(all.len());
+        if k == 0 {
+            return all;
+        }
+        if all.len() > k {
+            all.select_nth_unstable_by(k - 1, cmp);
+            all.truncate(k);
+        }
+        all.sort_unstable_by(cmp);
+        all
+    }
+
+    /// A code's place: the inverse-distance weighted place of its nearest codes.
+    pub fn place(&self, code: &[f32]) -> [f32; 2] {
+        let d = self.dim;
+        let nb = self.nearest(|i| {
+            let c = &self.codes[i * d..(i + 1) * d];
+            c.iter()
+                .zip(code)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f32>()
+                .sqrt()
+        });
+        if nb.is_empty() || code.iter().any(|v| !v.is_finite()) {
+            return [f32::NAN; 2];
+        }
+        let flat: Vec<f32> = self.points.iter().flat_map(|p| [p[0], p[1]]).collect();
+        let p = idw_mean(&nb, &flat, 2);
+        [p[0], p[1]]
+    }
+
+    /// The code at map point `xy`: the inverse-distance weighted mean of the codes of the
+    /// nearest points on the map (t-SNE and UMAP have no inverse).
+    pub fn code_at(&self, xy: [f32; 2]) -> Vec<f32> {
+        let nb = self.nearest(|i| {
+            let p = self.points[i];
+            ((p[0] - xy[0]).powi(2) + (p[1] - xy[1]).powi(2)).sqrt()
+        });
+        if nb.is_empty() {
+            return vec![0.0; self.dim];
+        }
+        idw_mean(&nb, &self.codes, self.dim)
+    }
+}
 
 /// How codes become points on the map, and points codes again.
 pub enum Projection {
@@ -20,6 +109,8 @@ pub enum Projection {
     },
     /// Principal components `x` and `y` (0-based) of the codes.
     Pca { pca: Arc<Pca>, x: usize, y: usize },
+    /// A computed t-SNE or UMAP map.
+    Map(Arc<MapLayout>),
 }
 
 impl Projection {
@@ -82,6 +173,7 @@ impl Projection {
         match self {
             Projection::Axes { base, .. } => base.len(),
             Projection::Pca { pca, .. } => pca.dim,
+            Projection::Map(m) => m.dim,
         }
     }
 
@@ -103,11 +195,17 @@ impl Projection {
                 }
                 p
             }
+            Projection::Map(m) => m.place(code),
         }
     }
 
     /// Points of `n × k` codes.
     pub fn project_all(&self, codes: &[f32]) -> Vec<[f32; 2]> {
+        if let Projection::Map(m) = self {
+            if codes.as_ptr() == m.codes.as_ptr() && codes.len() == m.codes.len() {
+                return m.points.to_vec();
+            }
+        }
         codes
             .chunks_exact(self.k())
             .map(|c| self.project(c))
@@ -134,6 +232,15 @@ impl Projection {
                     .map(|i| pca.mean[i] + xy[0] * cx[i] + xy[1] * cy[i])
                     .collect()
             }
+            Projection::Map(m) => m.code_at(xy),
+        }
+    }
+
+    /// The non-linear method drawing this map, if any.
+    pub fn method(&self) -> Method {
+        match self {
+            Projection::Map(m) => m.method,
+            _ => Method::Pca,
         }
     }
 
@@ -145,6 +252,10 @@ impl Projection {
                 y.map_or("(none)".into(), |y| format!("z{}", y + 1)),
             ),
             Projection::Pca { x, y, .. } => (format!("PC{}", x + 1), format!("PC{}", y + 1)),
+            Projection::Map(m) => (
+                format!("{} 1", m.method.name()),
+                format!("{} 2", m.method.name()),
+            ),
         }
     }
 
@@ -152,7 +263,7 @@ impl Projection {
     pub fn explained(&self) -> Option<Vec<f32>> {
         match self {
             Projection::Pca { pca, .. } => Some(pca.explained_variance_ratio()),
-            Projection::Axes { .. } => None,
+            Projection::Axes { .. } | Projection::Map(_) => None,
         }
     }
 }

@@ -134,6 +134,7 @@ impl Exporter {
                     presenter: shared.settings.presenter,
                     settings: Some(shared.settings.clone()),
                     lesson: None,
+                    projection: Default::default(),
                 };
                 self.write = Some(Job::spawn(
                     "export-2x",

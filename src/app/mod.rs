@@ -289,7 +289,10 @@ impl App {
             }
             Tab::Anomaly => self.anomaly.start(&mut self.shared),
             // Two maps side by side read best as plain points.
-            Tab::Latent => self.latent.manifold_on = self.shared.comparison().is_none(),
+            Tab::Latent => {
+                self.latent.manifold_on = self.shared.comparison().is_none()
+                    && self.latent.view.method == panels::latent::Method::Pca
+            }
             Tab::Denoise => self.denoise.demo(&self.shared),
             // The traversal starts from a test digit; the probe starts by itself.
             Tab::Features => self.features.traversal.base = panels::features::Base::Digit(0),

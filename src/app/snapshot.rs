@@ -30,6 +30,9 @@ pub struct SnapshotRequest {
     pub settings: Option<crate::app::settings::Settings>,
     /// A lesson (0-based) whose card is open above the panel, its settings in the form.
     pub lesson: Option<usize>,
+    /// How the Latent space panel draws a code wider than 2; when given, the first image is
+    /// selected (its neighbours ringed; a 2-D VAE's posterior ellipses drawn for its class).
+    pub projection: Option<crate::analysis::embed::Method>,
 }
 
 impl Default for SnapshotRequest {
@@ -45,6 +48,7 @@ impl Default for SnapshotRequest {
             presenter: false,
             settings: None,
             lesson: None,
+            projection: Default::default(),
         }
     }
 }
@@ -135,6 +139,7 @@ pub fn settled(
     }
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
     let lesson = req.lesson;
+    let projection = req.projection;
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let builder = egui_kittest::Harness::builder()
         .with_size(egui::vec2(req.width, req.height))
@@ -143,6 +148,12 @@ pub fn settled(
         .wgpu();
     let mut harness = harness(builder, opts, move |a| {
         a.deterministic = true;
+        if let Some(m) = projection {
+            a.latent.view.method = m;
+            // A selected image shows its nearest neighbours on the map (or its posterior).
+            a.latent.select(0);
+            a.latent.posterior.whole_class = true;
+        }
         if let Some(s) = settings {
             a.shared.settings = s;
         }

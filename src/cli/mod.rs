@@ -1,6 +1,6 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`,
-//! `compress`, `features`, `probe`). Every failure is one line on
+//! `compress`, `features`, `probe`, `project`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
@@ -8,6 +8,7 @@ pub mod bench;
 pub mod commands;
 pub mod compress;
 pub mod features;
+pub mod project;
 pub mod report;
 pub mod snapshot;
 pub mod soak;
@@ -65,6 +66,9 @@ pub enum Command {
     Features(features::FeaturesArgs),
     /// Linear probes and 5-NN on the model's codes, PCA's and pixels with 100, 1,000 and all labels.
     Probe(features::ProbeArgs),
+    /// Draw a model's codes on a 2-D map (PCA, t-SNE or UMAP) and measure how far it can be
+    /// trusted; --out writes label,x,y per image.
+    Project(project::ProjectArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -278,5 +282,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Compress(a)) => compress::run(a),
         Some(Command::Features(a)) => features::run_features(a),
         Some(Command::Probe(a)) => features::run_probe(a),
+        Some(Command::Project(a)) => project::run(a),
     }
 }

@@ -16,7 +16,7 @@ pub struct SnapshotArgs {
     /// --lesson, else train).
     #[arg(long, value_parser = parse_tab)]
     pub panel: Option<Tab>,
-    /// A saved model to show (default: a built-in one).
+    /// A saved model to show, or a built-in one as builtin:KEY (default: a built-in one).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// A second saved model, shown beside the first as run B (the Train panel plots both
@@ -43,6 +43,10 @@ pub struct SnapshotArgs {
     /// Render in presenter mode.
     #[arg(long)]
     pub presenter: bool,
+    /// How the Latent space panel draws a code wider than 2: pca, tsne or umap; the first
+    /// image is then selected (its 10 nearest neighbours ringed, a 2-D VAE's posteriors drawn).
+    #[arg(long, value_parser = parse_projection)]
+    pub projection: Option<crate::analysis::embed::Method>,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -54,6 +58,11 @@ fn parse_tab(s: &str) -> Result<Tab, String> {
             Tab::ALL.map(|t| t.cli_name()).join(", ")
         )
     })
+}
+
+fn parse_projection(s: &str) -> Result<crate::analysis::embed::Method, String> {
+    crate::analysis::embed::Method::parse(s)
+        .ok_or_else(|| format!("unknown projection '{s}' (expected pca, tsne or umap)"))
 }
 
 /// "1024x768" (or with × or X) as a width and a height.
@@ -83,7 +92,7 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         anyhow::bail!("--out {}: the file name must end in .png", a.out.display());
     }
     let model = match &a.model {
-        Some(p) => Some(Arc::new(super::commands::load_model(p)?)),
+        Some(p) => Some(Arc::new(super::project::load_model(&p.to_string_lossy())?)),
         None => None,
     };
     let compare = match &a.compare {
@@ -101,6 +110,7 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         presenter: a.presenter,
         settings: None,
         lesson,
+        projection: a.projection,
     };
     let img = render(&req)?;
     let (w, h) = img.dimensions();

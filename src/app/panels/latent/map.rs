@@ -69,6 +69,27 @@ impl LatentMap {
         self.model.config().model.arch == Arch::Vae
     }
 
+    /// This map drawn on another layout (a t-SNE or UMAP map of the same codes).
+    pub fn with_layout(
+        &self,
+        projection: Projection,
+        points: Arc<ScatterPoints>,
+        note: Option<String>,
+    ) -> LatentMap {
+        LatentMap {
+            model: self.model.clone(),
+            data: self.data.clone(),
+            split: self.split,
+            epoch: self.epoch,
+            codes: self.codes.clone(),
+            k: self.k,
+            projection,
+            points,
+            note,
+            key: self.key.clone(),
+        }
+    }
+
     /// Decodes codes (row-major `n × k`), as a message on failure.
     pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>, String> {
         self.model

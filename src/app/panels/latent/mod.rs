@@ -8,12 +8,19 @@
 //!   the Interpolate panel;
 //! - `pane`: one run's map (scatter, manifold, hover preview, its reconstruction);
 //! - `controls`: the row of controls, the timeline and the user's pictures;
-//! - `side`: the side column (legend, selected image, decoded point, picture, prior samples).
+//! - `side`: the side column (legend, selected image, decoded point, picture, prior samples);
+//! - `nonlinear`: t-SNE and UMAP maps of a wide code, computed in the background and cached;
+//! - `trust_view`: the choice of map, its progress and trust figures, the selected image's
+//!   nearest neighbours, and the map's CSV export;
+//! - `posterior_view`: a 2-D VAE's posterior ellipses, the prior's circle, posterior samples.
 
 mod controls;
 pub mod map;
+pub mod nonlinear;
 pub mod pane;
+pub mod posterior_view;
 mod side;
+pub mod trust_view;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +29,7 @@ use egui::{Color32, Stroke, TextureHandle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::analysis::embed::Method;
 pub use crate::analysis::projection::MAX_COMPONENTS;
 use crate::analysis::Projection;
 use crate::app::jobs::{Job, Picture};
@@ -31,6 +39,7 @@ use crate::app::{RunId, Shared, Tab};
 use crate::id::Id;
 pub use map::{LatentMap, MapRequest, MapSource, SplitChoice};
 use pane::{map_title, placeholder, ring, MapPane};
+pub use trust_view::{MapView, NeighbourSpace};
 
 /// Samples drawn by "Sample from the prior".
 pub const PRIOR_SAMPLES: usize = 16;
@@ -49,12 +58,14 @@ pub struct Selected {
     tex_image: Option<TextureHandle>,
 }
 
-/// Codes drawn from a VAE's prior N(0, I), decoded.
+/// Codes drawn from a VAE's prior N(0, I) (or from one image's posterior), decoded.
 pub struct PriorSamples {
     pub z: Vec<f32>,
     pub pixels: Vec<f32>,
     pub xy: Vec<[f32; 2]>,
     tex: Option<TextureHandle>,
+    /// The image whose posterior they were drawn from (`None`: the prior).
+    pub from: Option<usize>,
 }
 
 /// The user's own picture, encoded and placed on the map.
@@ -98,6 +109,9 @@ pub struct LatentPanel {
     /// A's map the decoded point, samples and picture were last computed with.
     refreshed_for: Option<Id>,
     rng: ChaCha8Rng,
+    /// How a wide code is drawn (PCA, t-SNE, UMAP) and the selected image's neighbours.
+    pub view: MapView,
+    pub posterior: posterior_view::PosteriorView,
 }
 
 impl Default for LatentPanel {
@@ -162,6 +176,8 @@ impl LatentPanel {
             open_dialog: None,
             refreshed_for: None,
             rng: ChaCha8Rng::seed_from_u64(7),
+            view: MapView::new(),
+            posterior: Default::default(),
         }
     }
 
@@ -187,7 +203,7 @@ impl LatentPanel {
 
     /// True while a background job of this panel is still computing (headless renders wait).
     pub fn working(&self) -> bool {
-        self.panes.iter().any(|p| p.working()) || self.picture_job.is_some()
+        self.panes.iter().any(|p| p.working()) || self.picture_job.is_some() || self.view.working()
     }
 
     /// The maps the shown runs need: each run's snapshot at the epoch the timeline shows (its
@@ -229,6 +245,7 @@ impl LatentPanel {
             if pane.source.update(req, &ctx) {
                 pane.install();
             }
+            pane.update_method(self.view.method, &ctx);
         }
         let Some(map) = self.map().cloned() else {
             self.no_map(ui, shared);
@@ -242,8 +259,10 @@ impl LatentPanel {
             self.hidden.resize(classes, false);
         }
 
-        let wanted = (self.split, self.comps, self.timeline);
+        let wanted = (self.split, self.comps, self.timeline, self.view.method);
         self.controls(ui, shared, &map);
+        self.method_row(ui, shared, &map);
+        self.refresh_highlight(&map);
         if !shared.a().epoch_snapshots.is_empty() {
             self.timeline_row(ui, shared);
         }
@@ -302,7 +321,7 @@ impl LatentPanel {
                     .show(ui, |ui| self.side(ui, &map, bmap.as_ref()));
             });
         });
-        if wanted != (self.split, self.comps, self.timeline) {
+        if wanted != (self.split, self.comps, self.timeline, self.view.method) {
             // Another map is wanted: start preparing it without waiting for an event.
             ctx.request_repaint();
         }
@@ -430,6 +449,7 @@ impl LatentPanel {
                     pixels,
                     xy,
                     tex: None,
+                    from: None,
                 });
             }
             Err(e) => self.panes[0].error = Some(e),
@@ -448,6 +468,12 @@ impl LatentPanel {
                     100.0 * r[*x],
                     100.0 * r[*y],
                     100.0 * (r[*x] + r[*y])
+                ),
+                (Projection::Map(m), _) => format!(
+                    "k = {}, drawn by {} of the codes (nearness kept, distances and axes \
+                     meaningless)",
+                    map.k,
+                    m.method.name()
                 ),
                 _ if map.k == 1 => "k = 1, drawn along x".into(),
                 _ => format!("k = {}, shown as is", map.k),
@@ -511,6 +537,9 @@ impl LatentPanel {
                 Stroke::new(3.0, Color32::BLACK),
                 Stroke::new(2.0, Color32::WHITE),
             ];
+            if id == RunId::A {
+                self.draw_highlight(&painter, &xf, map, style.radius);
+            }
             ring(&painter, &xf, map, s.index, style.radius + 5.0, &strokes);
         }
         // The image hovered on the other map, ringed here too.
@@ -520,6 +549,7 @@ impl LatentPanel {
             ring(&painter, &xf, map, i, style.radius + 3.0, &strokes);
         }
         if id == RunId::A {
+            self.draw_posteriors(&painter, &xf, map);
             self.markers(&painter, &xf);
         }
         match out.clicked {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use egui::{pos2, Color32, ColorImage, Rect, Stroke, TextureHandle, TextureOptions};
 
 use super::map::{LatentMap, MapSource};
+use super::nonlinear::{MapMethods, Shown};
+use crate::analysis::embed::Method;
 use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::widgets::scatter::{Scatter, ScatterOutput, ScatterStyle, ViewTransform};
@@ -54,6 +56,10 @@ pub struct MapPane {
     pub error: Option<String>,
     /// Fit the view to the next map installed (the split or the axes changed).
     pub(super) fit_next_map: bool,
+    /// t-SNE and UMAP maps of the source's map, and the trust figures of the map shown.
+    pub methods: MapMethods,
+    /// What is drawn now (the source's map, or its non-linear map), with its progress.
+    pub shown: Option<Shown>,
 }
 
 impl MapPane {
@@ -69,17 +75,45 @@ impl MapPane {
             recon_tex: None,
             error: None,
             fit_next_map: false,
+            methods: MapMethods::default(),
+            shown: None,
         }
     }
 
     /// The map drawn now.
     pub fn map(&self) -> Option<&Arc<LatentMap>> {
-        self.source.map()
+        match &self.shown {
+            Some(s) if self.source.map().is_some() => Some(&s.map),
+            _ => self.source.map(),
+        }
     }
 
-    /// True while this pane's map or manifold is being computed.
+    /// True while this pane's map, its projection or its manifold is being computed.
     pub fn working(&self) -> bool {
-        self.source.busy().is_some() || self.cache.manifold_job.is_some()
+        self.source.busy().is_some() || self.cache.manifold_job.is_some() || self.methods.working()
+    }
+
+    /// Chooses what is drawn this frame: the source's map drawn with `method` (computed in the
+    /// background; meanwhile its live layout, or the source's map).
+    pub(super) fn update_method(&mut self, method: Method, ctx: &egui::Context) {
+        let Some(base) = self.source.map().cloned() else {
+            self.shown = None;
+            return;
+        };
+        let before = self.shown.as_ref().map(|s| s.map.clone());
+        let shown = self.methods.update(&base, method, ctx);
+        let changed = before.as_ref().is_none_or(|b| !Arc::ptr_eq(b, &shown.map));
+        if changed {
+            let new_method = before
+                .as_ref()
+                .is_none_or(|b| b.projection.method() != shown.map.projection.method());
+            if new_method {
+                self.scatter.fit();
+            }
+            self.scatter.set_points(shown.map.points.clone());
+            self.cache.hover_tex = None;
+        }
+        self.shown = Some(shown);
     }
 
     /// Columns and rows of the manifold tiles drawn now, if any.

@@ -23,10 +23,13 @@ impl LatentPanel {
             "latent-help",
             "Each dot is one image, placed where the encoder puts its code and coloured by its \
              class. Images the network finds alike land close together. With a code wider \
-             than 2 values, the dots are the codes' projection on two principal components. \
-             Clicking empty space runs the decoder on that location (for wider codes: the \
-             mean code moved along the two components shown), so you can see what the model \
-             has learned to draw there. The manifold overlay does that on a whole grid.",
+             than 2 values, the dots are the codes' projection on two principal components, or a \
+             t-SNE or UMAP map of them (chosen above the map), which keeps neighbours near but \
+             not distances. Clicking empty space runs the decoder on that location (for wider \
+             codes on PCA: the mean code moved along the two components shown; on t-SNE and \
+             UMAP: the inverse-distance weighted mean of the nearest points' codes), so you \
+             can see what the model has learned to draw there. The manifold overlay does that \
+             on a whole grid.",
         );
         ui.add_space(4.0);
         self.legend(ui, map);
@@ -35,6 +38,14 @@ impl LatentPanel {
             ui.separator();
             ui.strong("Decoded at the clicked location");
             ui.weak(format!("({:.2}, {:.2})", d.xy[0], d.xy[1]));
+            if let crate::analysis::Projection::Map(m) = &map.projection {
+                ui.label(format!(
+                    "{} has no inverse: this is the decoded inverse-distance weighted mean of \
+                     the codes of the {} nearest points on the map.",
+                    m.method.name(),
+                    crate::analysis::projection::IDW_NEIGHBOURS
+                ));
+            }
             widgets::ensure_digit_texture(&mut d.tex, &ctx, "latent-decoded", &d.pixels);
             if let Some(t) = &d.tex {
                 widgets::show_texture(ui, t, 150.0);
@@ -77,6 +88,8 @@ impl LatentPanel {
                 }
             }
         }
+        self.highlight_side(ui, map);
+        self.posterior_side(ui, map);
         if let Some(u) = &mut self.picture {
             ui.separator();
             ui.strong("Your picture");
@@ -115,8 +128,12 @@ impl LatentPanel {
         let mut clear_prior = false;
         if let Some(p) = &mut self.prior {
             ui.separator();
+            let title = match p.from {
+                Some(i) => format!("Samples from image #{i}'s posterior"),
+                None => "Samples from the prior N(0, I)".into(),
+            };
             ui.horizontal(|ui| {
-                ui.strong("Samples from the prior N(0, I)");
+                ui.strong(title);
                 clear_prior = ui.small_button("Clear").clicked();
             });
             if p.tex.is_none() {
