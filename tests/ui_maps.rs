@@ -273,3 +273,23 @@ fn changing_the_pca_axes_shows_the_new_axes_not_the_measured_map() {
         .trust
         .is_some());
 }
+
+/// Before the fix, the 2× re-render always drew the PCA map, whatever the panel showed.
+#[test]
+fn the_2x_png_export_re_renders_the_map_the_panel_shows() {
+    let (mut h, dir) = latent_app();
+    state_mut(&mut h).latent.view.method = Method::Umap;
+    let png = dir.path().join("map@2x.png");
+    state_mut(&mut h).shared.dialog_override = Some(png.clone());
+    h.get_by_label("Export").click();
+    h.run_steps(2);
+    h.get_by_label("Panel as PNG at 2×…").click();
+    h.step();
+    assert_eq!(state(&h).exporter.projection, Some(Method::Umap));
+    assert!(
+        wait_until(&mut h, T, |a| !a.exporter.busy()),
+        "the export finishes"
+    );
+    let img = image::open(&png).expect("a PNG was written");
+    assert!(img.width() > 1000, "twice the density: {}", img.width());
+}

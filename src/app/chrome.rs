@@ -213,6 +213,9 @@ impl App {
         ];
         for (label, kind, tip) in items {
             if ui.button(label).on_hover_text(tip).clicked() {
+                let method = self.latent.view.method;
+                self.exporter.projection =
+                    (method != crate::analysis::embed::Method::Pca).then_some(method);
                 self.exporter.start(kind, tab, &mut self.shared);
                 ui.close();
             }

@@ -47,6 +47,8 @@ pub struct Exporter {
     write: Option<Job<Result<Vec<PathBuf>, String>>>,
     /// The CSV of a panel-made export, written once a path is chosen (`None`: not measured).
     text: Option<String>,
+    /// The map the Latent space panel shows (t-SNE or UMAP), for the 2× re-render.
+    pub projection: Option<crate::analysis::embed::Method>,
 }
 
 impl Exporter {
@@ -134,7 +136,7 @@ impl Exporter {
                     presenter: shared.settings.presenter,
                     settings: Some(shared.settings.clone()),
                     lesson: None,
-                    projection: Default::default(),
+                    projection: self.projection.filter(|_| tab == Tab::Latent),
                 };
                 self.write = Some(Job::spawn(
                     "export-2x",
