@@ -447,36 +447,22 @@ impl FusedMlp {
     /// Applies Adam(W) to every parameter with the summed gradient, in parallel blocks.
     fn adam_update(&mut self) {
         let plen = self.params.len();
-        let g0 = &self.workers[0].grad[..plen];
         let g1: &[f32] = if self.active == 2 {
             &self.workers[1].grad[..plen]
         } else {
             &[]
         };
         self.t += 1;
-        let (b1, b2) = (0.9f64, 0.999f64);
-        let h = kernels::AdamStep {
-            lr: self.lr as f32,
-            decay: (1.0 - self.lr * self.weight_decay) as f32,
-            b1: b1 as f32,
-            b2: b2 as f32,
-            eps: 1e-8,
-            scale_m: (1.0 / (1.0 - b1.powi(self.t))) as f32,
-            scale_v: (1.0 / (1.0 - b2.powi(self.t))) as f32,
-        };
-        self.sq_sum = self
-            .params
-            .par_chunks_mut(BLOCK)
-            .zip(self.m.par_chunks_mut(BLOCK))
-            .zip(self.v.par_chunks_mut(BLOCK))
-            .enumerate()
-            .map(|(i, ((p, m), v))| {
-                let start = i * BLOCK;
-                let end = start + p.len();
-                let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
-                kernels::adam(p, m, v, &g0[start..end], g1, h)
-            })
-            .sum();
+        self.sq_sum = kernels::adam_all(
+            &mut self.params,
+            &mut self.m,
+            &mut self.v,
+            &self.workers[0].grad[..plen],
+            g1,
+            self.t,
+            self.lr,
+            self.weight_decay,
+        );
     }
 
     /// Forward and backward for one chunk of rows; `b` is the whole batch's size (the loss is
@@ -601,7 +587,7 @@ impl FusedMlp {
                 let sd = (0.5 * lvar).exp();
                 let mut gm = gz + kl_scale * mu;
                 if self.l1 > 0.0 {
-                    gm += l1_scale * sign(mu);
+                    gm += l1_scale * kernels::sign(mu);
                 }
                 *gm_out = gm;
                 *glv_out = gz * e * 0.5 * sd + kl_scale * 0.5 * (lvar.exp() - 1.0);
@@ -623,7 +609,7 @@ impl FusedMlp {
             }
         } else if self.l1 > 0.0 {
             for (g, &c) in w.g_a[..rows * k].iter_mut().zip(&w.enc[n_enc - 1]) {
-                *g += l1_scale * sign(c);
+                *g += l1_scale * kernels::sign(c);
             }
         }
 
@@ -681,8 +667,6 @@ impl FusedMlp {
     }
 }
 
-const BLOCK: usize = 16 * 1024;
-
 /// A row-major `[rows × cols]` matrix transposed.
 fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0.0; m.len()];
@@ -702,16 +686,6 @@ fn fold_extra_gradients(workers: &mut [Worker], plen: usize) {
     let (head, rest) = workers.split_at_mut(2);
     for other in rest.iter() {
         kernels::add_assign(&mut head[1].grad[..plen], &other.grad[..plen]);
-    }
-}
-
-fn sign(v: f32) -> f32 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
     }
 }
 

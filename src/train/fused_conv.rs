@@ -497,38 +497,23 @@ impl FusedConv {
 
     /// Applies Adam(W) with the summed gradient, in parallel blocks.
     fn adam_update(&mut self) {
-        const BLOCK: usize = 16 * 1024;
         let plen = self.params.len();
-        let g0 = &self.workers[0].grad[..plen];
         let g1: &[f32] = if self.active == 2 {
             &self.workers[1].grad[..plen]
         } else {
             &[]
         };
         self.t += 1;
-        let (b1, b2) = (0.9f64, 0.999f64);
-        let h = kernels::AdamStep {
-            lr: self.lr as f32,
-            decay: (1.0 - self.lr * self.weight_decay) as f32,
-            b1: b1 as f32,
-            b2: b2 as f32,
-            eps: 1e-8,
-            scale_m: (1.0 / (1.0 - b1.powi(self.t))) as f32,
-            scale_v: (1.0 / (1.0 - b2.powi(self.t))) as f32,
-        };
-        self.sq_sum = self
-            .params
-            .par_chunks_mut(BLOCK)
-            .zip(self.m.par_chunks_mut(BLOCK))
-            .zip(self.v.par_chunks_mut(BLOCK))
-            .enumerate()
-            .map(|(i, ((p, m), v))| {
-                let start = i * BLOCK;
-                let end = start + p.len();
-                let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
-                kernels::adam(p, m, v, &g0[start..end], g1, h)
-            })
-            .sum();
+        self.sq_sum = kernels::adam_all(
+            &mut self.params,
+            &mut self.m,
+            &mut self.v,
+            &self.workers[0].grad[..plen],
+            g1,
+            self.t,
+            self.lr,
+            self.weight_decay,
+        );
     }
 
     /// Sizes the worker's buffers for `rows` rows (reallocating only when it grows).
@@ -747,7 +732,7 @@ impl FusedConv {
         if self.l1 > 0.0 {
             let l1_scale = self.l1 / b as f32;
             for (g, &c) in g_code.iter_mut().zip(&w.code) {
-                *g += l1_scale * sign(c);
+                *g += l1_scale * kernels::sign(c);
             }
         }
         {
@@ -817,16 +802,6 @@ impl FusedConv {
                 std::mem::swap(&mut w.g_a, &mut w.g_b);
             }
         }
-    }
-}
-
-fn sign(v: f32) -> f32 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
     }
 }
 

@@ -266,6 +266,57 @@ pub struct AdamStep {
     pub scale_v: f32,
 }
 
+/// One Adam(W) step (`t` counts from 1) over all parameters with the summed gradient `g0 + g1`
+/// (`g1` empty: one worker), in parallel blocks; returns Σ of the squared new parameters. Both
+/// fused engines update through it.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_all(
+    params: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g0: &[f32],
+    g1: &[f32],
+    t: i32,
+    lr: f64,
+    weight_decay: f64,
+) -> f64 {
+    use rayon::prelude::*;
+    const BLOCK: usize = 16 * 1024;
+    let (b1, b2) = (0.9f64, 0.999f64);
+    let h = AdamStep {
+        lr: lr as f32,
+        decay: (1.0 - lr * weight_decay) as f32,
+        b1: b1 as f32,
+        b2: b2 as f32,
+        eps: 1e-8,
+        scale_m: (1.0 / (1.0 - b1.powi(t))) as f32,
+        scale_v: (1.0 / (1.0 - b2.powi(t))) as f32,
+    };
+    params
+        .par_chunks_mut(BLOCK)
+        .zip(m.par_chunks_mut(BLOCK))
+        .zip(v.par_chunks_mut(BLOCK))
+        .enumerate()
+        .map(|(i, ((p, m), v))| {
+            let start = i * BLOCK;
+            let end = start + p.len();
+            let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
+            adam(p, m, v, &g0[start..end], g1, h)
+        })
+        .sum()
+}
+
+/// The sign of `v` (0 for 0), as the L1 penalty's gradient.
+pub fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 /// Adam(W) update of one block with the gradient `g0 + g1` (`g1` may be empty: one worker);
 /// returns Σ of the squared new parameters (NaN if a gradient was not finite).
 #[inline(always)]
