@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::kernels;
 use crate::linalg::{matmul, SERIAL};
 
-use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfig};
+use crate::model::config::{Activation, Arch, LossKind, TrainConfig};
 use crate::model::dense::{decoder_sizes, encoder_sizes};
 use crate::model::loss::{LossTerms, Term};
 
@@ -95,16 +95,10 @@ pub struct FusedMlp {
     l1: f32,
     beta: f32,
     latent: usize,
-    lr: f64,
-    weight_decay: f64,
     params: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    t: i32,
+    adam: kernels::Adam,
     workers: Vec<Worker>,
     eps: Vec<f32>,
-    /// Σθ² after the last update (computed inside the Adam pass).
-    sq_sum: f64,
     /// Workers holding gradients after the last forward/backward (1 or 2).
     active: usize,
 }
@@ -234,18 +228,10 @@ impl FusedMlp {
             l1: cfg.l1,
             beta: cfg.beta,
             latent: m.latent,
-            lr: cfg.lr,
-            weight_decay: match cfg.optimizer {
-                OptimizerKind::Adam => 0.0,
-                OptimizerKind::AdamW => cfg.weight_decay as f64,
-            },
             params: vec![0.0; off],
-            m: vec![0.0; off],
-            v: vec![0.0; off],
-            t: 0,
+            adam: kernels::Adam::new(cfg, off),
             workers: Vec::new(),
             eps: Vec::new(),
-            sq_sum: 0.0,
             active: 1,
         };
         s.read_from(varmap)?;
@@ -289,7 +275,7 @@ impl FusedMlp {
                 }
             }
         }
-        self.sq_sum = self.params.iter().map(|&v| (v as f64) * (v as f64)).sum();
+        self.adam.measure(&self.params);
         Ok(())
     }
 
@@ -418,7 +404,7 @@ impl FusedMlp {
 
     /// Root mean square of all parameters (after the last update).
     pub fn param_rms(&self) -> f64 {
-        (self.sq_sum / self.params.len().max(1) as f64).sqrt()
+        self.adam.param_rms()
     }
 
     /// The gradient of the loss for one batch, by variable name, without updating anything
@@ -452,17 +438,8 @@ impl FusedMlp {
         } else {
             &[]
         };
-        self.t += 1;
-        self.sq_sum = kernels::adam_all(
-            &mut self.params,
-            &mut self.m,
-            &mut self.v,
-            &self.workers[0].grad[..plen],
-            g1,
-            self.t,
-            self.lr,
-            self.weight_decay,
-        );
+        self.adam
+            .update(&mut self.params, &self.workers[0].grad[..plen], g1);
     }
 
     /// Forward and backward for one chunk of rows; `b` is the whole batch's size (the loss is

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use super::fused::NamedGrads;
 use super::kernels;
 use crate::linalg::{matmul, SERIAL};
-use crate::model::config::{Activation, Arch, LossKind, OptimizerKind, TrainConfig};
+use crate::model::config::{Activation, Arch, LossKind, TrainConfig};
 use crate::model::loss::{LossTerms, Term};
 
 /// Kernel size, stride and padding of every (transposed) convolution of the conv AE.
@@ -224,14 +224,9 @@ pub struct FusedConv {
     /// 0 MSE with sigmoid, 1 BCE with sigmoid, 2 MSE with a linear output.
     loss_kind: u8,
     l1: f32,
-    lr: f64,
-    weight_decay: f64,
     params: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    t: i32,
+    adam: kernels::Adam,
     workers: Vec<Worker>,
-    sq_sum: f64,
     active: usize,
 }
 
@@ -327,17 +322,9 @@ impl FusedConv {
                 (LossKind::Mse, false) => 2,
             },
             l1: cfg.l1,
-            lr: cfg.lr,
-            weight_decay: match cfg.optimizer {
-                OptimizerKind::Adam => 0.0,
-                OptimizerKind::AdamW => cfg.weight_decay as f64,
-            },
             params: vec![0.0; off],
-            m: vec![0.0; off],
-            v: vec![0.0; off],
-            t: 0,
+            adam: kernels::Adam::new(cfg, off),
             workers: Vec::new(),
-            sq_sum: 0.0,
             active: 1,
         };
         s.read_from(varmap)?;
@@ -379,7 +366,7 @@ impl FusedConv {
                 self.params[start..end].copy_from_slice(&values);
             }
         }
-        self.sq_sum = self.params.iter().map(|&v| (v as f64) * (v as f64)).sum();
+        self.adam.measure(&self.params);
         Ok(())
     }
 
@@ -403,7 +390,7 @@ impl FusedConv {
 
     /// Root mean square of all parameters (after the last update).
     pub fn param_rms(&self) -> f64 {
-        (self.sq_sum / self.params.len().max(1) as f64).sqrt()
+        self.adam.param_rms()
     }
 
     /// One training step on `b` rows of `input` (what the network sees) and `target` (what it
@@ -503,17 +490,8 @@ impl FusedConv {
         } else {
             &[]
         };
-        self.t += 1;
-        self.sq_sum = kernels::adam_all(
-            &mut self.params,
-            &mut self.m,
-            &mut self.v,
-            &self.workers[0].grad[..plen],
-            g1,
-            self.t,
-            self.lr,
-            self.weight_decay,
-        );
+        self.adam
+            .update(&mut self.params, &self.workers[0].grad[..plen], g1);
     }
 
     /// Sizes the worker's buffers for `rows` rows (reallocating only when it grows).

@@ -266,44 +266,74 @@ pub struct AdamStep {
     pub scale_v: f32,
 }
 
-/// One Adam(W) step (`t` counts from 1) over all parameters with the summed gradient `g0 + g1`
-/// (`g1` empty: one worker), in parallel blocks; returns Σ of the squared new parameters. Both
-/// fused engines update through it.
-#[allow(clippy::too_many_arguments)]
-pub fn adam_all(
-    params: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    g0: &[f32],
-    g1: &[f32],
-    t: i32,
+/// Adam(W)'s state for a flat parameter vector, shared by both fused engines: the moments, the
+/// step count and Σθ² after the last update (for the parameters' RMS).
+pub struct Adam {
     lr: f64,
+    /// 0 for Adam; AdamW's decoupled decay.
     weight_decay: f64,
-) -> f64 {
-    use rayon::prelude::*;
-    const BLOCK: usize = 16 * 1024;
-    let (b1, b2) = (0.9f64, 0.999f64);
-    let h = AdamStep {
-        lr: lr as f32,
-        decay: (1.0 - lr * weight_decay) as f32,
-        b1: b1 as f32,
-        b2: b2 as f32,
-        eps: 1e-8,
-        scale_m: (1.0 / (1.0 - b1.powi(t))) as f32,
-        scale_v: (1.0 / (1.0 - b2.powi(t))) as f32,
-    };
-    params
-        .par_chunks_mut(BLOCK)
-        .zip(m.par_chunks_mut(BLOCK))
-        .zip(v.par_chunks_mut(BLOCK))
-        .enumerate()
-        .map(|(i, ((p, m), v))| {
-            let start = i * BLOCK;
-            let end = start + p.len();
-            let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
-            adam(p, m, v, &g0[start..end], g1, h)
-        })
-        .sum()
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    sq_sum: f64,
+}
+
+impl Adam {
+    /// The optimiser `cfg` asks for, over `len` parameters.
+    pub fn new(cfg: &crate::model::TrainConfig, len: usize) -> Adam {
+        use crate::model::config::OptimizerKind;
+        Adam {
+            lr: cfg.lr,
+            weight_decay: match cfg.optimizer {
+                OptimizerKind::Adam => 0.0,
+                OptimizerKind::AdamW => cfg.weight_decay as f64,
+            },
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+            sq_sum: 0.0,
+        }
+    }
+
+    /// Takes Σθ² from `params` (after they were loaded from elsewhere).
+    pub fn measure(&mut self, params: &[f32]) {
+        self.sq_sum = params.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    }
+
+    /// Root mean square of the parameters after the last update (or [`Adam::measure`]).
+    pub fn param_rms(&self) -> f64 {
+        (self.sq_sum / self.m.len().max(1) as f64).sqrt()
+    }
+
+    /// One step over all `params` with the summed gradient `g0 + g1` (`g1` empty: one
+    /// worker), in parallel blocks.
+    pub fn update(&mut self, params: &mut [f32], g0: &[f32], g1: &[f32]) {
+        use rayon::prelude::*;
+        const BLOCK: usize = 16 * 1024;
+        self.t += 1;
+        let (b1, b2) = (0.9f64, 0.999f64);
+        let h = AdamStep {
+            lr: self.lr as f32,
+            decay: (1.0 - self.lr * self.weight_decay) as f32,
+            b1: b1 as f32,
+            b2: b2 as f32,
+            eps: 1e-8,
+            scale_m: (1.0 / (1.0 - b1.powi(self.t))) as f32,
+            scale_v: (1.0 / (1.0 - b2.powi(self.t))) as f32,
+        };
+        self.sq_sum = params
+            .par_chunks_mut(BLOCK)
+            .zip(self.m.par_chunks_mut(BLOCK))
+            .zip(self.v.par_chunks_mut(BLOCK))
+            .enumerate()
+            .map(|(i, ((p, m), v))| {
+                let start = i * BLOCK;
+                let end = start + p.len();
+                let g1 = if g1.is_empty() { g1 } else { &g1[start..end] };
+                adam(p, m, v, &g0[start..end], g1, h)
+            })
+            .sum();
+    }
 }
 
 /// The sign of `v` (0 for 0), as the L1 penalty's gradient.
