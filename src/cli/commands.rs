@@ -50,6 +50,21 @@ pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
     io::load(path).with_context(|| format!("cannot load model {}", path.display()))
 }
 
+/// A saved model, or a built-in one named `builtin:KEY` (what `compress`, `project` and
+/// `snapshot` take).
+pub fn load_model_spec(spec: &str) -> anyhow::Result<crate::model::TrainedModel> {
+    if let Some(key) = spec.strip_prefix("builtin:") {
+        let b = crate::model::bundled::find(key).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no built-in model '{key}' (expected one of: {})",
+                crate::model::bundled::ALL.map(|b| b.key).join(", ")
+            )
+        })?;
+        return b.load().context("the built-in model is damaged");
+    }
+    load_model(Path::new(spec))
+}
+
 /// Builds the training settings from the variant's preset and the flags given.
 pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let mut c = TrainConfig::preset(a.variant, a.latent);

@@ -11,7 +11,6 @@ use serde_json::json;
 use crate::analysis::codec::{self, Method, RdPoint, SweepInput};
 use crate::analysis::Pca;
 use crate::data::{Dataset, DatasetSource};
-use crate::model::TrainedModel;
 use crate::train::background::RunControl;
 
 /// Test images measured unless `--images` says otherwise.
@@ -58,19 +57,6 @@ pub fn parse_bits(s: &str) -> anyhow::Result<Vec<u8>> {
     }
     out.sort_unstable();
     Ok(out)
-}
-
-fn load_model(spec: &str) -> anyhow::Result<TrainedModel> {
-    if let Some(key) = spec.strip_prefix("builtin:") {
-        let b = crate::model::bundled::find(key).ok_or_else(|| {
-            anyhow!(
-                "no built-in model '{key}' (expected one of: {})",
-                crate::model::bundled::ALL.map(|b| b.key).join(", ")
-            )
-        })?;
-        return b.load().context("the built-in model is damaged");
-    }
-    super::commands::load_model(std::path::Path::new(spec))
 }
 
 /// What `bottleneck compress` measured.
@@ -170,7 +156,7 @@ pub fn measure(a: &CompressArgs) -> anyhow::Result<Outcome> {
     if a.images == 0 {
         bail!("--images 0: measure at least one image");
     }
-    let model = load_model(&a.model)?;
+    let model = super::commands::load_model_spec(&a.model)?;
     let data = super::commands::load_dataset(&a.data)?;
     let home_source = match &a.home {
         Some(h) => h.clone(),

@@ -41,27 +41,13 @@ fn parse_method(s: &str) -> Result<Method, String> {
     Method::parse(s).ok_or_else(|| format!("unknown method '{s}' (expected pca, tsne or umap)"))
 }
 
-/// A saved model, or a built-in one named builtin:KEY.
-pub fn load_model(spec: &str) -> anyhow::Result<crate::model::TrainedModel> {
-    if let Some(key) = spec.strip_prefix("builtin:") {
-        let b = crate::model::bundled::find(key).ok_or_else(|| {
-            anyhow!(
-                "no built-in model '{key}' (expected one of: {})",
-                crate::model::bundled::ALL.map(|b| b.key).join(", ")
-            )
-        })?;
-        return b.load().context("the built-in model is damaged");
-    }
-    super::commands::load_model(std::path::Path::new(spec))
-}
-
 pub fn run(a: ProjectArgs) -> anyhow::Result<()> {
     if let Some(out) = &a.out {
         if out.is_dir() {
             bail!("--out {}: is a folder, expected a .csv file", out.display());
         }
     }
-    let model = load_model(&a.model)?;
+    let model = super::commands::load_model_spec(&a.model)?;
     let data = super::commands::load_dataset(&a.data.data)?;
     let split = if a.split == "train" {
         &data.train

@@ -92,7 +92,9 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         anyhow::bail!("--out {}: the file name must end in .png", a.out.display());
     }
     let model = match &a.model {
-        Some(p) => Some(Arc::new(super::project::load_model(&p.to_string_lossy())?)),
+        Some(p) => Some(Arc::new(super::commands::load_model_spec(
+            &p.to_string_lossy(),
+        )?)),
         None => None,
     };
     let compare = match &a.compare {
