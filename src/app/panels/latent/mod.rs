@@ -441,6 +441,12 @@ impl LatentPanel {
         let z: Vec<f32> = (0..PRIOR_SAMPLES * map.k)
             .map(|_| self.rng.sample::<f32, _>(rand_distr::StandardNormal))
             .collect();
+        self.show_samples(map, z, None);
+    }
+
+    /// Decodes sampled codes `z` and shows them on the map (drawn from image `from`'s
+    /// posterior, or from the prior).
+    fn show_samples(&mut self, map: &LatentMap, z: Vec<f32>, from: Option<usize>) {
         match map.decode(&z) {
             Ok(pixels) => {
                 let xy = map.projection.project_all(&z);
@@ -449,7 +455,7 @@ impl LatentPanel {
                     pixels,
                     xy,
                     tex: None,
-                    from: None,
+                    from,
                 });
             }
             Err(e) => self.panes[0].error = Some(e),

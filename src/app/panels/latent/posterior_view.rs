@@ -5,7 +5,7 @@
 
 use egui::{Color32, Shape, Stroke};
 
-use super::{LatentMap, LatentPanel, PriorSamples, PRIOR_SAMPLES};
+use super::{LatentMap, LatentPanel, PRIOR_SAMPLES};
 use crate::analysis::posterior::{ellipse, posterior, sample};
 use crate::app::widgets::scatter::ViewTransform;
 use crate::id::Id;
@@ -138,18 +138,6 @@ impl LatentPanel {
             PRIOR_SAMPLES,
             &mut self.rng,
         );
-        match map.decode(&z) {
-            Ok(pixels) => {
-                let xy = map.projection.project_all(&z);
-                self.prior = Some(PriorSamples {
-                    z,
-                    pixels,
-                    xy,
-                    tex: None,
-                    from: Some(index),
-                });
-            }
-            Err(e) => self.panes[0].error = Some(e),
-        }
+        self.show_samples(map, z, Some(index));
     }
 }
