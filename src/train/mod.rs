@@ -392,7 +392,8 @@ impl Trainer {
         self.sync_weights()?;
         let mut train = std::mem::take(&mut self.epoch_terms);
         train.scale(1.0 / self.epoch_samples.max(1) as f64);
-        let test = self.evaluate(&self.data.test.clone())?;
+        let data = Arc::clone(&self.data);
+        let test = self.evaluate(&data.test)?;
         self.epoch += 1;
         let rec = EpochRecord {
             epoch: self.epoch,
