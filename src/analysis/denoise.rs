@@ -201,12 +201,9 @@ pub fn denoise_file(
 /// Mean over images of the per-image PSNR of `images` against `clean` (row-major 28×28).
 /// 0 images give NaN.
 pub fn mean_psnr(images: &[f32], clean: &[f32]) -> f32 {
-    let errors = row_mse(images, clean, PIXELS);
-    if errors.is_empty() {
-        return f32::NAN;
-    }
-    let sum: f64 = errors.iter().map(|&e| f64::from(psnr(e))).sum();
-    (sum / errors.len() as f64) as f32
+    let mut sum = SetSums::default();
+    sum.add(images, clean);
+    sum.mean_psnr()
 }
 
 /// Test-set averages of the experiment.
@@ -220,8 +217,87 @@ pub struct SetScores {
     pub denoised_mse: f32,
 }
 
+/// Images corrupted and reconstructed at a time by the test-set measures, so that their memory
+/// does not grow with the test set (60,000 Fashion-MNIST images would need three 188 MB copies).
+const SET_CHUNK: usize = 500;
+
+/// Running sums of per-image PSNR and of squared error, over images added chunk by chunk.
+#[derive(Default)]
+struct SetSums {
+    psnr: f64,
+    squared: f64,
+    images: usize,
+}
+
+impl SetSums {
+    fn add(&mut self, images: &[f32], clean: &[f32]) {
+        for e in row_mse(images, clean, PIXELS) {
+            self.psnr += f64::from(psnr(e));
+            self.squared += f64::from(e) * PIXELS as f64;
+            self.images += 1;
+        }
+    }
+
+    fn mean_psnr(&self) -> f32 {
+        if self.images == 0 {
+            return f32::NAN;
+        }
+        (self.psnr / self.images as f64) as f32
+    }
+
+    fn mse(&self) -> f32 {
+        if self.images == 0 {
+            return 0.0;
+        }
+        (self.squared / (self.images * PIXELS) as f64) as f32
+    }
+}
+
+/// Corrupts `clean` (row-major 28×28) chunk by chunk with the same noise as
+/// [`Corruption::corrupt`] gives the whole set, and hands each clean chunk and its corrupted
+/// copy to `each`.
+fn corrupt_in_chunks<E>(
+    clean: &[f32],
+    corruption: &Corruption,
+    seed: u64,
+    mut each: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut noisy = Vec::with_capacity(SET_CHUNK * PIXELS);
+    for chunk in clean.chunks(SET_CHUNK * PIXELS) {
+        noisy.clear();
+        noisy.extend_from_slice(chunk);
+        match corruption {
+            Corruption::Noise { kind, factor } => {
+                noise::apply(*kind, *factor, &mut noisy, &mut rng)
+            }
+            Corruption::Occlusion(_) => corruption.apply(&mut noisy, seed),
+        }
+        each(chunk, &noisy)?;
+    }
+    Ok(())
+}
+
+/// The corrupted test set's averages alone (MSE over all pixels, PSNR per image then
+/// averaged): what every row of the Denoise panel's table starts from.
+pub fn corrupted_set_scores(clean: &[f32], corruption: &Corruption, seed: u64) -> (f32, f32) {
+    let n = clean.len() / PIXELS;
+    let mut noisy = SetSums::default();
+    let Ok(()) = corrupt_in_chunks::<std::convert::Infallible>(
+        &clean[..n * PIXELS],
+        corruption,
+        seed,
+        |clean, corrupted| {
+            noisy.add(corrupted, clean);
+            Ok(())
+        },
+    );
+    (noisy.mean_psnr(), noisy.mse())
+}
+
 /// Corrupts all `clean` images (row-major 28×28) with `seed`, reconstructs them with
 /// `denoiser`, and averages the errors (MSE over all pixels, PSNR per image then averaged).
+/// Works [`SET_CHUNK`] images at a time; the noise is the same as on the whole set at once.
 pub fn test_set_scores(
     denoiser: Denoiser,
     clean: &[f32],
@@ -232,14 +308,22 @@ pub fn test_set_scores(
     if n == 0 {
         return Err(DenoiseError::Invalid("no images to measure".into()));
     }
-    let clean = &clean[..n * PIXELS];
-    let noisy = corruption.corrupt(clean, seed);
-    let denoised = denoiser.reconstruct(&noisy)?;
+    let (mut noisy, mut denoised) = (SetSums::default(), SetSums::default());
+    corrupt_in_chunks::<DenoiseError>(
+        &clean[..n * PIXELS],
+        corruption,
+        seed,
+        |clean, corrupted| {
+            noisy.add(corrupted, clean);
+            denoised.add(&denoiser.reconstruct(corrupted)?, clean);
+            Ok(())
+        },
+    )?;
     Ok(SetScores {
-        noisy_psnr: mean_psnr(&noisy, clean),
-        noisy_mse: mse(&noisy, clean),
-        denoised_psnr: mean_psnr(&denoised, clean),
-        denoised_mse: mse(&denoised, clean),
+        noisy_psnr: noisy.mean_psnr(),
+        noisy_mse: noisy.mse(),
+        denoised_psnr: denoised.mean_psnr(),
+        denoised_mse: denoised.mse(),
     })
 }
 
@@ -338,5 +422,58 @@ mod tests {
             denoise(d, vec![0.0; 5], &square, 0),
             Err(DenoiseError::Invalid(_))
         ));
+    }
+
+    /// Regression: the test-set measures held three copies of the whole test set (188 MB each
+    /// on Fashion-MNIST's 60,000 images); now they go chunk by chunk, with the same noise.
+    #[test]
+    fn the_test_set_is_measured_chunk_by_chunk_with_the_noise_of_the_whole_set() {
+        let data = crate::data::Dataset::embedded().unwrap();
+        let pca = Pca::fit(&data.train.images[..500 * PIXELS], PIXELS, 20).unwrap();
+        // More than two chunks, the last one partial.
+        let n = 2 * SET_CHUNK + 123;
+        let clean = &data.test.images[..n * PIXELS];
+        let d = Denoiser::Pca { pca: &pca, k: 8 };
+        for c in [
+            Corruption::Noise {
+                kind: NoiseKind::Gaussian,
+                factor: 0.4,
+            },
+            Corruption::Noise {
+                kind: NoiseKind::SaltPepper,
+                factor: 0.2,
+            },
+            Corruption::Occlusion(Occlusion {
+                x: 5,
+                y: 5,
+                w: 10,
+                h: 10,
+            }),
+        ] {
+            let noisy = c.corrupt(clean, 9);
+            let denoised = d.reconstruct(&noisy).unwrap();
+            let s = test_set_scores(d, clean, &c, 9).unwrap();
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+            assert!(close(s.noisy_mse, mse(&noisy, clean)), "{c:?} {s:?}");
+            assert!(close(s.noisy_psnr, mean_psnr(&noisy, clean)), "{c:?} {s:?}");
+            assert!(close(s.denoised_mse, mse(&denoised, clean)), "{c:?} {s:?}");
+            assert!(
+                close(s.denoised_psnr, mean_psnr(&denoised, clean)),
+                "{c:?} {s:?}"
+            );
+            assert_eq!(
+                corrupted_set_scores(clean, &c, 9),
+                (s.noisy_psnr, s.noisy_mse)
+            );
+        }
+        // Another seed is other noise, so the chunks do not each restart one generator.
+        let g = Corruption::Noise {
+            kind: NoiseKind::Gaussian,
+            factor: 0.4,
+        };
+        assert_ne!(
+            corrupted_set_scores(clean, &g, 9),
+            corrupted_set_scores(clean, &g, 10)
+        );
     }
 }

@@ -132,7 +132,8 @@ impl DenoisePanel {
         let entries: Vec<Entry> = entries.to_vec();
         let job = Job::spawn("denoise-test-set", Some(shared.egui.clone()), move || {
             let clean = &data.test.images;
-            let noisy = corruption.corrupt(clean, seed);
+            let (noisy_psnr, noisy_mse) =
+                experiment::corrupted_set_scores(clean, &corruption, seed);
             let rows = entries
                 .iter()
                 .map(|e| {
@@ -143,8 +144,8 @@ impl DenoisePanel {
                 .collect();
             SetTable {
                 images: data.test.len(),
-                noisy_psnr: experiment::mean_psnr(&noisy, clean),
-                noisy_mse: crate::analysis::metrics::mse(&noisy, clean),
+                noisy_psnr,
+                noisy_mse,
                 rows,
             }
         });
