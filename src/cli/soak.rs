@@ -6,7 +6,10 @@
 //! every few frames throughout. It reports the resident memory (`VmRSS`, and the peak
 //! `VmHWM`) at the start, after five minutes and at the end, and the epochs trained.
 //! Fashion-MNIST's 60,000 training images are used when installed, else (or with
-//! `BOTTLENECK_SOAK_EMBEDDED=1`) the embedded digits. Progress goes to stderr after each cycle.
+//! `BOTTLENECK_SOAK_EMBEDDED=1`) the embedded digits. Progress goes to stderr after each cycle;
+//! `BOTTLENECK_SOAK_TRACE=1` also prints every frame that moves the resident memory or its peak
+//! by 4 MB or more, with the panel shown and the threads alive (how the Denoise table's and the
+//! probe's copies of the whole dataset were found).
 
 use std::time::Instant;
 
@@ -43,6 +46,20 @@ pub fn rss_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The names of this process's threads other than the ever-present ones (Linux), for the trace.
+fn thread_names() -> String {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names.join(",")
+}
+
 type AppHarness = egui_kittest::Harness<'static, Option<App>>;
 
 /// Drives the app frame by frame, switching panels, and keeps the memory figures.
@@ -55,6 +72,8 @@ struct Soak {
     rss_start: f64,
     at_5min: Option<(f64, f64)>,
     samples: Vec<(f64, f64)>,
+    /// `BOTTLENECK_SOAK_TRACE=1`: print every frame that moves RSS by 4 MB or more.
+    trace: bool,
 }
 
 impl Soak {
@@ -63,9 +82,26 @@ impl Soak {
     }
 
     fn frame(&mut self) {
+        let (before, hwm_before) = if self.trace { rss_mb() } else { (0.0, 0.0) };
         self.harness.step();
         self.frames += 1;
         let t = self.started.elapsed().as_secs_f64();
+        if self.trace {
+            let (after, hwm) = rss_mb();
+            if (after - before).abs() >= 4.0 || hwm - hwm_before >= 4.0 {
+                let app = self.app();
+                let v = &app.shared.a().view;
+                eprintln!(
+                    "trace {t:>7.1} s  {:+6.1} MB -> {after:.0} MB (peak {hwm:.0})  tab {:?}  \
+                     epoch {}  state {:?}  threads {}",
+                    after - before,
+                    app.tab,
+                    v.epochs,
+                    v.state,
+                    thread_names()
+                );
+            }
+        }
         if self.at_5min.is_none() && t >= WARM_UP_SECONDS {
             self.at_5min = Some(rss_mb());
         }
@@ -180,6 +216,7 @@ pub fn soak(seconds: f64) -> anyhow::Result<Value> {
         rss_start: rss_mb().0,
         at_5min: None,
         samples: Vec::new(),
+        trace: std::env::var_os("BOTTLENECK_SOAK_TRACE").is_some(),
     };
     let mut epochs = 0usize;
     let mut cycles = 0usize;
