@@ -142,3 +142,42 @@ fn the_autoencoder_wins_on_digits_and_loses_on_fashion() {
         "the autoencoder loses its advantage"
     );
 }
+
+/// Regression (the Fashion-MNIST soak): the sweeps, the anomaly scores and the PCA panel's test
+/// MSE held every reconstruction of the test set at once; now they go a batch at a time and
+/// must give the same numbers as the whole set decoded at once.
+#[test]
+fn measures_taken_batch_by_batch_match_the_whole_set_at_once() {
+    use bottleneck::analysis::{anomaly, compare, metrics};
+    use bottleneck::PIXELS;
+    let model = bottleneck::model::bundled::find("dense-32d")
+        .unwrap()
+        .load()
+        .unwrap();
+    let home = Dataset::embedded().unwrap();
+    let pca = Pca::fit(&home.train.images, PIXELS, 16).unwrap();
+    // More than two batches of 1,024, the last one partial.
+    let some = home.train.take(2500);
+    let images = &some.images;
+    assert_eq!(images.len(), 2500 * PIXELS);
+    let whole = model.reconstruct(images).unwrap();
+
+    let errors = anomaly::reconstruction_errors(&model, images).unwrap();
+    assert_eq!(errors, metrics::row_mse(images, &whole, PIXELS));
+    let all = model.reconstruct(&home.test.images).unwrap();
+    let mse = compare::test_mse(&model, &home).unwrap();
+    assert_eq!(mse, metrics::mse(&all, &home.test.images) as f64);
+
+    let codes = model.encode(&home.train.images).unwrap();
+    let ranges = codec::CodeRanges::fit(&codes, model.latent()).unwrap();
+    let ae = codec::autoencoder_points(&model, &ranges, images, &[4, 8], None).unwrap();
+    let pc = codec::pca_points(&pca, &home.train.images, images, &[16], &[4, 8], None).unwrap();
+    for (i, bits) in [4u8, 8].into_iter().enumerate() {
+        let at_once = codec::decode_autoencoder(&model, &ranges, images, bits).unwrap();
+        assert!((ae[i].mse - at_once.point.mse).abs() <= 1e-9, "{bits} bits");
+        assert_eq!(ae[i].bytes_per_image, at_once.point.bytes_per_image);
+        let at_once = codec::decode_pca(&pca, &home.train.images, images, 16, bits).unwrap();
+        assert!((pc[i].mse - at_once.point.mse).abs() <= 1e-9, "{bits} bits");
+    }
+    assert!(ae[1].mse < ae[0].mse && pc[1].mse < pc[0].mse);
+}

@@ -129,13 +129,17 @@ pub fn train_detector(
     Ok(Some(trainer.snapshot()?))
 }
 
-/// Reconstruction error (MSE per pixel) of each image of `images` (row-major, 784 per image).
+/// Reconstruction error (MSE per pixel) of each image of `images` (row-major, 784 per image),
+/// a batch at a time.
 pub fn reconstruction_errors(
     model: &TrainedModel,
     images: &[f32],
 ) -> Result<Vec<f32>, AnomalyError> {
-    let recon = model.reconstruct(images)?;
-    Ok(metrics::row_mse(images, &recon, crate::PIXELS))
+    let mut errors = Vec::with_capacity(images.len() / crate::PIXELS);
+    model.reconstruct_each(images, |x, recon| {
+        errors.extend(metrics::row_mse(x, recon, crate::PIXELS));
+    })?;
+    Ok(errors)
 }
 
 /// Images scored by a detector: which are anomalies, and each one's error.

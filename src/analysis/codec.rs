@@ -232,11 +232,12 @@ impl Quantizer<'_> {
 
     /// The point of `method` at this quantiser for `recon`, the decoded `images`.
     fn point(&self, method: Method, recon: &[f32], images: &[f32]) -> RdPoint {
-        let mut p = RdPoint::new(
-            method,
-            self.bytes_per_image(),
-            mean_mse(&row_mse(recon, images, PIXELS)),
-        );
+        self.point_of_errors(method, &row_mse(recon, images, PIXELS))
+    }
+
+    /// The point of `method` at this quantiser from each image's error.
+    fn point_of_errors(&self, method: Method, per_image: &[f32]) -> RdPoint {
+        let mut p = RdPoint::new(method, self.bytes_per_image(), mean_mse(per_image));
         (p.k, p.bits) = (Some(self.k()), Some(self.bits));
         p
     }
@@ -452,12 +453,31 @@ pub fn autoencoder_points(
     let mut out = Vec::new();
     for &b in bits {
         let q = ranges.quantizer(b)?;
-        let recon = ae_decode(model, &q.round_trip(&codes)?, n)?;
-        out.push(q.point(Method::Autoencoder, &recon, images));
+        // Decoded a batch at a time: only each image's error is kept.
+        let mut errors = Vec::with_capacity(n);
+        let mut matched = true;
+        model.decode_each(&q.round_trip(&codes)?, |z, recon| {
+            let (start, m) = (errors.len(), z.len() / k);
+            if recon.len() != m * PIXELS {
+                matched = false;
+                return;
+            }
+            let mut recon = recon.to_vec();
+            clamp01(&mut recon);
+            let originals = &images[start * PIXELS..(start + m) * PIXELS];
+            errors.extend(row_mse(&recon, originals, PIXELS));
+        })?;
+        if !matched || errors.len() != n {
+            return Err(CodecError::OutputMismatch);
+        }
+        out.push(q.point_of_errors(Method::Autoencoder, &errors));
         tick(control)?;
     }
     Ok(out)
 }
+
+/// Images PCA reconstructs at a time in [`pca_points`].
+const PCA_BATCH: usize = 1024;
 
 /// PCA's points: k coefficients (`ks`, clamped to the PCA's components) at each of `bits`.
 /// The ranges of each k come from `train_images`' coefficients. One step per k.
@@ -481,9 +501,16 @@ pub fn pca_points(
         let codes = pca.project(images, k);
         for &b in bits {
             let q = ranges.quantizer(b)?;
-            let mut recon = pca.reconstruct(&q.round_trip(&codes)?, k);
-            clamp01(&mut recon);
-            out.push(q.point(Method::Pca, &recon, images));
+            let back = q.round_trip(&codes)?;
+            // Reconstructed a batch at a time: only each image's error is kept.
+            let mut errors = Vec::with_capacity(n);
+            for (i, z) in back.chunks(PCA_BATCH * k).enumerate() {
+                let mut recon = pca.reconstruct(z, k);
+                clamp01(&mut recon);
+                let originals = &images[i * PCA_BATCH * PIXELS..][..recon.len()];
+                errors.extend(row_mse(&recon, originals, PIXELS));
+            }
+            out.push(q.point_of_errors(Method::Pca, &errors));
         }
         tick(control)?;
     }

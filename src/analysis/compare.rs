@@ -119,11 +119,21 @@ pub fn compare(
 
 /// Per-pixel MSE of reconstructing `data`'s test images.
 pub fn test_mse(model: &TrainedModel, data: &Dataset) -> Result<f64, CompareError> {
-    let recon = model.reconstruct(&data.test.images)?;
-    if recon.len() != data.test.images.len() {
+    let (mut sum, mut values, mut matched) = (0.0f64, 0usize, true);
+    model.reconstruct_each(&data.test.images, |x, recon| {
+        matched &= recon.len() == x.len();
+        sum += metrics::sum_sq_diff(recon, x);
+        values += x.len();
+    })?;
+    if !matched {
         return Err(CompareError::OutputMismatch);
     }
-    Ok(metrics::mse(&recon, &data.test.images) as f64)
+    // As metrics::mse over all values, without a copy of all the reconstructions.
+    Ok(if values == 0 {
+        0.0
+    } else {
+        (sum / values as f64) as f32 as f64
+    })
 }
 
 /// The linear autoencoder (the PCA vs AE panel's button): the Linear preset (no hidden layer, no

@@ -82,7 +82,8 @@ pub fn row_mse(a: &[f32], b: &[f32], dim: usize) -> Vec<f32> {
         .collect()
 }
 
-fn sum_sq_diff(a: &[f32], b: &[f32]) -> f64 {
+/// Σ (a − b)² over the common prefix, in f64.
+pub(crate) fn sum_sq_diff(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(&x, &y)| {
