@@ -48,11 +48,14 @@ impl Corruption {
     /// Corrupts row-major 28×28 `images` in place. The noise of all images comes from one
     /// generator seeded with `seed`, so the same seed gives the same noisy images.
     pub fn apply(&self, images: &mut [f32], seed: u64) {
+        self.apply_from(images, &mut ChaCha8Rng::seed_from_u64(seed));
+    }
+
+    /// [`Corruption::apply`] with noise drawn from `rng`: consecutive chunks of a set given
+    /// the same generator get the noise the whole set gets at once.
+    fn apply_from(&self, images: &mut [f32], rng: &mut ChaCha8Rng) {
         match self {
-            Corruption::Noise { kind, factor } => {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                noise::apply(*kind, *factor, images, &mut rng);
-            }
+            Corruption::Noise { kind, factor } => noise::apply(*kind, *factor, images, rng),
             Corruption::Occlusion(o) => {
                 for img in images.chunks_exact_mut(PIXELS) {
                     o.apply(img, SIDE);
@@ -267,12 +270,7 @@ fn corrupt_in_chunks<E>(
     for chunk in clean.chunks(SET_CHUNK * PIXELS) {
         noisy.clear();
         noisy.extend_from_slice(chunk);
-        match corruption {
-            Corruption::Noise { kind, factor } => {
-                noise::apply(*kind, *factor, &mut noisy, &mut rng)
-            }
-            Corruption::Occlusion(_) => corruption.apply(&mut noisy, seed),
-        }
+        corruption.apply_from(&mut noisy, &mut rng);
         each(chunk, &noisy)?;
     }
     Ok(())

@@ -46,7 +46,7 @@ pub fn rss_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The names of this process's threads other than the ever-present ones (Linux), for the trace.
+/// The names of this process's threads, each once (Linux), for the trace.
 fn thread_names() -> String {
     let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
         .into_iter()
@@ -72,7 +72,7 @@ struct Soak {
     rss_start: f64,
     at_5min: Option<(f64, f64)>,
     samples: Vec<(f64, f64)>,
-    /// `BOTTLENECK_SOAK_TRACE=1`: print every frame that moves RSS by 4 MB or more.
+    /// `BOTTLENECK_SOAK_TRACE=1`: print every frame that moves RSS or its peak by 4 MB or more.
     trace: bool,
 }
 
