@@ -36,6 +36,9 @@ use crate::data::{Dataset, DatasetSource};
 use settings::Settings;
 pub use state::{Level, Notice, Run, RunId, RunView, SessionModel, Shared};
 
+/// How often the app hands free heap memory back to the kernel.
+const TRIM_EVERY: Duration = Duration::from_secs(5);
+
 /// The activities, one tab each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -178,6 +181,8 @@ pub struct App {
     /// Startup timing has been reported (BOTTLENECK_TIMING).
     timed: bool,
     last_settings_save: Instant,
+    /// When free heap memory was last handed back ([`crate::release_free_memory`]).
+    last_trim: Instant,
 }
 
 impl App {
@@ -249,6 +254,7 @@ impl App {
             bar_layout: chrome::BarLayout::default(),
             timed: false,
             last_settings_save: Instant::now(),
+            last_trim: Instant::now(),
         }
     }
 
@@ -426,6 +432,10 @@ impl App {
         self.shared.settings.tab = self.tab;
         if let Some(r) = ui.ctx().input(|i| i.viewport().inner_rect) {
             self.shared.settings.window_size = Some([r.width(), r.height()]);
+        }
+        if self.last_trim.elapsed() > TRIM_EVERY {
+            crate::release_free_memory();
+            self.last_trim = Instant::now();
         }
         if self.last_settings_save.elapsed() > Duration::from_secs(20) {
             self.save_settings();
