@@ -7,8 +7,8 @@
 //! `VmHWM`) at the start, after five minutes and at the end, and the epochs trained.
 //! Fashion-MNIST's 60,000 training images are used when installed, else (or with
 //! `BOTTLENECK_SOAK_EMBEDDED=1`) the embedded digits. Progress goes to stderr after each cycle
-//! (resident memory, glibc's heap in use and free, the session's models and timeline
-//! snapshots, and how long handing free memory back took);
+//! (resident memory, the session's models and timeline snapshots, and how long handing free
+//! memory back took);
 //! `BOTTLENECK_SOAK_TRACE=1` also prints every frame that moves the resident memory or its peak
 //! by 4 MB or more, with the panel shown and the threads alive (how the Denoise table's and the
 //! probe's copies of the whole dataset were found).
@@ -46,22 +46,6 @@ pub fn rss_mb() -> (f64, f64) {
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// glibc's own account of its heaps in MB: (in use, held free), leaving out the blocks it maps
-/// one by one (4 MB and more: mostly the matrix library's per-thread workspaces, reserved but
-/// hardly touched). Tells live data from fragmentation when the resident memory moves (NaN off
-/// glibc).
-fn heap_mb() -> (f64, f64) {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallinfo2 only reads the allocator's counters.
-        let m = unsafe { libc::mallinfo2() };
-        let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
-        (mb(m.uordblks), mb(m.fordblks))
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    (f64::NAN, f64::NAN)
 }
 
 /// The names of this process's threads, each once (Linux), for the trace.
@@ -277,7 +261,6 @@ pub fn soak(seconds: f64) -> anyhow::Result<Value> {
         s.notice("Loaded", since)?;
         // Progress on stderr, so that --json keeps one line on stdout.
         let (rss, peak) = rss_mb();
-        let (used, free) = heap_mb();
         let trim_started = Instant::now();
         crate::release_free_memory();
         let trim_ms = trim_started.elapsed().as_secs_f64() * 1000.0;
@@ -286,8 +269,7 @@ pub fn soak(seconds: f64) -> anyhow::Result<Value> {
         let snapshots = app.shared.a().epoch_snapshots.len();
         eprintln!(
             "soak  {:>6.0} s  cycle {cycles}: {epochs} epochs, RSS {rss:.0} MB, peak {peak:.0} MB, \
-             heap {used:.0} MB in use + {free:.0} MB free, {models} session models, \
-             {snapshots} timeline snapshots, trim {trim_ms:.1} ms",
+             {models} session models, {snapshots} timeline snapshots, trim {trim_ms:.1} ms",
             s.started.elapsed().as_secs_f64()
         );
     }
