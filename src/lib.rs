@@ -47,10 +47,10 @@ pub fn tune_allocator() {
 
 /// Hands the free memory inside glibc's heaps back to the kernel (`malloc_trim`). Freed blocks
 /// under the mapping threshold stay in the heap, and the holes left between live blocks are
-/// not given back on their own: a Fashion-MNIST session's resident memory kept rising by about
-/// 11 MB per training cycle that way after everything it holds had stopped growing. The app
-/// calls this every few seconds ([`app::App`]); it takes about a millisecond. Returns whether
-/// memory was released (false off glibc).
+/// not given back on their own: the soak's resident memory kept rising by 8–11 MB per training
+/// cycle that way after everything the app holds had stopped growing. The app calls this every
+/// second ([`app::App`]); it took 3–5 ms in the Fashion-MNIST soak. Returns whether memory
+/// was released (false off glibc).
 pub fn release_free_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's heaps to the kernel.

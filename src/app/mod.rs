@@ -37,7 +37,7 @@ use settings::Settings;
 pub use state::{Level, Notice, Run, RunId, RunView, SessionModel, Shared};
 
 /// How often the app hands free heap memory back to the kernel.
-const TRIM_EVERY: Duration = Duration::from_secs(5);
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 
 /// The activities, one tab each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
