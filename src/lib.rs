@@ -49,7 +49,7 @@ pub fn tune_allocator() {
 /// under the mapping threshold stay in the heap, and the holes left between live blocks are
 /// not given back on their own: the soak's resident memory kept rising by 8–11 MB per training
 /// cycle that way after everything the app holds had stopped growing. The app calls this every
-/// second ([`app::App`]); it took 3–5 ms in the Fashion-MNIST soak. Returns whether memory
+/// second ([`app::App`]); it took 3–13 ms in the Fashion-MNIST soak. Returns whether memory
 /// was released (false off glibc).
 pub fn release_free_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
