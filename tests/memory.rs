@@ -3,10 +3,10 @@
 
 use bottleneck::cli::soak::rss_mb;
 
-/// Regression: blocks freed between live ones stayed resident in glibc's heap, and a
-/// Fashion-MNIST session's resident memory kept rising by about 11 MB per training cycle after
-/// everything it held had stopped growing. `release_free_memory` (called by the app every few
-/// seconds) must hand those holes back.
+/// Regression: blocks freed between live ones stayed resident in glibc's heap, and the soak's
+/// resident memory kept rising by 8–11 MB per training cycle after everything the app held had
+/// stopped growing. `release_free_memory` (called by the app every second) must hand those
+/// holes back.
 #[test]
 fn holes_left_in_the_heap_by_freed_blocks_go_back_to_the_kernel() {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
