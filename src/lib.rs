@@ -1,24 +1,16 @@
 //! Bottleneck: a desktop lab for autoencoders.
 //!
-//! The library holds everything that is not drawing: datasets (`data`), the autoencoder
-//! architectures and their losses (`model`), training and the worker thread (`train`),
-//! PCA and metrics (`analysis`); `linalg` holds the matrix product both `model` and `train`
-//! use, below either; `id` the identities caches are keyed on. The egui application lives in `app` and the command line
-//! in `cli`; neither is needed to script the engine.
+//! The application crate: the egui application (`app`) and the command line (`cli`, with the
+//! benches and the soak). Everything that is not drawing lives in the engine crate
+//! (`bottleneck_engine`: data, model, train, analysis, tasks), re-exported here under the same
+//! names, so `bottleneck::data` and `bottleneck_engine::data` are one module.
 
-pub mod analysis;
 pub mod app;
 pub mod cli;
-pub mod data;
-pub mod id;
-pub mod linalg;
-pub mod model;
-pub mod train;
 
-/// Side of the square images every model works on (MNIST-style 28×28).
-pub const SIDE: usize = 28;
-/// Pixels per image.
-pub const PIXELS: usize = SIDE * SIDE;
+pub use bottleneck_engine::{analysis, data, id, linalg, model, tasks, train, PIXELS, SIDE};
+#[cfg(test)]
+pub(crate) use bottleneck_engine::testing;
 
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -61,18 +53,3 @@ pub fn release_free_memory() -> bool {
     false
 }
 
-/// Helpers shared by the unit tests.
-#[cfg(test)]
-pub(crate) mod testing {
-    /// A reproducible stream of numbers spread uniformly over [-1, 1) (a 64-bit linear
-    /// congruential generator), for test data.
-    pub fn uniform(seed: u64) -> impl FnMut() -> f32 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-        }
-    }
-}

@@ -15,7 +15,7 @@ use bottleneck::app::panels::pca as pca_panel;
 use bottleneck::cli::{anomaly as cli_anomaly, Cli, Command as CliCommand};
 use bottleneck::data::Dataset;
 use bottleneck::model::TrainedModel;
-use bottleneck::train::background::RunControl;
+use bottleneck::tasks::RunControl;
 use clap::Parser;
 
 fn embedded() -> Arc<Dataset> {

@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, Receiver};
 
 use crate::app::widgets::file_picker::{self, PickMode, PickerRequest};
 use crate::data::preprocess;
-use crate::train::background::{catching, FromPanic};
+use crate::tasks::{catching, FromPanic};
 
 /// A result that will arrive later.
 pub struct Job<T> {

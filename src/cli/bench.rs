@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::harness::{app_harness, FASHION_MNIST_DIR};
 use super::BenchArgs;
 use crate::data::{Dataset, DatasetSource};
 use crate::model::{TrainConfig, Variant};
@@ -56,21 +57,6 @@ pub fn training_throughput(
         "median_ms_per_step": median * 1e3,
         "median_samples_per_sec": t.config().batch as f64 / median,
     }))
-}
-
-/// The app on the embedded digits in a 1280×800 headless harness, nothing persisted, with
-/// `setup` applied before its first frame.
-pub(super) fn app_harness(
-    setup: impl FnOnce(&mut crate::app::App) + 'static,
-) -> egui_kittest::Harness<'static, Option<crate::app::App>> {
-    let opts = crate::app::AppOptions {
-        data: Some(DatasetSource::Embedded),
-        import: None,
-        settings_path: None,
-        load_bundled: false,
-    };
-    let builder = egui_kittest::Harness::builder().with_size(egui::vec2(1280.0, 800.0));
-    crate::app::snapshot::harness(builder, opts, setup)
 }
 
 /// Frame CPU time of the whole app (Train panel visible) while its worker trains a dense AE:
@@ -298,9 +284,6 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-/// Where `latent-ui` looks for the full Fashion-MNIST (60,000 training images).
-pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// 60,000 training and 10,000 test images made from the embedded digits, each copy with light
 /// noise so that no two points coincide (the `latent-ui` stand-in for Fashion-MNIST).

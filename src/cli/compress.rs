@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::analysis::codec::{self, Method, RdPoint, SweepInput};
 use crate::analysis::Pca;
 use crate::data::{Dataset, DatasetSource};
-use crate::train::background::RunControl;
+use crate::tasks::RunControl;
 
 /// Test images measured unless `--images` says otherwise.
 pub const DEFAULT_IMAGES: usize = 2000;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::commands::load_model;
 use crate::analysis::{features, probe};
 use crate::app::panels::features::weight_tiles;
-use crate::train::background::RunControl;
+use crate::tasks::RunControl;
 
 #[derive(Args, Debug, Clone)]
 pub struct FeaturesArgs {

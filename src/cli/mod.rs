@@ -8,6 +8,7 @@ pub mod bench;
 pub mod commands;
 pub mod compress;
 pub mod features;
+pub mod harness;
 pub mod project;
 pub mod report;
 pub mod snapshot;

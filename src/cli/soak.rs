@@ -178,7 +178,7 @@ impl Soak {
 
 /// Runs the soak for about `seconds` (whole cycles: the last one finishes).
 pub fn soak(seconds: f64) -> anyhow::Result<Value> {
-    let fashion = std::path::Path::new(super::bench::FASHION_MNIST_DIR);
+    let fashion = std::path::Path::new(super::harness::FASHION_MNIST_DIR);
     let embedded = std::env::var_os("BOTTLENECK_SOAK_EMBEDDED").is_some();
     let data = match Dataset::load_dir(fashion) {
         Ok(d) if !embedded => d,
@@ -194,7 +194,7 @@ pub fn soak(seconds: f64) -> anyhow::Result<Value> {
     std::fs::create_dir_all(&dir)?;
     let model_path = dir.join("soak.safetensors");
 
-    let mut harness = super::bench::app_harness(|a| {
+    let mut harness = super::harness::app_harness(|a| {
         let mut cfg = TrainConfig::preset(Variant::Dense, 2);
         cfg.epochs = SOAK_EPOCHS;
         a.shared.settings.train = cfg;

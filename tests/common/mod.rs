@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use bottleneck::app::{App, AppOptions};
 use bottleneck::data::Dataset;
 use bottleneck::model::{TrainConfig, TrainedModel, Variant};
-use bottleneck::train::Trainer;
+
+#[path = "../../crates/engine/tests/common/mod.rs"]
+mod engine;
+pub use engine::*;
 use egui_kittest::Harness;
 
 pub type AppHarness = Harness<'static, Option<App>>;
@@ -71,17 +74,6 @@ pub fn wait_until(h: &mut AppHarness, timeout: Duration, cond: impl Fn(&App) -> 
     }
 }
 
-/// A `variant` model with code size `k`, trained `epochs` epochs on `data` (its preset otherwise).
-pub fn train_model(data: Arc<Dataset>, variant: Variant, k: usize, epochs: usize) -> TrainedModel {
-    let mut cfg = TrainConfig::preset(variant, k);
-    cfg.epochs = epochs;
-    let mut t = Trainer::new(cfg, data).unwrap();
-    while !t.is_finished() {
-        t.step().unwrap();
-    }
-    t.snapshot().unwrap()
-}
-
 /// A 2-D `variant` model trained one epoch on the embedded digits, trained once per test
 /// binary and shared by its tests.
 pub fn one_epoch_2d(variant: Variant) -> Arc<TrainedModel> {
@@ -119,97 +111,3 @@ pub fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
     h.step();
 }
 
-/// Debian's real Fashion-MNIST (60,000 + 10,000 images), or `None` with a note when the
-/// package is not installed. Under `CI` a missing copy fails the test instead: CI installs it.
-pub fn fashion_mnist_dir() -> Option<&'static std::path::Path> {
-    let dir = std::path::Path::new("/usr/share/datasets/fashion-mnist");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{} is missing: CI must install Fashion-MNIST",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "note: {} not found (apt-get install dataset-fashion-mnist), skipping this test",
-        dir.display()
-    );
-    None
-}
-
-/// A temporary folder holding an IDX dataset (train and t10k files, the same images) of `n`
-/// images made by `pixel(image, index)`, labelled by `label(image)`.
-pub fn idx_folder(
-    n: usize,
-    pixel: impl Fn(usize, usize) -> u8,
-    label: impl Fn(usize) -> u8,
-) -> tempfile::TempDir {
-    use bottleneck::data::idx;
-    let dir = tempfile::tempdir().unwrap();
-    let images = idx::IdxImages {
-        count: n,
-        rows: 28,
-        cols: 28,
-        pixels: (0..n * 784).map(|i| pixel(i / 784, i % 784)).collect(),
-    };
-    let labels: Vec<u8> = (0..n).map(label).collect();
-    for prefix in ["train", "t10k"] {
-        std::fs::write(
-            dir.path().join(format!("{prefix}-images-idx3-ubyte")),
-            idx::encode_images(&images),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join(format!("{prefix}-labels-idx1-ubyte")),
-            idx::encode_labels(&labels),
-        )
-        .unwrap();
-    }
-    dir
-}
-
-/// An image encoded as PNG bytes.
-pub fn png_bytes(img: &image::DynamicImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// A real PNG whose IHDR is patched to claim `width`×`height` (CRC fixed), with the given
-/// colour type and bit depth: a hostile header on an otherwise valid file.
-pub fn png_claiming(width: u32, height: u32, bit_depth: u8, colour: u8) -> Vec<u8> {
-    let mut png = png_bytes(&image::DynamicImage::new_luma8(4, 4));
-    assert_eq!(&png[12..16], b"IHDR");
-    png[16..20].copy_from_slice(&width.to_be_bytes());
-    png[20..24].copy_from_slice(&height.to_be_bytes());
-    png[24] = bit_depth;
-    png[25] = colour;
-    let mut crc = flate2::Crc::new();
-    crc.update(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    png
-}
-
-/// A dark "7" drawn on a light 60×80 page, off-centre.
-pub fn seven_on_paper() -> bottleneck::data::preprocess::Gray {
-    let (w, h) = (60usize, 80usize);
-    let mut pixels = vec![0.95f32; w * h];
-    for y in 10..16 {
-        for x in 30..56 {
-            pixels[y * w + x] = 0.05;
-        }
-    }
-    for y in 16..70 {
-        let x = 55 - (y - 16) / 3;
-        for dx in 0..6 {
-            pixels[y * w + x - dx] = 0.05;
-        }
-    }
-    bottleneck::data::preprocess::Gray {
-        width: w,
-        height: h,
-        pixels,
-    }
-}

@@ -24,7 +24,7 @@ use crate::app::{Level, Shared};
 use crate::data::{Dataset, Split};
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::train::background::BackgroundRun;
+use crate::tasks::BackgroundRun;
 
 pub const NORMAL_COLOR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
 pub const ANOMALY_COLOR: Color32 = Color32::from_rgb(0xD5, 0x5E, 0x00);

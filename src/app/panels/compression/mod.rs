@@ -26,7 +26,7 @@ use crate::app::{Level, Shared};
 use crate::data::{Dataset, DatasetSource};
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::train::background::BackgroundRun;
+use crate::tasks::BackgroundRun;
 
 pub use budget::SideBySide;
 
@@ -469,7 +469,7 @@ fn measure(
     pca: &Pca,
     models: Vec<(Arc<TrainedModel>, Option<Arc<CodeRanges>>)>,
     need_baseline: bool,
-    control: &crate::train::background::RunControl,
+    control: &crate::tasks::RunControl,
 ) -> Result<Measured, codec::CodecError> {
     let test = data.test.take(SUBSET);
     let mut out = Measured {
@@ -520,7 +520,7 @@ fn model_points(
     images: &[f32],
     model: &TrainedModel,
     ranges: Option<Arc<CodeRanges>>,
-    control: &crate::train::background::RunControl,
+    control: &crate::tasks::RunControl,
 ) -> Result<(Arc<CodeRanges>, Vec<RdPoint>), codec::CodecError> {
     let ranges = match ranges {
         Some(r) => r,

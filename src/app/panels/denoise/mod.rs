@@ -193,8 +193,8 @@ pub struct SetTable {
 }
 
 /// A panic while scoring shows as one failed row (the table is not computed again).
-impl crate::train::background::FromPanic for SetTable {
-    fn from_panic(p: crate::train::background::Panicked) -> Self {
+impl crate::tasks::FromPanic for SetTable {
+    fn from_panic(p: crate::tasks::Panicked) -> Self {
         SetTable {
             images: 0,
             noisy_psnr: f32::NAN,

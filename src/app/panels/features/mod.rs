@@ -28,7 +28,7 @@ use crate::app::jobs::{self, Job};
 use crate::app::Shared;
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::train::background::BackgroundRun;
+use crate::tasks::BackgroundRun;
 use crate::train::worker::RunState;
 
 pub use traversals::Base;

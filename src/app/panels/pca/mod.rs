@@ -29,7 +29,7 @@ use crate::app::{SessionModel, Shared};
 use crate::data::Dataset;
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::train::background::BackgroundRun;
+use crate::tasks::BackgroundRun;
 
 /// Test digits in the reconstruction grid (one per class first).
 pub const GRID: usize = 10;
@@ -112,8 +112,8 @@ pub struct Curve {
 
 /// A panic while computing the curve leaves it empty (nothing is plotted; it is not computed
 /// again for the same PCA).
-impl crate::train::background::FromPanic for Curve {
-    fn from_panic(_: crate::train::background::Panicked) -> Self {
+impl crate::tasks::FromPanic for Curve {
+    fn from_panic(_: crate::tasks::Panicked) -> Self {
         Curve {
             mse: Vec::new(),
             cumulative: Vec::new(),

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{metrics, AnalysisError, Pca};
 use crate::data::Dataset;
 use crate::model::{TrainConfig, TrainedModel, Variant};
-use crate::train::background::RunControl;
+use crate::tasks::RunControl;
 use crate::train::Trainer;
 
 /// Neighbours of the kNN classifier that measures how well codes separate the classes.
@@ -27,7 +27,7 @@ pub enum CompareError {
     #[error("the model's output does not match the images")]
     OutputMismatch,
     #[error(transparent)]
-    Panicked(#[from] crate::train::background::Panicked),
+    Panicked(#[from] crate::tasks::Panicked),
 }
 
 impl From<crate::train::TrainError> for CompareError {

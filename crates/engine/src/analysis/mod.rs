@@ -19,6 +19,7 @@ pub mod compare;
 pub mod denoise;
 pub mod embed;
 pub mod features;
+pub mod map_method;
 pub mod metrics;
 pub mod neighbours;
 pub mod pca;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::analysis::embed::Method;
+use crate::analysis::map_method::Method;
 use crate::analysis::neighbours::idw_mean;
 use crate::analysis::Pca;
 

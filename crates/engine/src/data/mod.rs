@@ -13,11 +13,12 @@ pub mod folder;
 pub mod idx;
 pub mod import;
 pub mod noise;
+pub mod options;
 pub mod preprocess;
 
 pub use batch::Batcher;
 pub use dataset::{Dataset, DatasetSource, Split};
-pub use import::{ImportOptions, Imported, Preprocess};
+pub use options::{ImportOptions, Imported, Preprocess};
 pub use noise::{NoiseKind, Occlusion};
 
 use std::path::PathBuf;

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::classes::MAX_CLASSES;
 use super::dataset::{stratified_split, DatasetSource, Split};
-use super::import::{file_name, ImportOptions, Imported, Preprocess, Progress, Skipped};
+use super::options::{file_name, ImportOptions, Imported, Preprocess, Progress, Skipped};
 use super::preprocess::{self, Gray};
 use super::{DataError, Dataset, Result};
 use crate::SIDE;

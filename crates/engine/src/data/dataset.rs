@@ -27,10 +27,12 @@ use super::{DataError, Result};
 
 const EMBEDDED_IMAGES: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
+    "/../..",
     "/assets/mnist-10k-images-idx3-ubyte.gz"
 ));
 const EMBEDDED_LABELS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
+    "/../..",
     "/assets/mnist-10k-labels-idx1-ubyte.gz"
 ));
 
@@ -242,12 +244,6 @@ impl Dataset {
             Dataset::from_parts(name, class_names, train, test, source),
             notes,
         ))
-    }
-
-    /// Any source with the default import options (see [`super::import::load`] for the
-    /// options, progress, notes and skipped files).
-    pub fn load(source: &DatasetSource) -> Result<Dataset> {
-        super::import::load(source, &Default::default(), None).map(|i| i.dataset)
     }
 
     /// A dataset from its parts (for the importers).

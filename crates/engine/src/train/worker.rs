@@ -257,7 +257,7 @@ impl Worker {
     fn guarded(&mut self, f: impl FnOnce(&mut Self)) {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         if let Err(payload) = r {
-            let what = crate::train::background::panic_message(&*payload);
+            let what = crate::tasks::panic_message(&*payload);
             let had_run = self.trainer.take().is_some();
             self.pending = Pending::default();
             self.set_state(RunState::Idle);

@@ -21,7 +21,7 @@ use image::{ExtendedColorType, ImageEncoder, ImageFormat};
 use super::metrics::{psnr, row_mse};
 use super::Pca;
 use crate::model::TrainedModel;
-use crate::train::background::RunControl;
+use crate::tasks::RunControl;
 use crate::{PIXELS, SIDE};
 
 /// The bit depths the sweep measures, and the only ones a [`Quantizer`] accepts.

@@ -15,7 +15,7 @@ use super::compare::KNN;
 use super::{metrics, AnalysisError, Pca};
 use crate::data::Dataset;
 use crate::model::TrainedModel;
-use crate::train::background::RunControl;
+use crate::tasks::RunControl;
 
 /// The numbers of labelled images the sweep tries before "all".
 pub const SIZES: [usize; 2] = [100, 1000];

@@ -10,7 +10,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::neighbours::knn;
-use super::tsne::{pca_start, Stopped};
+use super::map_method::Stopped;
+use super::tsne::pca_start;
 
 /// UMAP's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -105,7 +106,7 @@ pub fn umap(
     codes: &[f32],
     dim: usize,
     params: &UmapParams,
-    step: &mut super::embed::Step,
+    step: &mut super::map_method::Step,
 ) -> Result<Vec<[f32; 2]>, Stopped> {
     let n = codes.len().checked_div(dim).unwrap_or(0);
     if n < 4 {

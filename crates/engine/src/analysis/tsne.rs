@@ -40,12 +40,7 @@ impl Default for TsneParams {
     }
 }
 
-/// Why an embedding stopped before its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stopped {
-    Cancelled,
-    Failed(String),
-}
+pub use super::map_method::Stopped;
 
 struct CancelToken;
 
@@ -78,7 +73,7 @@ pub fn tsne(
     codes: &[f32],
     dim: usize,
     params: &TsneParams,
-    step: &mut super::embed::Step,
+    step: &mut super::map_method::Step,
 ) -> Result<Vec<[f32; 2]>, Stopped> {
     let n = codes.len().checked_div(dim).unwrap_or(0);
     if n < 5 {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use bottleneck::analysis::{metrics, Pca};
+use bottleneck_engine::analysis::{metrics, Pca};
 
 const PIXELS: usize = 784;
 const N_TRAIN: usize = 8000;
@@ -23,7 +23,7 @@ struct Mnist {
 
 fn gunzip(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
+        .join("../../assets")
         .join(name);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut bytes = Vec::new();

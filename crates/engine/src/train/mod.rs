@@ -6,9 +6,7 @@
 //! the same gradients several times faster: `fused` for dense models and VAEs, `fused_conv`
 //! for the convolutional autoencoder. A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
-//! `background` runs side trainings (the panels' own) on a thread, cancellable, with progress.
 
-pub mod background;
 pub mod fused;
 pub mod fused_conv;
 pub mod kernels;

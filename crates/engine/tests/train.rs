@@ -6,10 +6,10 @@ mod common;
 
 use std::sync::Arc;
 
-use bottleneck::analysis::Pca;
-use bottleneck::data::Dataset;
-use bottleneck::model::{io, Term, TrainConfig, TrainedModel, Variant};
-use bottleneck::train::{EngineChoice, TrainError, Trainer};
+use bottleneck_engine::analysis::Pca;
+use bottleneck_engine::data::Dataset;
+use bottleneck_engine::model::{io, Term, TrainConfig, TrainedModel, Variant};
+use bottleneck_engine::train::{EngineChoice, TrainError, Trainer};
 
 fn mnist() -> Arc<Dataset> {
     Arc::new(Dataset::embedded().unwrap())

@@ -4,10 +4,10 @@
 
 mod common;
 
-use bottleneck::analysis::{features, probe};
-use bottleneck::data::Dataset;
-use bottleneck::model::{bundled, Variant};
-use bottleneck::train::background::RunControl;
+use bottleneck_engine::analysis::{features, probe};
+use bottleneck_engine::data::Dataset;
+use bottleneck_engine::model::{bundled, Variant};
+use bottleneck_engine::tasks::RunControl;
 
 #[test]
 fn probe_beats_chance_and_improves_with_labels() {

@@ -9,10 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bottleneck::data::idx::{self, IdxImages};
-use bottleneck::data::preprocess::{self, Gray};
-use bottleneck::data::{DataError, Dataset, DatasetSource, Split};
-use bottleneck::{PIXELS, SIDE};
+use bottleneck_engine::data::idx::{self, IdxImages};
+use bottleneck_engine::data::preprocess::{self, Gray};
+use bottleneck_engine::data::{DataError, Dataset, DatasetSource, Split};
+use bottleneck_engine::{PIXELS, SIDE};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -141,7 +141,7 @@ fn embedded_is_deterministic_and_a_partition_of_the_file() {
     assert_eq!(a.test.labels, b.test.labels);
 
     // Train and test together are exactly the 10,000 digits of the file.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets");
     let file = idx::read_images(&root.join("mnist-10k-images-idx3-ubyte.gz")).unwrap();
     let labels = idx::read_labels(&root.join("mnist-10k-labels-idx1-ubyte.gz")).unwrap();
     assert_eq!((file.count, file.rows, file.cols), (10_000, 28, 28));
@@ -561,7 +561,7 @@ fn load_dir_resizes_images_that_are_not_28_by_28_with_a_note() {
         &idx::encode_labels(&[0, 1]),
     );
     let source = DatasetSource::Dir(dir.path().to_path_buf());
-    let imported = bottleneck::data::import::load(&source, &Default::default(), None).unwrap();
+    let imported = bottleneck_engine::data::import::load(&source, &Default::default(), None).unwrap();
     assert!(
         imported.notes.iter().any(|n| n.contains("32×32")),
         "{:?}",

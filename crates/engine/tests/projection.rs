@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use bottleneck::analysis::embed::{embed, embed_with_cap, map_projection, Method};
-use bottleneck::analysis::trust::{measure, trustworthiness};
-use bottleneck::analysis::tsne::Stopped;
-use bottleneck::data::Dataset;
+use bottleneck_engine::analysis::embed::{embed, embed_with_cap, map_projection, Method};
+use bottleneck_engine::analysis::trust::{measure, trustworthiness};
+use bottleneck_engine::analysis::tsne::Stopped;
+use bottleneck_engine::data::Dataset;
 
 fn digit_codes() -> (Vec<f32>, Vec<u8>, usize) {
     let data = Dataset::embedded().unwrap();
-    let model = bottleneck::model::bundled::find("dense-32d")
+    let model = bottleneck_engine::model::bundled::find("dense-32d")
         .unwrap()
         .load()
         .unwrap();
