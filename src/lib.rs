@@ -8,9 +8,9 @@
 pub mod app;
 pub mod cli;
 
-pub use bottleneck_engine::{analysis, data, id, linalg, model, tasks, train, PIXELS, SIDE};
 #[cfg(test)]
 pub(crate) use bottleneck_engine::testing;
+pub use bottleneck_engine::{analysis, data, id, linalg, model, tasks, train, PIXELS, SIDE};
 
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -52,4 +52,3 @@ pub fn release_free_memory() -> bool {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     false
 }
-

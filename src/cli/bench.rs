@@ -308,13 +308,13 @@ fn synthetic_dataset() -> anyhow::Result<Dataset> {
     };
     let train = grow(&base.train, 60_000);
     let test = grow(&base.test, 10_000);
-    Ok(Dataset {
-        name: "synthetic (embedded digits repeated with noise)".into(),
+    Ok(Dataset::from_parts(
+        "synthetic (embedded digits repeated with noise)".into(),
+        base.class_names,
         train,
         test,
-        identity: crate::id::Identity::new(),
-        ..base
-    })
+        base.source,
+    ))
 }
 
 /// Runs app frames headless (egui context + tessellation, no GPU) and times each one.

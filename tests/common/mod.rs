@@ -1,5 +1,7 @@
-//! Shared helpers for the egui_kittest UI tests: an app in a headless harness with its own
-//! settings folder, and waiting (in real time, stepping frames) for the worker thread.
+//! Shared helpers for the application's tests: an app in a headless egui_kittest harness with
+//! its own settings folder, waiting (in real time, stepping frames) for the worker thread, and
+//! files dropped on the window; the engine's helpers (trained models, Fashion-MNIST, files made
+//! on the fly) come from `crates/engine/tests/common` through the `engine` module.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -8,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use bottleneck::app::{App, AppOptions};
 use bottleneck::data::Dataset;
-use bottleneck::model::{TrainConfig, TrainedModel, Variant};
+use bottleneck::model::{TrainedModel, Variant};
+use egui_kittest::Harness;
 
 #[path = "../../crates/engine/tests/common/mod.rs"]
 mod engine;
 pub use engine::*;
-use egui_kittest::Harness;
 
 pub type AppHarness = Harness<'static, Option<App>>;
 
@@ -110,4 +112,3 @@ pub fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
     }
     h.step();
 }
-

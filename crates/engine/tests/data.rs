@@ -561,7 +561,8 @@ fn load_dir_resizes_images_that_are_not_28_by_28_with_a_note() {
         &idx::encode_labels(&[0, 1]),
     );
     let source = DatasetSource::Dir(dir.path().to_path_buf());
-    let imported = bottleneck_engine::data::import::load(&source, &Default::default(), None).unwrap();
+    let imported =
+        bottleneck_engine::data::import::load(&source, &Default::default(), None).unwrap();
     assert!(
         imported.notes.iter().any(|n| n.contains("32×32")),
         "{:?}",

@@ -9,8 +9,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::neighbours::knn;
 use super::map_method::Stopped;
+use super::neighbours::knn;
 use super::tsne::pca_start;
 
 /// UMAP's settings.

@@ -247,7 +247,7 @@ impl Dataset {
     }
 
     /// A dataset from its parts (for the importers).
-    pub(crate) fn from_parts(
+    pub fn from_parts(
         name: String,
         class_names: Vec<String>,
         train: Split,

@@ -7,7 +7,6 @@
 //! A folder is read as IDX when it holds MNIST-named IDX files, else as CSV when it holds
 //! CSV files, else as an image folder. A file is read as CSV.
 
-
 use super::dataset::{Dataset, DatasetSource};
 use super::{DataError, Result};
 

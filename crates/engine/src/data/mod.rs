@@ -18,8 +18,8 @@ pub mod preprocess;
 
 pub use batch::Batcher;
 pub use dataset::{Dataset, DatasetSource, Split};
-pub use options::{ImportOptions, Imported, Preprocess};
 pub use noise::{NoiseKind, Occlusion};
+pub use options::{ImportOptions, Imported, Preprocess};
 
 use std::path::PathBuf;
 

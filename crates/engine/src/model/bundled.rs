@@ -25,14 +25,14 @@ macro_rules! bundled {
             title: $title,
             weights: include_bytes!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-    "/../..",
+                "/../..",
                 "/assets/models/",
                 $key,
                 ".safetensors"
             )),
             meta: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-    "/../..",
+                "/../..",
                 "/assets/models/",
                 $key,
                 ".json"
