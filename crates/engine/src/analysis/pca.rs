@@ -12,7 +12,7 @@
 //!   matrix product inside a block and rayon across blocks.
 //!
 //! ```
-//! use bottleneck::analysis::Pca;
+//! use bottleneck_engine::analysis::Pca;
 //! // Three points on the line y = 2x, plus one off it.
 //! let data = [0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 1.0, 1.0];
 //! let pca = Pca::fit(&data, 2, 2).unwrap();
