@@ -92,8 +92,9 @@ pub const LESSONS: [Lesson; 8] = [
                error falls towards 0, its weights in the Features panel look like noise, and in the Denoise \
                panel its output keeps the noise (MSE close to the noisy input's). Now pick Denoising with the \
                same k = 784 and empty hidden layers and train again: the corruption makes copying useless, \
-               the weights become strokes and parts of digits, and most of the noise goes away. Sparse at \
-               the same size lets only a few dozen units speak and removes about half of it.",
+               the weights become strokes and parts of digits, and the noise goes down: the Denoise panel \
+               measures by how much. Sparse at the same size lets only a few units speak: train it and \
+               measure it there too.",
         variant: Variant::Linear,
         latent: 784,
         epochs: 5,
@@ -102,9 +103,11 @@ pub const LESSONS: [Lesson; 8] = [
     Lesson {
         title: "The autoencoder as a codec",
         text: "Send the 32-number code instead of the image, each number rounded to 8 bits: 32 bytes \
-               per digit, and the receiver's decoder draws it back. JPEG needs over ten times that for \
-               the same quality on digits. Now open Fashion-MNIST with \"Open another dataset…\": the \
-               digits decoder can only draw digits, while JPEG, which assumes nothing, barely changes.",
+               per digit, and the receiver's decoder draws it back. The panel measures, for this model on \
+               these digits, its quality against the smallest JPEG (size and quality) and against PCA at \
+               the same bytes (its bits spread over more components): which wins is what it shows, not \
+               what this card says. Now open Fashion-MNIST with \"Open another dataset…\" and measure \
+               again: the digits decoder can only draw digits, while JPEG assumes nothing.",
         variant: Variant::Dense,
         latent: 32,
         epochs: 10,
