@@ -25,6 +25,40 @@ const VAE: &str = concat!(
     "/assets/models/vae-2d.safetensors"
 );
 
+/// What `features` reports for a (non-VAE) model, computed directly from its codes.
+struct CodeFigures {
+    /// Per dimension: variance (over images, dividing by n), mean |z|, fraction with |z| > 0.1.
+    units: Vec<[f64; 3]>,
+    /// Dimensions whose variance is at least 1 % of the largest.
+    active_units: u64,
+    mean_abs: f64,
+}
+
+fn code_figures(model: &str) -> CodeFigures {
+    let model = bottleneck::model::io::load(std::path::Path::new(model)).unwrap();
+    let data = bottleneck::data::Dataset::embedded().unwrap();
+    let codes = model.encode(&data.test.images).unwrap();
+    let k = model.latent();
+    let n = codes.len() / k;
+    assert_eq!(n, data.test.len());
+    let units: Vec<[f64; 3]> = (0..k)
+        .map(|d| {
+            let col: Vec<f64> = (0..n).map(|i| codes[i * k + d] as f64).collect();
+            let mean = col.iter().sum::<f64>() / n as f64;
+            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            let mean_abs = col.iter().map(|v| v.abs()).sum::<f64>() / n as f64;
+            let active = col.iter().filter(|v| v.abs() > 0.1).count() as f64 / n as f64;
+            [var, mean_abs, active]
+        })
+        .collect();
+    let max = units.iter().map(|u| u[0]).fold(0.0, f64::max);
+    CodeFigures {
+        active_units: units.iter().filter(|u| u[0] >= 0.01 * max).count() as u64,
+        mean_abs: units.iter().map(|u| u[1]).sum::<f64>() / k as f64,
+        units,
+    }
+}
+
 #[test]
 fn features_reports_units_and_writes_pictures() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,14 +72,38 @@ fn features_reports_units_and_writes_pictures() {
     ]));
     let units = j["units"].as_array().unwrap();
     assert_eq!(units.len(), 32);
-    for u in units {
-        for key in ["variance", "mean_abs", "active_fraction"] {
-            assert!(u[key].as_f64().unwrap() >= 0.0, "{key} in {u}");
-        }
+    // Every figure recomputed here from the model's codes of the embedded test digits.
+    let want = code_figures(MODEL);
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1e-3),
+            "{what}: reported {got}, recomputed {want}"
+        );
+    };
+    for (d, (u, w)) in units.iter().zip(&want.units).enumerate() {
+        close(
+            u["variance"].as_f64().unwrap(),
+            w[0],
+            &format!("z{} variance", d + 1),
+        );
+        close(
+            u["mean_abs"].as_f64().unwrap(),
+            w[1],
+            &format!("z{} mean |z|", d + 1),
+        );
+        close(
+            u["active_fraction"].as_f64().unwrap(),
+            w[2],
+            &format!("z{} active fraction", d + 1),
+        );
         assert!(u.get("kl").is_none());
     }
-    assert!(j["active_units"].as_u64().unwrap() <= 32);
-    assert!(j["mean_abs_activation"].as_f64().unwrap() > 0.0);
+    assert_eq!(j["active_units"].as_u64().unwrap(), want.active_units);
+    close(
+        j["mean_abs_activation"].as_f64().unwrap(),
+        want.mean_abs,
+        "mean |z|",
+    );
     for f in ["encoder-weights.png", "traversals.png"] {
         let img = image::open(out.join(f)).unwrap();
         assert!(img.width() > 100 && img.height() > 50, "{f}");

@@ -143,7 +143,30 @@ fn empty_space_on_a_tsne_map_decodes_the_nearest_codes_weighted_and_says_so() {
     state_mut(&mut h).latent.decode_at(&map, mid);
     h.run_steps(2);
     let d = state(&h).latent.decoded.as_ref().unwrap();
-    assert_eq!(d.code, map.projection.inverse(mid));
+    // The documented rule, computed here by brute force: the 5 points nearest on the map,
+    // weighted by 1 / distance².
+    let mut near: Vec<(f32, usize)> = (0..map.points.xy.len())
+        .map(|i| (dist2(map.points.xy[i], mid).sqrt(), i))
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let near = &near[..5];
+    let total: f32 = near.iter().map(|(d, _)| 1.0 / (d * d)).sum();
+    let mut want = vec![0f32; map.k];
+    for &(d, i) in near {
+        for (w, c) in want.iter_mut().zip(map.code(i)) {
+            *w += c / (d * d) / total;
+        }
+    }
+    assert_eq!(d.code.len(), map.k);
+    for (j, (a, b)) in d.code.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "z{}: decoded {a}, weighted mean of the 5 nearest {b}",
+            j + 1
+        );
+    }
+    // A blend, not one point's code.
+    assert!(near.iter().all(|&(_, i)| map.code(i) != d.code.as_slice()));
     // On a point itself: that point's code.
     let c = map.projection.inverse(map.points.xy[10]);
     for (a, b) in c.iter().zip(map.code(10)) {
@@ -257,6 +280,12 @@ fn a_2d_vae_samples_16_codes_from_the_selected_images_posterior() {
 #[test]
 fn changing_the_pca_axes_shows_the_new_axes_not_the_measured_map() {
     let (mut h, _dir) = latent_app();
+    let pc12 = state(&h).latent.panes[0]
+        .shown
+        .as_ref()
+        .unwrap()
+        .trust
+        .unwrap();
     state_mut(&mut h).latent.comps = (0, 2);
     let ok = wait_until(&mut h, T, |a| {
         a.latent
@@ -265,13 +294,85 @@ fn changing_the_pca_axes_shows_the_new_axes_not_the_measured_map() {
             && !a.latent.working()
     });
     assert!(ok, "the map stayed on the old axes");
-    // Its own trust figures, not those of PC1 and PC2.
-    assert!(state(&h).latent.panes[0]
-        .shown
-        .as_ref()
-        .unwrap()
-        .trust
-        .is_some());
+    // Its own trust figures, not those of PC1 and PC2: recomputed here by brute force on the
+    // points shown (PC1 and PC3) and the codes.
+    let a = state(&h);
+    let map = a.latent.map().unwrap().clone();
+    let shown = a.latent.panes[0].shown.as_ref().unwrap().trust.unwrap();
+    let (acc, tw) = brute_force_trust(&map.codes, map.k, &map.points.xy, &map.points.labels);
+    eprintln!("PC1/PC2 {pc12:?}; PC1/PC3 shown {shown:?}, brute force 5-NN {acc}, T {tw}");
+    assert_eq!(shown.points, 2000);
+    // (Within a few points of 2,000: equal distances may be ordered either way.)
+    assert!(
+        (shown.knn_accuracy_2d - acc).abs() <= 0.002,
+        "shown 5-NN accuracy {} vs {acc} on PC1/PC3",
+        shown.knn_accuracy_2d
+    );
+    assert!(
+        (shown.trustworthiness - tw).abs() <= 1e-3,
+        "shown trustworthiness {} vs {tw} on PC1/PC3",
+        shown.trustworthiness
+    );
+    // The old axes' figures would not pass the checks above.
+    assert!(
+        (pc12.knn_accuracy_2d - acc).abs() > 0.01 || (pc12.trustworthiness - tw).abs() > 0.01,
+        "PC1/PC2 and PC1/PC3 give the same figures: {pc12:?}"
+    );
+}
+
+fn dist2(a: [f32; 2], b: [f32; 2]) -> f32 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
+/// Leave-one-out 5-NN accuracy of `labels` on the map (majority vote, a tie going to the tied
+/// class whose member is nearest) and trustworthiness with 5 neighbours (Venna and Kaski:
+/// 1 − 2 / (n k (2n − 3k − 1)) Σ over map neighbours that are not code neighbours of their
+/// rank in the code minus k), both by sorting all distances.
+fn brute_force_trust(codes: &[f32], k: usize, xy: &[[f32; 2]], labels: &[u8]) -> (f32, f32) {
+    const K: usize = 5;
+    let n = xy.len();
+    let code_dist = |i: usize, j: usize| -> f32 {
+        let (a, b) = (&codes[i * k..(i + 1) * k], &codes[j * k..(j + 1) * k]);
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    };
+    let mut correct = 0usize;
+    let mut penalty = 0f64;
+    for i in 0..n {
+        let mut on_map: Vec<(f32, usize)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (dist2(xy[i], xy[j]), j))
+            .collect();
+        on_map.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let map_nb: Vec<usize> = on_map[..K].iter().map(|x| x.1).collect();
+        let mut votes = [0usize; 256];
+        for &j in &map_nb {
+            votes[labels[j] as usize] += 1;
+        }
+        let best = *votes.iter().max().unwrap();
+        let vote = map_nb
+            .iter()
+            .map(|&j| labels[j])
+            .find(|&l| votes[l as usize] == best);
+        correct += usize::from(vote == Some(labels[i]));
+        let mut in_code: Vec<(f32, usize)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (code_dist(i, j), j))
+            .collect();
+        in_code.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut rank = vec![0usize; n];
+        for (r, &(_, j)) in in_code.iter().enumerate() {
+            rank[j] = r + 1;
+        }
+        penalty += map_nb
+            .iter()
+            .map(|&j| rank[j])
+            .filter(|&r| r > K)
+            .map(|r| (r - K) as f64)
+            .sum::<f64>();
+    }
+    let (nf, kf) = (n as f64, K as f64);
+    let tw = 1.0 - 2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0)) * penalty;
+    (correct as f32 / n as f32, tw as f32)
 }
 
 /// Before the fix, the 2× re-render always drew the PCA map, whatever the panel showed.

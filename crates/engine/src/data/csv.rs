@@ -1,8 +1,10 @@
 //! CSV datasets in the common (Kaggle) layout: one image per row, the label first (a whole
 //! number 0–255), then the pixels row by row (784 for 28×28; any square count is accepted and
 //! resized to 28×28 with a note), values 0–255 or 0–1 (0–1 when no value exceeds 1), with or
-//! without a header row (a first row whose first cell is not a number). Cells are separated by
-//! commas; spaces and double quotes around a cell are ignored.
+//! without a header row (a first row whose first cell is not a number). The text is read by the
+//! `csv` crate: cells separated by commas, optionally quoted (`"12"`), lines ending in `\n`,
+//! `\r\n` or `\r`, a UTF-8 byte-order mark ignored (so a headerless file saved with one keeps
+//! its first image); blank lines are skipped and spaces around a cell ignored.
 //!
 //! A file holding both splits is divided 80/20 (stratified, fixed: the same rows give the same
 //! split as the same images read from IDX). A pair `NAME_train.csv` / `NAME_test.csv` (also
@@ -42,33 +44,98 @@ fn bad(path: &Path, message: String) -> DataError {
     }
 }
 
-/// One cell without surrounding spaces and quotes.
+/// One cell without surrounding spaces and quotes (a quote the CSV reader left in place, as in
+/// `1, "3"`).
 fn cell(raw: &str) -> &str {
     raw.trim().trim_matches('"').trim()
 }
 
-/// Parses a CSV file's text (see the module docs). `path` names the file in errors.
-pub fn parse(text: &str, path: &Path) -> Result<CsvImages> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty())
-        .peekable();
-    let mut header = false;
-    if let Some(&(_, first)) = lines.peek() {
-        let first_cell = cell(first.split(',').next().unwrap_or(""));
-        if first_cell.parse::<f64>().is_err() {
-            header = true;
-            lines.next();
+/// Records of a CSV text, each with the line it starts on (1-based; a line ends at `\n`, `\r\n`
+/// or a lone `\r`). Reading, quoting and line ends are the `csv` crate's; blank lines and lines
+/// of spaces are skipped.
+struct Records<'a> {
+    text: &'a str,
+    reader: ::csv::Reader<&'a [u8]>,
+    record: ::csv::StringRecord,
+    /// Byte offset and line of the last record's start, so lines are counted once.
+    counted: (usize, usize),
+}
+
+impl<'a> Records<'a> {
+    fn new(text: &'a str) -> Self {
+        // A byte-order mark is not part of the first cell (csv-core drops it too; stripping it
+        // here keeps the byte offsets below relative to `text`).
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        Records {
+            text,
+            reader,
+            record: ::csv::StringRecord::new(),
+            counted: (0, 1),
         }
     }
+
+    /// The line of the record starting at or after byte `from` (past any empty lines).
+    fn line_at(&mut self, from: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let from = from.clamp(self.counted.0, bytes.len());
+        let start = from
+            + bytes[from..]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        let span = &bytes[self.counted.0..start];
+        let breaks = span
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && span.get(i + 1) != Some(&b'\n')))
+            .count();
+        self.counted = (start, self.counted.1 + breaks);
+        self.counted.1
+    }
+
+    /// The next record that is not blank, with its line; `Err` names the line the reader
+    /// stopped on.
+    fn next_record(
+        &mut self,
+    ) -> std::result::Result<Option<(usize, &::csv::StringRecord)>, String> {
+        loop {
+            let before = self.reader.position().byte() as usize;
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {}
+                Err(e) => {
+                    let line = self.line_at(before);
+                    return Err(format!("line {line}: {e}"));
+                }
+            }
+            let from = self.record.position().map_or(before, |p| p.byte() as usize);
+            let line = self.line_at(from);
+            let blank = self.record.len() == 1 && self.record[0].trim().is_empty();
+            if !blank {
+                return Ok(Some((line, &self.record)));
+            }
+        }
+    }
+}
+
+/// Parses a CSV file's text (see the module docs). `path` names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<CsvImages> {
+    let mut records = Records::new(text);
+    let mut header = false;
     let mut width = None;
     let mut values: Vec<f32> = Vec::new();
     let mut labels = Vec::new();
     let mut max_value = 0.0f32;
-    for (line, text) in lines {
-        let cells: Vec<&str> = text.split(',').collect();
+    while let Some((line, cells)) = records.next_record().map_err(|m| bad(path, m))? {
+        let first = cell(cells.get(0).unwrap_or(""));
+        if width.is_none() && !header && first.parse::<f64>().is_err() {
+            header = true;
+            continue;
+        }
         let w = *width.get_or_insert(cells.len());
         if w == cells.len() && labels.is_empty() {
             let n = w.saturating_sub(1);
@@ -93,7 +160,7 @@ pub fn parse(text: &str, path: &Path) -> Result<CsvImages> {
                 ),
             ));
         }
-        let label_text = cell(cells[0]);
+        let label_text = first;
         let label = label_text.parse::<u8>().map_err(|_| {
             bad(
                 path,
@@ -104,7 +171,7 @@ pub fn parse(text: &str, path: &Path) -> Result<CsvImages> {
             )
         })?;
         labels.push(label);
-        for (col, raw) in cells[1..].iter().enumerate() {
+        for (col, raw) in cells.iter().skip(1).enumerate() {
             let c = cell(raw);
             let v: f32 = c.parse().map_err(|_| {
                 bad(

@@ -33,8 +33,16 @@ pub fn fashion_mnist_dir() -> Option<&'static std::path::Path> {
             dir.display()
         );
     }
-    eprintln!(
-        "note: {} not found (apt-get install dataset-fashion-mnist), skipping this test",
+    // Written to the process's stderr directly: libtest captures `eprintln!` of a passing
+    // test, and a skip must be seen in the test output.
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {} not found (apt-get install dataset-fashion-mnist)",
         dir.display()
     );
     None
@@ -113,4 +121,45 @@ pub fn seven_on_paper() -> bottleneck_engine::data::preprocess::Gray {
         height: h,
         pixels,
     }
+}
+
+/// ROC AUC by its definition, for checking the app's: the fraction of (anomalous, normal)
+/// pairs whose anomalous member has the higher score (ties count half), NaN scores left out.
+pub fn pairwise_auc(scores: &[f32], anomalous: &[bool]) -> f64 {
+    let of = |want: bool| -> Vec<f32> {
+        scores
+            .iter()
+            .zip(anomalous)
+            .filter(|(s, &a)| a == want && !s.is_nan())
+            .map(|(&s, _)| s)
+            .collect()
+    };
+    let (pos, neg) = (of(true), of(false));
+    let mut wins = 0f64;
+    for p in &pos {
+        for n in &neg {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (pos.len() * neg.len()) as f64
+}
+
+/// Precision and recall of "anomalous when score >= threshold", by counting.
+pub fn counted_precision_recall(scores: &[f32], anomalous: &[bool], threshold: f32) -> (f64, f64) {
+    let flagged = |want: bool| {
+        scores
+            .iter()
+            .zip(anomalous)
+            .filter(|(&s, &a)| a == want && s >= threshold)
+            .count() as f64
+    };
+    let (tp, fp) = (flagged(true), flagged(false));
+    let positives = anomalous.iter().filter(|&&a| a).count() as f64;
+    (tp / (tp + fp), tp / positives)
 }
