@@ -1,16 +1,17 @@
 //! The one cache of "the result for this key, or the task computing it" (a key is what the
 //! result depends on, e.g. the model snapshot, dataset and PCA ids). It holds at most one
-//! running task, the last value and the last error, each with its key, so that a result for
-//! one key is never taken for another's.
+//! running task, the last value and, when the last result was an error, that error, each with
+//! its key, so that a result for one key is never taken for another's.
 
 use super::Task;
 
-/// The result of slow work for one key at a time: the task computing it, the last value and
-/// the last error, each with its key.
+/// The result of slow work for one key at a time: the task computing it, the last value, and
+/// the last error (kept until a value arrives), each with its key.
 ///
 /// Each frame, call [`Keyed::get_or_start`] with the key of what is shown: it collects a
 /// finished result and starts the work when nothing is known for that key. A key whose work
-/// failed is not tried again until [`Keyed::clear`] (the error is shown instead).
+/// failed is not tried again while its error is the last result (the error is shown
+/// instead); a later value, for any key, clears the error.
 ///
 /// When the key changes while a task runs for the old one: a task that can be cancelled
 /// ([`Task::spawn_controlled`]) is cancelled and dropped at once (its result is never used)
@@ -23,8 +24,6 @@ pub struct Keyed<K, V, E = String> {
     error: Option<(K, E)>,
     /// Counts the results collected (a view redraws what it derived when it changes).
     generation: u64,
-    /// The last result collected was an error.
-    last_failed: bool,
 }
 
 impl<K, V, E> Default for Keyed<K, V, E> {
@@ -34,7 +33,6 @@ impl<K, V, E> Default for Keyed<K, V, E> {
             value: None,
             error: None,
             generation: 0,
-            last_failed: false,
         }
     }
 }
@@ -44,9 +42,8 @@ impl<K: PartialEq, V, E> Keyed<K, V, E> {
         Self::default()
     }
 
-    /// Collects the running task's result if it is ready: a value replaces the last value (and
-    /// clears an error for the same key), an error becomes the last error. True when a result
-    /// arrived.
+    /// Collects the running task's result if it is ready: a value replaces the last value and
+    /// clears the error, an error becomes the error. True when a result arrived.
     pub fn poll(&mut self) -> bool {
         let Some(r) = self.task.as_ref().and_then(|(_, t)| t.poll()) else {
             return false;
@@ -54,12 +51,9 @@ impl<K: PartialEq, V, E> Keyed<K, V, E> {
         let Some((key, _)) = self.task.take() else {
             return false;
         };
-        self.last_failed = r.is_err();
         match r {
             Ok(v) => {
-                if self.error.as_ref().is_some_and(|(k, _)| *k == key) {
-                    self.error = None;
-                }
+                self.error = None;
                 self.value = Some((key, v));
             }
             Err(e) => self.error = Some((key, e)),
@@ -114,14 +108,13 @@ impl<K: PartialEq, V, E> Keyed<K, V, E> {
 
     /// The last result collected, value or error, whatever its key.
     pub fn last(&self) -> Option<(&K, Result<&V, &E>)> {
-        if self.last_failed {
-            self.error.as_ref().map(|(k, e)| (k, Err(e)))
-        } else {
-            self.value.as_ref().map(|(k, v)| (k, Ok(v)))
+        match &self.error {
+            Some((k, e)) => Some((k, Err(e))),
+            None => self.value.as_ref().map(|(k, v)| (k, Ok(v))),
         }
     }
 
-    /// The last error, whatever its key.
+    /// The error, whatever its key, while it is the last result.
     pub fn latest_error(&self) -> Option<(&K, &E)> {
         self.error.as_ref().map(|(k, e)| (k, e))
     }
@@ -161,7 +154,6 @@ impl<K: PartialEq, V, E> Keyed<K, V, E> {
         self.task = None;
         self.value = None;
         self.error = None;
-        self.last_failed = false;
     }
 }
 
@@ -221,10 +213,11 @@ mod tests {
         // Not started again for the same key.
         assert_eq!(cache.get_or_start("a", || panic!("retried")), None);
         assert!(!cache.is_running());
-        // A value for the key clears its error.
-        cache.clear();
+        // A value (for any key) clears the error: a is tried again.
+        settle(&mut cache, "b", || Task::spawn("b", None, || Ok(2)));
+        assert_eq!(cache.error(&"a"), None);
         settle(&mut cache, "a", || Task::spawn("a", None, || Ok(3)));
-        assert_eq!((cache.get(&"a"), cache.error(&"a")), (Some(&3), None));
+        assert_eq!((cache.get(&"a"), cache.last()), (Some(&3), Some((&"a", Ok(&3)))));
     }
 
     #[test]
