@@ -326,6 +326,40 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_codes_never_make_neighbours() {
+        // Five 2-D points: #1 has an infinite coordinate, #2 a NaN.
+        let pts = [0.0, 0.0, f32::INFINITY, 0.0, f32::NAN, 1.0, 1.0, 0.0, 2.0, 0.0];
+        let nb = knn(&pts, &pts, 2, 4, true);
+        let ids = |q| nb.row(q).map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(ids(0), vec![3, 4]);
+        assert_eq!(ids(3), vec![0, 4]);
+        assert!(ids(1).is_empty() && ids(2).is_empty());
+        assert!(nb.dist.iter().all(|d| d.is_finite() || *d == f32::INFINITY));
+        // The classifier follows the same rule: from (0.9, 0) the five "nearest" are the three
+        // finite points, one vote each, and the nearest of them (#3) wins the tie.
+        let labels = [0, 1, 2, 3, 4];
+        assert_eq!(
+            crate::analysis::metrics::knn_predict(&pts, &labels, &[0.9, 0.0], 2, 5),
+            vec![3]
+        );
+    }
+
+    #[test]
+    fn the_classifier_votes_over_the_same_neighbours() {
+        let mut rnd = crate::testing::uniform(9);
+        let dim = 4;
+        let train: Vec<f32> = (0..2500 * dim).map(|_| rnd()).collect();
+        let test: Vec<f32> = (0..300 * dim).map(|_| rnd()).collect();
+        let labels: Vec<u8> = (0..2500).map(|i| (i * 7 % 10) as u8).collect();
+        let nb = knn(&train, &test, dim, 1, false);
+        let predicted = crate::analysis::metrics::knn_predict(&train, &labels, &test, dim, 1);
+        for (q, p) in predicted.iter().enumerate() {
+            let (i, _) = nb.row(q).next().expect("a neighbour");
+            assert_eq!(*p, labels[i]);
+        }
+    }
+
+    #[test]
     fn idw_of_an_exact_hit_is_that_point() {
         assert_eq!(idw_weights(&[0.0, 1.0]), vec![1.0, 0.0]);
         let w = idw_weights(&[1.0, 2.0]);
