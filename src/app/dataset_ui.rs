@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::jobs::{self, DialogKind, Job};
+use super::jobs::{self, DialogKind, Task};
 use super::{Level, Shared};
 use crate::data::folder::{self, PreviewItem, Scan};
 use crate::data::import::{self, Imported, Kind, Progress, Skipped};
@@ -26,7 +26,7 @@ pub struct Preview {
     /// The options the shown pictures were prepared with.
     shown_options: Option<ImportOptions>,
     items: Vec<(PreviewItem, egui::TextureHandle, egui::TextureHandle)>,
-    job: Option<Job<Vec<PreviewItem>>>,
+    job: Option<Task<Vec<PreviewItem>>>,
 }
 
 impl Preview {
@@ -37,15 +37,15 @@ impl Preview {
 }
 
 /// A running import: its result, its progress and the options it uses.
-type Loading = (Job<Result<Imported, String>>, Arc<Progress>, ImportOptions);
+type Loading = (Task<Result<Imported, String>>, Arc<Progress>, ImportOptions);
 
 /// What `kind_of` found for a chosen path (and the scan of an image folder).
 type Probe = Result<(Kind, Option<Scan>), String>;
 
 #[derive(Default)]
 pub struct DatasetUi {
-    dialog: Option<Job<Vec<PathBuf>>>,
-    probe: Option<Job<Probe>>,
+    dialog: Option<Task<Vec<PathBuf>>>,
+    probe: Option<Task<Probe>>,
     probe_path: Option<PathBuf>,
     pub preview: Option<Preview>,
     load: Option<Loading>,
@@ -181,9 +181,9 @@ impl DatasetUi {
     pub fn open_path(&mut self, shared: &Shared, path: PathBuf) {
         let p = path.clone();
         self.probe_path = Some(path);
-        self.probe = Some(Job::spawn(
+        self.probe = Some(crate::app::jobs::spawn(
             "dataset-probe",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 let source = DatasetSource::Dir(p.clone());
                 let kind = import::kind_of(&source).map_err(|e| e.to_string())?;
@@ -199,7 +199,7 @@ impl DatasetUi {
     fn start_load(&mut self, shared: &Shared, path: PathBuf, options: ImportOptions) {
         let progress = Arc::new(Progress::default());
         let p2 = progress.clone();
-        let job = Job::spawn("dataset", Some(shared.egui.clone()), move || {
+        let job = crate::app::jobs::spawn("dataset", &shared.egui, move || {
             import::load(&DatasetSource::Dir(path), &options, Some(&p2)).map_err(|e| e.to_string())
         });
         self.load = Some((job, progress, options));
@@ -309,7 +309,7 @@ impl DatasetUi {
         if pv.job.is_none() && pv.shown_options != Some(pv.options) {
             let (scan, options) = (pv.scan.clone(), pv.options);
             pv.shown_options = Some(options);
-            pv.job = Some(Job::spawn("import-preview", Some(ctx.clone()), move || {
+            pv.job = Some(crate::app::jobs::spawn("import-preview", &ctx, move || {
                 folder::preview(&scan, &options, PREVIEW_COUNT)
             }));
         }

@@ -10,7 +10,7 @@ use crossbeam_channel::{bounded, Receiver};
 use egui::ColorImage;
 
 use super::{Level, Shared, Tab};
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Task};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportKind {
@@ -41,10 +41,10 @@ impl ExportKind {
 pub struct Exporter {
     /// What the open dialog is for.
     pending: Option<(ExportKind, Tab)>,
-    dialog: Option<Job<Vec<PathBuf>>>,
+    dialog: Option<Task<Vec<PathBuf>>>,
     /// A screenshot requested for this path and panel rectangle (in points).
     shot: Option<(Receiver<Arc<ColorImage>>, PathBuf, egui::Rect)>,
-    write: Option<Job<Result<Vec<PathBuf>, String>>>,
+    write: Option<Task<Result<Vec<PathBuf>, String>>>,
     /// The CSV of a panel-made export, written once a path is chosen (`None`: not measured).
     text: Option<String>,
     /// The map the Latent space panel shows (t-SNE or UMAP), for the 2× re-render.
@@ -138,9 +138,9 @@ impl Exporter {
                     lesson: None,
                     projection: self.projection.filter(|_| tab == Tab::Latent),
                 };
-                self.write = Some(Job::spawn(
+                self.write = Some(crate::app::jobs::spawn(
                     "export-2x",
-                    Some(shared.egui.clone()),
+                    &shared.egui,
                     move || {
                         let img = crate::app::snapshot::render(&req).map_err(|e| e.to_string())?;
                         img.save(&path)
@@ -212,9 +212,9 @@ impl Exporter {
             shared.notify(Level::Warning, format!("There is no {what} yet: {hint}."));
             return;
         }
-        self.write = Some(Job::spawn(
+        self.write = Some(crate::app::jobs::spawn(
             "export-csv",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 let mut written = Vec::new();
                 for (p, text) in &files {
@@ -241,9 +241,9 @@ impl Exporter {
                 let (_, path, rect) = self.shot.take().expect("checked");
                 let ppp = shared.egui.pixels_per_point();
                 let cropped = crop(&img, rect, ppp);
-                self.write = Some(Job::spawn(
+                self.write = Some(crate::app::jobs::spawn(
                     "export-png",
-                    Some(shared.egui.clone()),
+                    &shared.egui,
                     move || {
                         let [w, h] = cropped.size;
                         let bytes: Vec<u8> =

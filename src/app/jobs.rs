@@ -8,63 +8,29 @@
 
 use std::path::PathBuf;
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::bounded;
 
 use crate::app::widgets::file_picker::{self, PickMode, PickerRequest};
 use crate::data::preprocess;
-use crate::tasks::{catching, FromPanic};
+use crate::tasks::{panic_message, FromPanic, Waker};
+pub use crate::tasks::{take_done, Task};
 
-/// A result that will arrive later.
-pub struct Job<T> {
-    rx: Receiver<T>,
-    pub name: String,
+/// The app's name for a [`Task`] (one type: the engine's).
+pub type Job<T> = Task<T>;
+
+/// A waker that asks egui to repaint (the task's result is drawn on the next frame).
+pub fn repaint(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    Waker::new(move || ctx.request_repaint())
 }
 
-impl<T: FromPanic + Send + 'static> Job<T> {
-    /// Runs `f` on a new named thread; `ctx` (if any) is asked to repaint when it finishes.
-    pub fn spawn(
-        name: &str,
-        ctx: Option<egui::Context>,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Job<T> {
-        let (tx, rx) = bounded(1);
-        let thread_name = format!("bottleneck-{name}");
-        let spawned = std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                let r = catching(f);
-                let _ = tx.send(r);
-                if let Some(c) = ctx {
-                    c.request_repaint();
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("bottleneck: cannot start a background thread for {name}: {e}");
-        }
-        Job {
-            rx,
-            name: name.into(),
-        }
-    }
-}
-
-impl<T> Job<T> {
-    /// The result, once (later calls return `None`).
-    pub fn poll(&self) -> Option<T> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Waits for the result (tests only: the UI never waits).
-    pub fn wait(self) -> Option<T> {
-        self.rx.recv().ok()
-    }
-}
-
-/// Polls an optional job: returns its result and clears the slot when it is done.
-pub fn take_done<T>(slot: &mut Option<Job<T>>) -> Option<T> {
-    let r = slot.as_ref()?.poll()?;
-    *slot = None;
-    Some(r)
+/// Runs `f` on a thread named `bottleneck-{name}`; `ctx` repaints when the result is ready.
+pub fn spawn<T: FromPanic + Send + 'static>(
+    name: &str,
+    ctx: &egui::Context,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Task<T> {
+    Task::spawn(name, Some(repaint(ctx)), f)
 }
 
 /// What a file dialog is for.
@@ -86,9 +52,9 @@ const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 /// Shown atop the in-app picker when no system dialog can be shown.
 pub const NO_NATIVE_DIALOG: &str = "No system file dialog is available here (it needs a \
      desktop portal or zenity), so Bottleneck shows its own.";
-/// Shown atop the in-app picker when the system dialog returned at once without an answer.
-pub const NATIVE_DIALOG_FAILED: &str = "The system file dialog did not open (no desktop \
-     portal or zenity answered), so Bottleneck shows its own.";
+/// Shown atop the in-app picker when the system dialog failed (its backend broke down).
+pub const NATIVE_DIALOG_FAILED: &str = "The system file dialog failed, so Bottleneck shows \
+     its own.";
 
 /// Whether a system dialog can be expected: a D-Bus session (for the desktop portal) or
 /// `zenity` on the PATH. `BOTTLENECK_FILE_PICKER=builtin` forces the in-app picker and
@@ -144,55 +110,61 @@ pub fn builtin_dialog(
     kind: DialogKind,
     ctx: &egui::Context,
     suggested_name: &str,
-) -> Job<Vec<PathBuf>> {
+) -> Task<Vec<PathBuf>> {
     let (tx, rx) = bounded(1);
     file_picker::request(
         ctx,
         picker_request(kind, suggested_name, NO_NATIVE_DIALOG, tx),
     );
-    Job {
-        rx,
-        name: "file-dialog".into(),
-    }
+    Task::from_channel(rx)
 }
 
-/// Opens a native dialog on its own thread (rfd's blocking dialog would freeze the UI).
-/// An empty result means the user cancelled. Where no native dialog can be shown, or the
-/// native one returns nothing within a second (it failed to open), the in-app picker
-/// ([`file_picker`]) is shown instead, saying why, and answers through the same job.
+/// Opens a system dialog on its own thread (rfd's blocking dialog would freeze the UI). An
+/// empty answer means the user cancelled, however quickly: it never opens another dialog.
+/// Where no system dialog can be shown ([`native_dialogs_available`]), or the system one
+/// fails (its backend breaks down: a panic in rfd), the in-app picker ([`file_picker`]) is
+/// shown instead, saying why, and answers through the same job.
 pub fn file_dialog(
     kind: DialogKind,
     ctx: &egui::Context,
     suggested_name: &str,
-) -> Job<Vec<PathBuf>> {
+) -> Task<Vec<PathBuf>> {
     if !native_dialogs_available() {
         return builtin_dialog(kind, ctx, suggested_name);
     }
+    dialog_with(kind, ctx, suggested_name, native_dialog)
+}
+
+/// [`file_dialog`] with the system dialog `native` (tests pass a fake one).
+fn dialog_with(
+    kind: DialogKind,
+    ctx: &egui::Context,
+    suggested_name: &str,
+    native: impl FnOnce(DialogKind, &str) -> Vec<PathBuf> + Send + 'static,
+) -> Task<Vec<PathBuf>> {
     let suggested = suggested_name.to_string();
     let (tx, rx) = bounded(1);
     let ctx = ctx.clone();
     let spawned = std::thread::Builder::new()
         .name("bottleneck-file-dialog".into())
         .spawn(move || {
-            let started = std::time::Instant::now();
-            let paths: Vec<PathBuf> = catching(|| native_dialog(kind, &suggested));
-            if paths.is_empty() && started.elapsed() < std::time::Duration::from_secs(1) {
-                file_picker::request(
-                    &ctx,
-                    picker_request(kind, &suggested, NATIVE_DIALOG_FAILED, tx),
-                );
-            } else {
-                let _ = tx.send(paths);
-                ctx.request_repaint();
+            let answer =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| native(kind, &suggested)));
+            match answer {
+                Ok(paths) => {
+                    let _ = tx.send(paths);
+                    ctx.request_repaint();
+                }
+                Err(payload) => {
+                    let note = format!("{NATIVE_DIALOG_FAILED} ({})", panic_message(&*payload));
+                    file_picker::request(&ctx, picker_request(kind, &suggested, &note, tx));
+                }
             }
         });
     if let Err(e) = spawned {
         eprintln!("bottleneck: cannot start a background thread for a file dialog: {e}");
     }
-    Job {
-        rx,
-        name: "file-dialog".into(),
-    }
+    Task::from_channel(rx)
 }
 
 /// rfd's blocking dialog for `kind`.
@@ -264,8 +236,8 @@ pub struct Picture {
 }
 
 /// Reads, decodes and preprocesses a picture on a background thread.
-pub fn load_picture(source: PictureSource, ctx: &egui::Context) -> Job<Result<Picture, String>> {
-    Job::spawn("picture", Some(ctx.clone()), move || {
+pub fn load_picture(source: PictureSource, ctx: &egui::Context) -> Task<Result<Picture, String>> {
+    spawn("picture", ctx, move || {
         let (path, gray) = match source {
             PictureSource::Path(p) => {
                 let g = preprocess::load(&p);
@@ -297,4 +269,59 @@ pub fn load_picture(source: PictureSource, ctx: &egui::Context) -> Job<Result<Pi
             blank,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// The job's answer, or `None` when none came within a few seconds.
+    fn answer(job: &Task<Vec<PathBuf>>) -> Option<Vec<PathBuf>> {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Some(r) = job.poll() {
+                return Some(r);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn a_quick_cancel_opens_no_other_dialog() {
+        let ctx = egui::Context::default();
+        // The user cancels the system dialog at once: an empty answer within a second.
+        let job = dialog_with(DialogKind::OpenModel, &ctx, "", |_, _| Vec::new());
+        assert_eq!(answer(&job), Some(Vec::new()), "the cancel is the answer");
+        assert!(
+            file_picker::take_request(&ctx).is_none(),
+            "no in-app picker after a cancel"
+        );
+    }
+
+    #[test]
+    fn a_failed_system_dialog_falls_back_to_the_picker() {
+        let ctx = egui::Context::default();
+        let job = dialog_with(DialogKind::SaveCsv, &ctx, "codes.csv", |_, _| {
+            panic!("no portal")
+        });
+        let t = Instant::now();
+        let req = loop {
+            if let Some(r) = file_picker::take_request(&ctx) {
+                break r;
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "no picker opened");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let note = req.note.clone().unwrap_or_default();
+        assert!(
+            note.starts_with(NATIVE_DIALOG_FAILED) && note.contains("no portal"),
+            "{note}"
+        );
+        assert_eq!(req.suggested, "codes.csv");
+        req.reply.send(vec![PathBuf::from("/tmp/x.csv")]).unwrap();
+        assert_eq!(answer(&job), Some(vec![PathBuf::from("/tmp/x.csv")]));
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analysis::Pca;
-use crate::app::jobs::{self, Job};
+use crate::app::jobs::{self, Task};
 use crate::app::settings::Settings;
 use crate::app::{classroom, Tab};
 use crate::data::Dataset;
@@ -476,7 +476,7 @@ pub struct Shared {
     pub pca: Option<Arc<Pca>>,
     /// Wall time of fitting `pca`.
     pub pca_fit_seconds: Option<f64>,
-    pca_job: Option<Job<Result<(Pca, f64), String>>>,
+    pca_job: Option<Task<Result<(Pca, f64), String>>>,
     /// PCA test MSE by k, computed on demand.
     pca_mse: HashMap<usize, f64>,
     pub settings: Settings,
@@ -654,7 +654,7 @@ impl Shared {
         self.pca_fit_seconds = None;
         self.pca_mse.clear();
         let data = self.data.clone();
-        self.pca_job = Some(Job::spawn("pca", Some(self.egui.clone()), move || {
+        self.pca_job = Some(crate::app::jobs::spawn("pca", &self.egui, move || {
             let started = Instant::now();
             Pca::fit(&data.train.images, crate::PIXELS, 100)
                 .map(|p| (p, started.elapsed().as_secs_f64()))

@@ -1,14 +1,18 @@
-//! A cancellable background run: work on a named thread that reports progress (steps done of
-//! a total) and stops when asked, with its result polled once it is ready. Used for the
-//! trainings the UI panels start beside the main run (the PCA panel's linear autoencoder, the
-//! Anomaly panel's detector); no UI in here: whoever spawns it says how to be woken.
-//! A panic in the work becomes its result through [`FromPanic`] (an error, for a `Result`),
-//! never a run that silently never finishes.
+//! Work on background threads: the one task type ([`Task`]) every slow computation of the
+//! engine and the app runs as (a named thread, a bounded channel for its one result, a panic
+//! caught and turned into that result through [`FromPanic`], so nothing waits forever), with an
+//! optional progress and cancel control ([`RunControl`]), and the one cache of "the result for
+//! this key, or the task computing it" the panels keep ([`Keyed`], in `tasks/keyed.rs`).
+//! No UI in here: whoever spawns a task says how to be woken when it is done ([`Waker`], e.g.
+//! a closure asking egui to repaint).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
+
+mod keyed;
+pub use keyed::Keyed;
 
 /// Work on a background thread panicked: the panic's message, in place of the result.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +71,7 @@ struct Counters {
     cancel: AtomicBool,
 }
 
-/// The run's progress counters and cancel flag, shared by the work and its owner.
+/// A task's progress counters and cancel flag, shared by the work and its owner.
 #[derive(Clone, Debug, Default)]
 pub struct RunControl(Arc<Counters>);
 
@@ -101,56 +105,140 @@ impl RunControl {
     }
 }
 
-/// Work running on its own thread. Dropping it cancels the work (which then ends at its next
-/// check; its result is discarded).
-pub struct BackgroundRun<T> {
-    control: RunControl,
-    rx: Receiver<T>,
+/// Called on the task's thread once its result is ready (e.g. to ask the UI to repaint).
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
+
+impl Waker {
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Waker(Arc::new(wake))
+    }
+
+    pub fn wake(&self) {
+        (self.0)()
+    }
 }
 
-impl<T: FromPanic + Send + 'static> BackgroundRun<T> {
-    /// Runs `work` on a thread named `bottleneck-{name}` with `total` steps to do (the work may
-    /// change it with [`RunControl::report`]); `on_done` is called after the result is ready
-    /// (e.g. to ask the UI to repaint).
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
+}
+
+/// A result that will arrive later: work running on its own thread (or an answer someone else
+/// sends, [`Task::from_channel`]). Dropping it cancels the work (which then ends at its next
+/// check, if it checks; its result is discarded).
+pub struct Task<T> {
+    control: RunControl,
+    rx: Receiver<T>,
+    controlled: bool,
+}
+
+impl<T: FromPanic + Send + 'static> Task<T> {
+    /// Runs `work` on a thread named `bottleneck-{name}`; `waker` (if any) is called once the
+    /// result is ready.
     pub fn spawn(
         name: &str,
+        waker: Option<Waker>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Self {
+        let mut task = Self::start(name, 0, waker, move |_| work());
+        task.controlled = false;
+        task
+    }
+
+    /// [`Task::spawn`] for work that reports progress and stops when asked: `work` gets the
+    /// task's [`RunControl`], with `total` steps to do (the work may change it with
+    /// [`RunControl::report`]).
+    pub fn spawn_controlled(
+        name: &str,
         total: usize,
-        on_done: impl FnOnce() + Send + 'static,
+        waker: Option<Waker>,
+        work: impl FnOnce(&RunControl) -> T + Send + 'static,
+    ) -> Self {
+        Self::start(name, total, waker, work)
+    }
+
+    fn start(
+        name: &str,
+        total: usize,
+        waker: Option<Waker>,
         work: impl FnOnce(&RunControl) -> T + Send + 'static,
     ) -> Self {
         let control = RunControl::default();
         control.report(0, total);
         let (tx, rx) = bounded(1);
         let c = control.clone();
+        let tx_here = tx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("bottleneck-{name}"))
             .spawn(move || {
                 let _ = tx.send(catching(|| work(&c)));
-                on_done();
+                if let Some(w) = waker {
+                    w.wake();
+                }
             });
         if let Err(e) = spawned {
-            eprintln!("bottleneck: cannot start a background thread for {name}: {e}");
+            // No thread, no work: the result says so at once instead of never arriving.
+            let why = format!("cannot start a background thread for {name}: {e}");
+            let _ = tx_here.send(T::from_panic(Panicked(why)));
         }
-        Self { control, rx }
+        Task {
+            control,
+            rx,
+            controlled: true,
+        }
     }
 }
 
-impl<T> BackgroundRun<T> {
+impl<T> Task<T> {
+    /// A task whose result someone else sends on `rx` (e.g. the answer of a dialog).
+    pub fn from_channel(rx: Receiver<T>) -> Self {
+        Task {
+            control: RunControl::default(),
+            rx,
+            controlled: false,
+        }
+    }
+
     /// The result, once it is ready (later calls return `None`).
     pub fn poll(&self) -> Option<T> {
         self.rx.try_recv().ok()
     }
 
-    /// (steps done, steps in all).
+    /// Waits for the result (tests and the command line; the UI never waits). `None` when
+    /// nobody will ever send one.
+    pub fn wait(self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+
+    /// (steps done, steps in all); (0, 0) for work without a control.
     pub fn progress(&self) -> (usize, usize) {
         self.control.progress()
     }
+
+    /// Asks the work to stop (work spawned without a control never looks).
+    pub fn cancel(&self) {
+        self.control.cancel();
+    }
+
+    /// Whether the work was given a [`RunControl`] (and so can be cancelled).
+    pub fn is_controlled(&self) -> bool {
+        self.controlled
+    }
 }
 
-impl<T> Drop for BackgroundRun<T> {
+impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         self.control.cancel();
     }
+}
+
+/// Polls an optional task: returns its result and clears the slot when it is done.
+pub fn take_done<T>(slot: &mut Option<Task<T>>) -> Option<T> {
+    let r = slot.as_ref()?.poll()?;
+    *slot = None;
+    Some(r)
 }
 
 #[cfg(test)]
@@ -159,17 +247,12 @@ mod tests {
 
     #[test]
     fn reports_progress_and_result() {
-        let run = BackgroundRun::spawn(
-            "test",
-            3,
-            || {},
-            |c| {
-                for _ in 0..3 {
-                    c.step();
-                }
-                Ok::<u8, String>(7)
-            },
-        );
+        let run = Task::spawn_controlled("test", 3, None, |c| {
+            for _ in 0..3 {
+                c.step();
+            }
+            Ok::<u8, String>(7)
+        });
         let r = loop {
             if let Some(r) = run.poll() {
                 break r;
@@ -183,8 +266,8 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_error_result() {
-        let run: BackgroundRun<Result<u8, String>> =
-            BackgroundRun::spawn("test-panic", 1, || {}, |_| panic!("boom at step 3"));
+        let run: Task<Result<u8, String>> =
+            Task::spawn("test-panic", None, || panic!("boom at step 3"));
         let r = loop {
             if let Some(r) = run.poll() {
                 break r;
@@ -201,19 +284,40 @@ mod tests {
     #[test]
     fn dropping_cancels() {
         let (tx, rx) = bounded(1);
-        let run = BackgroundRun::spawn(
-            "test",
-            0,
-            || {},
-            move |c| {
-                while !c.is_cancelled() {
-                    std::thread::yield_now();
-                }
-                let _ = tx.send(());
-            },
-        );
+        let run = Task::spawn_controlled("test", 0, None, move |c| {
+            while !c.is_cancelled() {
+                std::thread::yield_now();
+            }
+            let _ = tx.send(());
+        });
         drop(run);
         rx.recv_timeout(std::time::Duration::from_secs(10))
             .expect("the work saw the cancel");
+    }
+
+    #[test]
+    fn the_waker_is_called_after_the_result_is_ready() {
+        let (tx, rx) = bounded(1);
+        let task = Task::spawn(
+            "test-wake",
+            Some(Waker::new(move || {
+                let _ = tx.try_send(());
+            })),
+            || vec![1u8],
+        );
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("woken");
+        assert_eq!(task.poll(), Some(vec![1]));
+        assert!(!task.is_controlled());
+    }
+
+    #[test]
+    fn a_task_from_a_channel_answers_what_is_sent() {
+        let (tx, rx) = bounded(1);
+        let mut slot = Some(Task::from_channel(rx));
+        assert_eq!(take_done(&mut slot), None);
+        tx.send(5u8).unwrap();
+        assert_eq!(take_done(&mut slot), Some(5));
+        assert!(slot.is_none());
     }
 }

@@ -17,14 +17,13 @@ use egui_plot::{
 
 use crate::analysis::anomaly::{self, DetectorSettings, Scored};
 use crate::analysis::metrics;
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Task};
 use crate::app::panels::pca::denser_x_labels;
 use crate::app::widgets;
 use crate::app::{Level, Shared};
 use crate::data::{Dataset, Split};
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::tasks::BackgroundRun;
 
 pub const NORMAL_COLOR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
 pub const ANOMALY_COLOR: Color32 = Color32::from_rgb(0xD5, 0x5E, 0x00);
@@ -65,7 +64,7 @@ type OtherOutcome = Result<(Option<OtherData>, Scored), String>;
 
 /// The detector training in the background (cancelled when dropped).
 struct TrainRun {
-    run: BackgroundRun<TrainOutcome>,
+    run: Task<TrainOutcome>,
     settings: DetectorSettings,
     train_images: usize,
     data: Id,
@@ -93,8 +92,8 @@ pub struct AnomalyPanel {
     pub detector: Option<Detector>,
     pub other: Option<OtherData>,
     pub other_scored: Option<Arc<Scored>>,
-    other_dialog: Option<Job<Vec<PathBuf>>>,
-    other_job: Option<Job<OtherOutcome>>,
+    other_dialog: Option<Task<Vec<PathBuf>>>,
+    other_job: Option<Task<OtherOutcome>>,
     pub view: View,
     pub threshold: f32,
     threshold_key: Option<u64>,
@@ -288,9 +287,9 @@ impl AnomalyPanel {
                         if let Some(o) = &self.other {
                             let (test, split) = (shared.data.test.clone(), o.test.clone());
                             let normal = settings.normal.clone();
-                            self.other_job = Some(Job::spawn(
+                            self.other_job = Some(crate::app::jobs::spawn(
                                 "anomaly-ood",
-                                Some(shared.egui.clone()),
+                                &shared.egui,
                                 move || {
                                     anomaly::score_ood(&model, &test, &normal, &split)
                                         .map(|s| (None, s))
@@ -345,10 +344,10 @@ impl AnomalyPanel {
         let train_images = data.train.filter_classes(&settings.normal).len();
         self.error = None;
         self.run = Some(TrainRun {
-            run: BackgroundRun::spawn(
+            run: Task::spawn_controlled(
                 "anomaly-train",
                 0,
-                move || ctx.request_repaint(),
+                Some(crate::app::jobs::repaint(&ctx)),
                 move |control| {
                     let started = Instant::now();
                     let model = anomaly::train_detector(&s, &data, |done, all| {
@@ -388,9 +387,9 @@ impl AnomalyPanel {
         };
         let (model, normal) = (d.model.clone(), d.settings.normal.clone());
         let test = shared.data.test.clone();
-        self.other_job = Some(Job::spawn(
+        self.other_job = Some(crate::app::jobs::spawn(
             "anomaly-ood",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 let other = Dataset::load(&crate::data::DatasetSource::Dir(dir.clone()))
                     .map_err(|e| format!("Cannot open dataset {}: {e}", dir.display()))?;

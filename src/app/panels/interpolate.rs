@@ -11,7 +11,7 @@ use egui::{Color32, Stroke, TextureHandle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::app::jobs::{self, load_picture, DialogKind, Job, Picture, PictureSource};
+use crate::app::jobs::{self, load_picture, DialogKind, Picture, PictureSource, Task};
 use crate::app::panels::latent::{LatentMap, MapRequest, MapSource, SplitChoice};
 use crate::app::widgets;
 use crate::app::widgets::draw_target;
@@ -154,8 +154,8 @@ pub struct InterpolatePanel {
     strip_key: Option<StripKey>,
     tex_strip: Option<TextureHandle>,
     tex_fade_strip: Option<TextureHandle>,
-    picture_job: Option<(Which, Job<Result<Picture, String>>)>,
-    open_dialog: Option<(Which, Job<Vec<PathBuf>>)>,
+    picture_job: Option<(Which, Task<Result<Picture, String>>)>,
+    open_dialog: Option<(Which, Task<Vec<PathBuf>>)>,
     pub message: Option<String>,
     rng: ChaCha8Rng,
 }

@@ -16,7 +16,7 @@ use egui_plot::{
     ColorConflictHandling, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoints, Points,
 };
 
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Task};
 use crate::app::widgets;
 use crate::app::{Level, Run, RunId, RunView, Shared};
 use crate::id::Id;
@@ -41,8 +41,8 @@ pub struct TrainPanel {
     grid_key: Option<(Option<Id>, Id, Option<Option<Id>>)>,
     /// Terms hidden from the plot.
     hidden_terms: BTreeSet<Term>,
-    save_dialog: Option<Job<Vec<PathBuf>>>,
-    load_dialog: Option<Job<Vec<PathBuf>>>,
+    save_dialog: Option<Task<Vec<PathBuf>>>,
+    load_dialog: Option<Task<Vec<PathBuf>>>,
     form_error: Option<String>,
     /// The reconstructions currently shown (row-major 16 × 784), for tests.
     pub shown_recon: Option<Vec<f32>>,

@@ -9,10 +9,6 @@
 //! bug upstream, and hiding it would be worse), while NaN scores in the ranking metrics are
 //! skipped.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
-use rayon::prelude::*;
-
 /// The PSNR reported for a perfect reconstruction (mse = 0), and the ceiling of every PSNR.
 ///
 /// A finite cap keeps JSON reports and plots sane; 99 dB is an MSE of about 1.3e-10 on [0, 1]
@@ -123,11 +119,6 @@ pub fn knn_accuracy(
     (correct as f64 / predicted.len() as f64) as f32
 }
 
-/// Test rows handled by one rayon task in [`knn_predict`].
-const KNN_TEST_BLOCK: usize = 128;
-/// Train rows per distance block (the block of dot products is TEST × TRAIN f32s).
-const KNN_TRAIN_BLOCK: usize = 1024;
-
 /// k-nearest-neighbour predictions for each whole row of `test` (Euclidean distance in `dim`
 /// dimensions), against the first `min(train rows, train_labels.len())` training rows.
 ///
@@ -135,12 +126,10 @@ const KNN_TRAIN_BLOCK: usize = 1024;
 ///   whose member is nearest. Neighbours at equal distance are ordered by training index.
 /// * `k` is clamped to `1..=n_train`.
 /// * Returns an empty vector when `dim` is 0 or there is no training row.
-/// * A NaN distance (NaN in a code) never makes a neighbour; a test row with no finite
-///   distance at all is predicted as label 0.
-///
-/// Squared distances are ‖a‖² + ‖b‖² − 2a·b (both sets first centred on the training mean, for
-/// accuracy), with the dot products computed by faer's matrix product in blocks of test and
-/// training rows; rayon spreads the test blocks over the cores, and memory stays bounded.
+/// * Non-finite codes follow the rule of the one neighbour search,
+///   [`neighbours::search`](super::neighbours::search): a distance that is not finite (NaN or
+///   infinite in a code) never makes a neighbour; a test row with no finite distance at all is
+///   predicted as label 0.
 pub fn knn_predict(
     train: &[f32],
     train_labels: &[u8],
@@ -152,135 +141,18 @@ pub fn knn_predict(
         return Vec::new();
     }
     let n_train = (train.len() / dim).min(train_labels.len());
-    let n_test = test.len() / dim;
     if n_train == 0 {
         return Vec::new();
     }
     let k = k.clamp(1, n_train);
     let labels = &train_labels[..n_train];
-
-    // Centre both sets on the training mean: distances are unchanged, norms smaller.
-    let mut mean = vec![0f64; dim];
-    for row in train[..n_train * dim].chunks_exact(dim) {
-        for (m, &x) in mean.iter_mut().zip(row) {
-            *m += x as f64;
-        }
-    }
-    // A NaN or infinite code would poison every centred row: centre that column on 0 instead.
-    let mean: Vec<f32> = mean
-        .iter()
-        .map(|&m| (m / n_train as f64) as f32)
-        .map(|m| if m.is_finite() { m } else { 0.0 })
-        .collect();
-    let centre = |rows: &[f32]| -> Vec<f32> {
-        let mut out = rows.to_vec();
-        for row in out.chunks_exact_mut(dim) {
-            for (x, &m) in row.iter_mut().zip(&mean) {
-                *x -= m;
-            }
-        }
-        out
-    };
-    let train = centre(&train[..n_train * dim]);
-    let test = centre(&test[..n_test * dim]);
-    let train_norms = squared_norms(&train, dim);
-
-    let mut predicted = vec![0u8; n_test];
-    predicted
-        .par_chunks_mut(KNN_TEST_BLOCK)
-        .zip(test.par_chunks(KNN_TEST_BLOCK * dim))
-        .for_each(|(out, block)| {
-            let rows = out.len();
-            let norms = squared_norms(block, dim);
-            let mut nearest = Nearest::new(rows, k);
-            let mut dots = vec![0f32; rows * KNN_TRAIN_BLOCK.min(n_train)];
-            let a = MatRef::from_row_major_slice(block, rows, dim);
-            for start in (0..n_train).step_by(KNN_TRAIN_BLOCK) {
-                let cols = KNN_TRAIN_BLOCK.min(n_train - start);
-                let rhs = MatRef::from_row_major_slice(
-                    &train[start * dim..(start + cols) * dim],
-                    cols,
-                    dim,
-                );
-                let dst = MatMut::from_row_major_slice_mut(&mut dots[..rows * cols], rows, cols);
-                matmul(dst, Accum::Replace, a, rhs.transpose(), 1.0, Par::Seq);
-                let rn = &train_norms[start..start + cols];
-                for (i, &an) in norms.iter().enumerate() {
-                    let g = &dots[i * cols..(i + 1) * cols];
-                    let mut worst = nearest.worst(i);
-                    for (j, (&gj, &bn)) in g.iter().zip(rn).enumerate() {
-                        let d = an + bn - 2.0 * gj;
-                        // False for NaN: a NaN distance is never a neighbour.
-                        if d < worst {
-                            // Rounding can make a squared distance slightly negative.
-                            worst = nearest.insert(i, d.max(0.0), (start + j) as u32);
-                        }
-                    }
-                }
-            }
-            for (i, p) in out.iter_mut().enumerate() {
-                *p = vote(nearest.row(i), labels);
-            }
-        });
-    predicted
-}
-
-fn squared_norms(rows: &[f32], dim: usize) -> Vec<f32> {
-    rows.chunks_exact(dim)
-        .map(|r| r.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() as f32)
+    let nb = super::neighbours::search(&train[..n_train * dim], test, dim, k, |_| None);
+    (0..nb.len())
+        .map(|q| {
+            let row: Vec<u32> = nb.row(q).map(|(i, _)| i as u32).collect();
+            vote(&row, labels)
+        })
         .collect()
-}
-
-/// The k best (distance, index) pairs of each row of a block, sorted by distance then index.
-/// Unfilled slots hold +∞.
-struct Nearest {
-    k: usize,
-    dist: Vec<f32>,
-    index: Vec<u32>,
-    len: Vec<usize>,
-}
-
-impl Nearest {
-    fn new(rows: usize, k: usize) -> Self {
-        Nearest {
-            k,
-            dist: vec![f32::INFINITY; rows * k],
-            index: vec![0; rows * k],
-            len: vec![0; rows],
-        }
-    }
-
-    /// The distance a candidate for `row` must beat (+∞ until the row holds k neighbours).
-    fn worst(&self, row: usize) -> f32 {
-        self.dist[row * self.k + self.k - 1]
-    }
-
-    /// Inserts training row `index` at squared distance `d` (finite, not NaN) into `row`, and
-    /// returns the new [`Nearest::worst`]. Indices arrive in increasing order, so an equal
-    /// distance never displaces an earlier neighbour.
-    fn insert(&mut self, row: usize, d: f32, index: u32) -> f32 {
-        let k = self.k;
-        let len = self.len[row];
-        let dist = &mut self.dist[row * k..(row + 1) * k];
-        let idx = &mut self.index[row * k..(row + 1) * k];
-        if len == k && d >= dist[k - 1] {
-            return dist[k - 1];
-        }
-        let mut pos = len.min(k - 1);
-        while pos > 0 && d < dist[pos - 1] {
-            dist[pos] = dist[pos - 1];
-            idx[pos] = idx[pos - 1];
-            pos -= 1;
-        }
-        dist[pos] = d;
-        idx[pos] = index;
-        self.len[row] = (len + 1).min(k);
-        dist[k - 1]
-    }
-
-    fn row(&self, row: usize) -> &[u32] {
-        &self.index[row * self.k..row * self.k + self.len[row]]
-    }
 }
 
 /// Majority label of the neighbours (nearest first); a tie goes to the tied class met first.

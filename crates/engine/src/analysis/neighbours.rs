@@ -9,9 +9,6 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Queries per block (each block holds `QUERY_BLOCK × n` squared distances).
-const QUERY_BLOCK: usize = 64;
-
 /// The `k` nearest reference rows of each query row: `index[q * k + j]` is the j-th nearest
 /// (by distance, then index) at Euclidean distance `dist[q * k + j]`. Rows with fewer than `k`
 /// candidates are padded with `u32::MAX` at +∞.
@@ -42,23 +39,35 @@ impl Neighbours {
     }
 }
 
+/// Query rows per block, and the unit rayon spreads over the cores.
+const QUERY_BLOCK: usize = 128;
+/// Reference rows per block of dot products (a block holds `QUERY_BLOCK × REF_BLOCK` f32s, so
+/// memory stays bounded however many references there are).
+const REF_BLOCK: usize = 1024;
+
 fn squared_norms(rows: &[f32], dim: usize) -> Vec<f32> {
     rows.chunks_exact(dim)
         .map(|r| r.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() as f32)
         .collect()
 }
 
-fn column_mean(rows: &[f32], dim: usize) -> Vec<f32> {
-    let n = rows.len() / dim.max(1);
-    let mut mean = vec![0f64; dim];
+/// The mean of each column over its finite values (0 for a column with none), so that a NaN
+/// or infinite code does not poison the centring of every other row.
+fn finite_column_mean(rows: &[f32], dim: usize) -> Vec<f32> {
+    let mut sum = vec![0f64; dim];
+    let mut count = vec![0usize; dim];
     for row in rows.chunks_exact(dim) {
-        for (m, &x) in mean.iter_mut().zip(row) {
+        for ((s, c), &x) in sum.iter_mut().zip(count.iter_mut()).zip(row) {
             if x.is_finite() {
-                *m += x as f64;
+                *s += x as f64;
+                *c += 1;
             }
         }
     }
-    mean.iter().map(|&m| (m / n.max(1) as f64) as f32).collect()
+    sum.iter()
+        .zip(&count)
+        .map(|(&s, &c)| if c == 0 { 0.0 } else { (s / c as f64) as f32 })
+        .collect()
 }
 
 fn centred(rows: &[f32], dim: usize, mean: &[f32]) -> Vec<f32> {
@@ -71,6 +80,42 @@ fn centred(rows: &[f32], dim: usize, mean: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The whole rows of `refs` and `queries`, both centred on the references' finite column mean
+/// (distances are unchanged, norms smaller: ‖a‖² + ‖b‖² − 2a·b loses less to rounding), with
+/// the references' squared norms.
+struct Centred {
+    refs: Vec<f32>,
+    queries: Vec<f32>,
+    ref_norms: Vec<f32>,
+}
+
+impl Centred {
+    fn new(refs: &[f32], queries: &[f32], dim: usize) -> Self {
+        let n = refs.len() / dim;
+        let m = queries.len() / dim;
+        let mean = finite_column_mean(&refs[..n * dim], dim);
+        let refs = centred(&refs[..n * dim], dim, &mean);
+        let queries = centred(&queries[..m * dim], dim, &mean);
+        let ref_norms = squared_norms(&refs, dim);
+        Centred {
+            refs,
+            queries,
+            ref_norms,
+        }
+    }
+}
+
+/// Squared distance from the products: rounding can make it slightly negative (clamped to 0);
+/// NaN stays NaN.
+fn squared_distance(query_norm: f32, ref_norm: f32, dot: f32) -> f32 {
+    let d = query_norm + ref_norm - 2.0 * dot;
+    if d < 0.0 {
+        0.0
+    } else {
+        d
+    }
+}
+
 /// Calls `f(q, row)` for every query `q` with its squared distances to every reference row
 /// (`row[j]`, NaN where a row holds NaN), in parallel blocks. `f` must be thread-safe; the
 /// rows of one block are handed over in order.
@@ -78,20 +123,13 @@ pub fn for_each_distance_row<F>(refs: &[f32], queries: &[f32], dim: usize, f: F)
 where
     F: Fn(usize, &[f32]) + Sync,
 {
-    if dim == 0 {
+    if dim == 0 || refs.len() < dim || queries.len() < dim {
         return;
     }
-    let n = refs.len() / dim;
-    let m = queries.len() / dim;
-    if n == 0 || m == 0 {
-        return;
-    }
-    let mean = column_mean(&refs[..n * dim], dim);
-    let refs = centred(&refs[..n * dim], dim, &mean);
-    let queries = centred(&queries[..m * dim], dim, &mean);
-    let ref_norms = squared_norms(&refs, dim);
-    let rhs = MatRef::from_row_major_slice(&refs, n, dim);
-    queries
+    let c = Centred::new(refs, queries, dim);
+    let n = c.ref_norms.len();
+    let rhs = MatRef::from_row_major_slice(&c.refs, n, dim);
+    c.queries
         .par_chunks(QUERY_BLOCK * dim)
         .enumerate()
         .for_each(|(b, block)| {
@@ -103,9 +141,8 @@ where
             matmul(dst, Accum::Replace, a, rhs.transpose(), 1.0, Par::Seq);
             for (i, row) in d.chunks_exact_mut(n).enumerate() {
                 let qn = norms[i];
-                for (x, &rn) in row.iter_mut().zip(&ref_norms) {
-                    // Rounding can make a squared distance slightly negative.
-                    *x = (qn + rn - 2.0 * *x).max(0.0);
+                for (x, &rn) in row.iter_mut().zip(&c.ref_norms) {
+                    *x = squared_distance(qn, rn, *x);
                 }
                 f(b * QUERY_BLOCK + i, row);
             }
@@ -113,10 +150,10 @@ where
 }
 
 /// The `k` nearest rows of `refs` to each row of `queries`. With `exclude_self`, the queries
-/// are the references themselves and each row is not its own neighbour. NaN distances never
-/// make a neighbour.
+/// are the references themselves and each row is not its own neighbour. See [`search`] for
+/// the rules (ties, non-finite codes).
 pub fn knn(refs: &[f32], queries: &[f32], dim: usize, k: usize, exclude_self: bool) -> Neighbours {
-    knn_excluding(refs, queries, dim, k, |q| exclude_self.then_some(q))
+    search(refs, queries, dim, k, |q| exclude_self.then_some(q))
 }
 
 /// The `k` nearest other points to each of the points `rows` (indices into `points`).
@@ -125,11 +162,24 @@ pub fn knn_of_rows(points: &[f32], dim: usize, rows: &[usize], k: usize) -> Neig
         .iter()
         .flat_map(|&i| points[i * dim..(i + 1) * dim].iter().copied())
         .collect();
-    knn_excluding(points, &queries, dim, k, |q| Some(rows[q]))
+    search(points, &queries, dim, k, |q| Some(rows[q]))
 }
 
-/// [`knn`] where query `q` may not have reference `skip(q)` as a neighbour.
-fn knn_excluding(
+/// The one exact neighbour search (brute force) behind [`knn`], [`knn_of_rows`] and the kNN
+/// classifier of `metrics::knn_predict`: the `k` nearest reference rows of each query row,
+/// where query `q` may not have reference `skip(q)` as a neighbour.
+///
+/// * Neighbours are ordered by distance, then by reference index (an equal distance never
+///   puts a later reference before an earlier one).
+/// * **Non-finite codes:** a squared distance that is not finite (NaN, or ±∞ from an infinite
+///   or overflowing code) never makes a neighbour; a query with no finite distance at all has
+///   no neighbours (its row is padding only). The centring uses each column's finite values.
+/// * `k` is at least 1; rows with fewer than `k` candidates are padded (`u32::MAX` at +∞).
+///
+/// Squared distances are ‖a‖² + ‖b‖² − 2a·b (both sets centred first), the dot products by
+/// faer's matrix product in blocks of queries and references; rayon spreads the query blocks
+/// over the cores, and memory stays bounded.
+pub fn search(
     refs: &[f32],
     queries: &[f32],
     dim: usize,
@@ -140,34 +190,83 @@ fn knn_excluding(
     let k = k.max(1);
     let mut index = vec![u32::MAX; m * k];
     let mut dist = vec![f32::INFINITY; m * k];
-    {
-        let slots: Vec<std::sync::Mutex<(&mut [u32], &mut [f32])>> = index
-            .chunks_exact_mut(k)
-            .zip(dist.chunks_exact_mut(k))
-            .map(std::sync::Mutex::new)
-            .collect();
-        for_each_distance_row(refs, queries, dim, |q, row| {
-            let own = skip(q);
-            let mut cand: Vec<(f32, u32)> = row
-                .iter()
-                .enumerate()
-                .filter(|&(j, d)| !d.is_nan() && own != Some(j))
-                .map(|(j, &d)| (d, j as u32))
-                .collect();
-            let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-            if cand.len() > k {
-                cand.select_nth_unstable_by(k - 1, cmp);
-                cand.truncate(k);
+    if m == 0 || refs.len() < dim {
+        return Neighbours { k, index, dist };
+    }
+    let c = Centred::new(refs, queries, dim);
+    let n = c.ref_norms.len();
+    index
+        .par_chunks_mut(QUERY_BLOCK * k)
+        .zip(dist.par_chunks_mut(QUERY_BLOCK * k))
+        .zip(c.queries.par_chunks(QUERY_BLOCK * dim))
+        .enumerate()
+        .for_each(|(b, ((index, dist), block))| {
+            let rows = block.len() / dim;
+            let norms = squared_norms(block, dim);
+            let mut best = Best { k, index, dist };
+            let mut dots = vec![0f32; rows * REF_BLOCK.min(n)];
+            let a = MatRef::from_row_major_slice(block, rows, dim);
+            for start in (0..n).step_by(REF_BLOCK) {
+                let cols = REF_BLOCK.min(n - start);
+                let rhs = MatRef::from_row_major_slice(
+                    &c.refs[start * dim..(start + cols) * dim],
+                    cols,
+                    dim,
+                );
+                let dst = MatMut::from_row_major_slice_mut(&mut dots[..rows * cols], rows, cols);
+                matmul(dst, Accum::Replace, a, rhs.transpose(), 1.0, Par::Seq);
+                let rn = &c.ref_norms[start..start + cols];
+                for (i, &qn) in norms.iter().enumerate() {
+                    let own = skip(b * QUERY_BLOCK + i);
+                    let g = &dots[i * cols..(i + 1) * cols];
+                    let mut worst = best.worst(i);
+                    for (j, (&gj, &bn)) in g.iter().zip(rn).enumerate() {
+                        let d = squared_distance(qn, bn, gj);
+                        // False for NaN and +∞: those never make a neighbour.
+                        if d < worst && own != Some(start + j) {
+                            worst = best.insert(i, d, (start + j) as u32);
+                        }
+                    }
+                }
             }
-            cand.sort_unstable_by(cmp);
-            let mut slot = slots[q].lock().unwrap_or_else(|e| e.into_inner());
-            for (j, (d, i)) in cand.into_iter().enumerate() {
-                slot.0[j] = i;
-                slot.1[j] = d.sqrt();
+            for d in best.dist.iter_mut() {
+                *d = d.sqrt();
             }
         });
-    }
     Neighbours { k, index, dist }
+}
+
+/// The k best (squared distance, index) pairs of each query row of one block, sorted by
+/// distance then index; unfilled slots hold `u32::MAX` at +∞.
+struct Best<'a> {
+    k: usize,
+    index: &'a mut [u32],
+    dist: &'a mut [f32],
+}
+
+impl Best<'_> {
+    /// The distance a candidate for `row` must beat (+∞ until the row holds k neighbours).
+    fn worst(&self, row: usize) -> f32 {
+        self.dist[row * self.k + self.k - 1]
+    }
+
+    /// Inserts reference `index` at squared distance `d` (finite, below [`Best::worst`]) into
+    /// `row`, and returns the new worst. References arrive in increasing order, so an equal
+    /// distance never displaces an earlier neighbour.
+    fn insert(&mut self, row: usize, d: f32, index: u32) -> f32 {
+        let k = self.k;
+        let dist = &mut self.dist[row * k..(row + 1) * k];
+        let idx = &mut self.index[row * k..(row + 1) * k];
+        let mut pos = k - 1;
+        while pos > 0 && d < dist[pos - 1] {
+            dist[pos] = dist[pos - 1];
+            idx[pos] = idx[pos - 1];
+            pos -= 1;
+        }
+        dist[pos] = d;
+        idx[pos] = index;
+        dist[k - 1]
+    }
 }
 
 /// Inverse-distance weights (1/d², normalised) of a neighbour row; an exact hit (d ≈ 0) takes
@@ -223,6 +322,40 @@ mod tests {
                 assert_eq!(g.0, w.1);
                 assert!((g.1 - w.0).abs() < 1e-4);
             }
+        }
+    }
+
+    #[test]
+    fn non_finite_codes_never_make_neighbours() {
+        // Five 2-D points: #1 has an infinite coordinate, #2 a NaN.
+        let pts = [0.0, 0.0, f32::INFINITY, 0.0, f32::NAN, 1.0, 1.0, 0.0, 2.0, 0.0];
+        let nb = knn(&pts, &pts, 2, 4, true);
+        let ids = |q| nb.row(q).map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(ids(0), vec![3, 4]);
+        assert_eq!(ids(3), vec![0, 4]);
+        assert!(ids(1).is_empty() && ids(2).is_empty());
+        assert!(nb.dist.iter().all(|d| d.is_finite() || *d == f32::INFINITY));
+        // The classifier follows the same rule: from (0.9, 0) the five "nearest" are the three
+        // finite points, one vote each, and the nearest of them (#3) wins the tie.
+        let labels = [0, 1, 2, 3, 4];
+        assert_eq!(
+            crate::analysis::metrics::knn_predict(&pts, &labels, &[0.9, 0.0], 2, 5),
+            vec![3]
+        );
+    }
+
+    #[test]
+    fn the_classifier_votes_over_the_same_neighbours() {
+        let mut rnd = crate::testing::uniform(9);
+        let dim = 4;
+        let train: Vec<f32> = (0..2500 * dim).map(|_| rnd()).collect();
+        let test: Vec<f32> = (0..300 * dim).map(|_| rnd()).collect();
+        let labels: Vec<u8> = (0..2500).map(|i| (i * 7 % 10) as u8).collect();
+        let nb = knn(&train, &test, dim, 1, false);
+        let predicted = crate::analysis::metrics::knn_predict(&train, &labels, &test, dim, 1);
+        for (q, p) in predicted.iter().enumerate() {
+            let (i, _) = nb.row(q).next().expect("a neighbour");
+            assert_eq!(*p, labels[i]);
         }
     }
 

@@ -8,6 +8,7 @@ use egui::{RichText, TextureHandle};
 
 use super::*;
 use crate::analysis::codec::{Decoded, Method};
+use crate::tasks::Keyed;
 
 /// Images in the side-by-side view.
 pub const IMAGES: usize = 8;
@@ -24,17 +25,23 @@ type Key = (Id, Id, Id, Id, u64);
 
 #[derive(Default)]
 pub(super) struct BudgetView {
-    job: Option<(Key, Job<Result<SideBySide, String>>)>,
-    key: Option<Key>,
-    pub result: Option<SideBySide>,
-    error: Option<String>,
+    /// The side by side for the focus model, datasets, PCA and budget.
+    views: Keyed<Key, SideBySide>,
     /// One texture per image: originals first, then each row's.
     textures: Vec<TextureHandle>,
 }
 
 impl BudgetView {
     pub fn working(&self) -> bool {
-        self.job.is_some()
+        self.views.is_running()
+    }
+
+    /// The last side by side computed, unless its computation failed.
+    fn result(&self) -> Option<&SideBySide> {
+        match self.views.last() {
+            Some((_, Ok(s))) => Some(s),
+            _ => None,
+        }
     }
 }
 
@@ -63,29 +70,14 @@ fn pick(labels: &[u8], n: usize) -> Vec<usize> {
 impl CompressionPanel {
     /// The side-by-side result, once computed (tests read it).
     pub fn side_by_side(&self) -> Option<&SideBySide> {
-        self.budget_view.result.as_ref()
+        self.budget_view.result()
     }
 
     pub(super) fn update_budget(&mut self, shared: &Shared) {
-        let view = &mut self.budget_view;
-        if let Some((key, job)) = &view.job {
-            if let Some(r) = job.poll() {
-                view.key = Some(*key);
-                view.job = None;
-                view.textures.clear();
-                match r {
-                    Ok(s) => {
-                        view.result = Some(s);
-                        view.error = None;
-                    }
-                    Err(e) => {
-                        view.result = None;
-                        view.error = Some(e);
-                    }
-                }
-            }
+        if self.budget_view.views.poll() {
+            self.budget_view.textures.clear();
         }
-        if self.budget_view.job.is_some() {
+        if self.budget_view.views.is_running() {
             return;
         }
         let (Some(focus), Some(pca), Some(data)) = (
@@ -110,43 +102,42 @@ impl CompressionPanel {
             pca.id(),
             budget.to_bits(),
         );
-        if self.budget_view.key == Some(key) {
-            return;
-        }
-        let k = focus.model.latent();
-        let bits = codec::BITS
-            .into_iter()
-            .rev()
-            .find(|&b| (k * b as usize) as f64 / 8.0 <= budget + 1e-9)
-            .unwrap_or(codec::BITS[0]);
-        let pca_pt = codec::best_within(&baseline, Method::Pca, budget);
-        let jpeg_pt = codec::nearest(&baseline, Method::Jpeg, budget);
-        let model = focus.model.clone();
-        let job = Job::spawn("compression-budget", Some(shared.egui.clone()), move || {
-            let test = data.test.take(SUBSET);
-            let picked = test.subset(&pick(&test.labels, IMAGES));
-            let images = &picked.images;
-            let err = |e: codec::CodecError| e.to_string();
-            let mut rows = vec![(
-                "Autoencoder".to_string(),
-                codec::decode_autoencoder(&model, &ranges, images, bits).map_err(err)?,
-            )];
-            if let Some(p) = pca_pt {
-                let (k, b) = (p.k.unwrap_or(1), p.bits.unwrap_or(8));
-                rows.push((
-                    "PCA".into(),
-                    codec::decode_pca(&pca, &home.train.images, images, k, b).map_err(err)?,
-                ));
-            }
-            if let Some(q) = jpeg_pt.and_then(|p| p.quality) {
-                rows.push(("JPEG".into(), codec::decode_jpeg(images, q).map_err(err)?));
-            }
-            Ok(SideBySide {
-                originals: picked.images.clone(),
-                rows,
+        let ctx = &shared.egui;
+        self.budget_view.views.get_or_start(key, || {
+            let k = focus.model.latent();
+            let bits = codec::BITS
+                .into_iter()
+                .rev()
+                .find(|&b| (k * b as usize) as f64 / 8.0 <= budget + 1e-9)
+                .unwrap_or(codec::BITS[0]);
+            let pca_pt = codec::best_within(&baseline, Method::Pca, budget);
+            let jpeg_pt = codec::nearest(&baseline, Method::Jpeg, budget);
+            let model = focus.model.clone();
+            jobs::spawn("compression-budget", ctx, move || {
+                let test = data.test.take(SUBSET);
+                let picked = test.subset(&pick(&test.labels, IMAGES));
+                let images = &picked.images;
+                let err = |e: codec::CodecError| e.to_string();
+                let mut rows = vec![(
+                    "Autoencoder".to_string(),
+                    codec::decode_autoencoder(&model, &ranges, images, bits).map_err(err)?,
+                )];
+                if let Some(p) = pca_pt {
+                    let (k, b) = (p.k.unwrap_or(1), p.bits.unwrap_or(8));
+                    rows.push((
+                        "PCA".into(),
+                        codec::decode_pca(&pca, &home.train.images, images, k, b).map_err(err)?,
+                    ));
+                }
+                if let Some(q) = jpeg_pt.and_then(|p| p.quality) {
+                    rows.push(("JPEG".into(), codec::decode_jpeg(images, q).map_err(err)?));
+                }
+                Ok(SideBySide {
+                    originals: picked.images.clone(),
+                    rows,
+                })
             })
         });
-        self.budget_view.job = Some((key, job));
     }
 
     pub(super) fn budget_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -195,12 +186,12 @@ impl CompressionPanel {
             );
             return;
         }
-        if let Some(e) = &self.budget_view.error {
+        if let Some((_, Err(e))) = self.budget_view.views.last() {
             ui.colored_label(ui.visuals().error_fg_color, format!("Cannot decode: {e}"));
         }
         let ctx = ui.ctx().clone();
         let view = &mut self.budget_view;
-        let Some(s) = &view.result else {
+        let Some((_, Ok(s))) = view.views.last() else {
             ui.spinner();
             return;
         };

@@ -20,13 +20,12 @@ use egui::Color32;
 
 use crate::analysis::codec::{self, CodeRanges, RdPoint};
 use crate::analysis::Pca;
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Task};
 use crate::app::widgets;
 use crate::app::{Level, Shared};
 use crate::data::{Dataset, DatasetSource};
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::tasks::BackgroundRun;
 
 pub use budget::SideBySide;
 
@@ -88,12 +87,12 @@ pub struct CompressionPanel {
     ranges: HashMap<(Id, Id), Arc<CodeRanges>>,
     baseline: HashMap<BaseKey, Arc<Vec<RdPoint>>>,
     /// The measurement running, with the (PCA, dataset) it measures.
-    run: Option<(BaseKey, BackgroundRun<Result<Measured, String>>)>,
+    run: Option<(BaseKey, Task<Result<Measured, String>>)>,
     /// The dataset of images the models were not trained on, if one was opened.
     pub other: Option<Arc<Dataset>>,
-    other_job: Option<Job<Result<Dataset, String>>>,
-    dialog: Option<Job<Vec<PathBuf>>>,
-    csv_dialog: Option<Job<Vec<PathBuf>>>,
+    other_job: Option<Task<Result<Dataset, String>>>,
+    dialog: Option<Task<Vec<PathBuf>>>,
+    csv_dialog: Option<Task<Vec<PathBuf>>>,
     /// Bytes per image of the side-by-side view.
     pub budget: f64,
     /// Which images the side-by-side view shows.
@@ -392,10 +391,10 @@ impl CompressionPanel {
                 0
             };
         let ctx = shared.egui.clone();
-        let run = BackgroundRun::spawn(
+        let run = Task::spawn_controlled(
             "compression",
             steps,
-            move || ctx.request_repaint(),
+            Some(crate::app::jobs::repaint(&ctx)),
             move |control| {
                 measure(&home, &data, &pca, models, need_baseline, control)
                     .map_err(|e| e.to_string())
@@ -416,9 +415,9 @@ impl CompressionPanel {
     }
 
     fn load_other(&mut self, dir: PathBuf, shared: &Shared) {
-        self.other_job = Some(Job::spawn(
+        self.other_job = Some(crate::app::jobs::spawn(
             "compression-data",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 Dataset::load(&DatasetSource::Dir(dir.clone()))
                     .map_err(|e| format!("Cannot open {} as a dataset: {e}", dir.display()))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
 use crate::analysis::denoise::{self as experiment};
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind};
 use crate::app::widgets;
 use crate::app::widgets::canvas;
 use crate::app::{Level, Shared};
@@ -49,9 +49,9 @@ impl DenoisePanel {
         if paths.is_empty() {
             return;
         }
-        self.image_jobs.push(Job::spawn(
+        self.image_jobs.push(crate::app::jobs::spawn(
             "read-images",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 paths
                     .iter()
@@ -78,9 +78,9 @@ impl DenoisePanel {
     }
 
     pub(super) fn read_model(&mut self, shared: &Shared, path: PathBuf) {
-        self.model_job = Some(Job::spawn(
+        self.model_job = Some(crate::app::jobs::spawn(
             "read-model",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 let name = path
                     .file_stem()
@@ -136,12 +136,7 @@ impl DenoisePanel {
         for batch in finished {
             self.add_images(batch);
         }
-        if let Some((key, job)) = &self.set_job {
-            if let Some(t) = job.poll() {
-                self.set_table = Some((key.clone(), t));
-                self.set_job = None;
-            }
-        }
+        self.set_tables.poll();
     }
 
     /// Adds what a reading job produced; the last good picture becomes the one shown. Bad files

@@ -27,7 +27,6 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::denoise::{self as experiment, Corruption, Denoiser, Score, SetScores};
 use crate::analysis::Pca;
-use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::widgets::canvas::Canvas;
 use crate::app::{Level, Shared};
@@ -35,6 +34,7 @@ use crate::data::preprocess::{Gray, Preprocessed};
 use crate::data::{NoiseKind, Occlusion};
 use crate::id::Id;
 use crate::model::TrainedModel;
+use crate::tasks::{Keyed, Task};
 use crate::PIXELS;
 
 use inputs::occlusion_rect;
@@ -192,18 +192,6 @@ pub struct SetTable {
     pub rows: Vec<((String, String), Result<SetScores, String>)>,
 }
 
-/// A panic while scoring shows as one failed row (the table is not computed again).
-impl crate::tasks::FromPanic for SetTable {
-    fn from_panic(p: crate::tasks::Panicked) -> Self {
-        SetTable {
-            images: 0,
-            noisy_psnr: f32::NAN,
-            noisy_mse: f32::NAN,
-            rows: vec![(("Scoring failed".into(), String::new()), Err(p.to_string()))],
-        }
-    }
-}
-
 #[derive(Clone, PartialEq)]
 struct ViewKey {
     source: Source,
@@ -250,10 +238,10 @@ pub struct DenoisePanel {
     pick_rng: ChaCha8Rng,
     occlusion_drag: Option<OcclusionDrag>,
 
-    image_jobs: Vec<Job<Loaded>>,
-    images_dialog: Option<Job<Vec<PathBuf>>>,
-    model_dialog: Option<Job<Vec<PathBuf>>>,
-    model_job: Option<Job<Result<(String, TrainedModel), String>>>,
+    image_jobs: Vec<Task<Loaded>>,
+    images_dialog: Option<Task<Vec<PathBuf>>>,
+    model_dialog: Option<Task<Vec<PathBuf>>>,
+    model_job: Option<Task<Result<(String, TrainedModel), String>>>,
 
     view_key: Option<ViewKey>,
     pub shown: Option<Shown>,
@@ -264,8 +252,9 @@ pub struct DenoisePanel {
     drawing: Option<(u64, Preprocessed)>,
     drawing_steps: Option<(u64, Vec<StepThumb>, Vec<TextureHandle>)>,
 
-    set_job: Option<(SetKey, Job<SetTable>)>,
-    set_table: Option<(SetKey, SetTable)>,
+    /// The test-set table for the current settings (the last one stays while the next is
+    /// measured).
+    set_tables: Keyed<SetKey, SetTable>,
 
     batch_key: Option<ViewKey>,
     batch_tex: Option<TextureHandle>,
@@ -317,8 +306,7 @@ impl DenoisePanel {
             tex_out: Vec::new(),
             drawing: None,
             drawing_steps: None,
-            set_job: None,
-            set_table: None,
+            set_tables: Keyed::new(),
             batch_key: None,
             batch_tex: None,
             batch_denoised: None,
@@ -339,13 +327,13 @@ impl DenoisePanel {
 
     /// The test-set table once it is measured for the current settings.
     pub fn set_table(&self) -> Option<&SetTable> {
-        self.set_table.as_ref().map(|(_, t)| t)
+        self.set_tables.latest().map(|(_, t)| t)
     }
 
     /// Whether the test-set table is up to date with the panel's settings.
     pub fn set_table_is_current(&self, shared: &Shared) -> bool {
         let key = self.set_key(shared, &self.entries(shared));
-        self.set_table.as_ref().is_some_and(|(k, _)| *k == key)
+        self.set_tables.get(&key).is_some()
     }
 
     /// A state worth a picture (for `bottleneck snapshot`): a "2" drawn on the canvas, the
@@ -382,7 +370,7 @@ impl DenoisePanel {
 
     /// True while a background job of this panel is still computing (headless renders wait).
     pub fn working(&self) -> bool {
-        !self.image_jobs.is_empty() || self.model_job.is_some() || self.set_job.is_some()
+        !self.image_jobs.is_empty() || self.model_job.is_some() || self.set_tables.is_running()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {

@@ -6,7 +6,6 @@ use egui::{Color32, Sense, Stroke, StrokeKind, TextureHandle, Vec2};
 
 use crate::analysis::denoise::{self as experiment, Score};
 use crate::analysis::metrics::psnr;
-use crate::app::jobs::Job;
 use crate::app::widgets;
 use crate::app::Shared;
 use crate::model::TrainedModel;
@@ -123,33 +122,31 @@ impl DenoisePanel {
     /// while the slider moves, the table follows as fast as it can).
     pub(super) fn spawn_set_job(&mut self, shared: &Shared, entries: &[Entry]) {
         let key = self.set_key(shared, entries);
-        if self.set_job.is_some() || self.set_table.as_ref().is_some_and(|(k, _)| *k == key) {
-            return;
-        }
-        let data = shared.data.clone();
         let corruption = self.corruption();
         let seed = self.seed;
-        let entries: Vec<Entry> = entries.to_vec();
-        let job = Job::spawn("denoise-test-set", Some(shared.egui.clone()), move || {
-            let clean = &data.test.images;
-            let (noisy_psnr, noisy_mse) =
-                experiment::corrupted_set_scores(clean, &corruption, seed);
-            let rows = entries
-                .iter()
-                .map(|e| {
-                    let r = experiment::test_set_scores(e.denoiser(), clean, &corruption, seed)
-                        .map_err(|err| err.to_string());
-                    ((e.title.clone(), e.detail.clone()), r)
+        self.set_tables.get_or_start(key, || {
+            let data = shared.data.clone();
+            let entries: Vec<Entry> = entries.to_vec();
+            crate::app::jobs::spawn("denoise-test-set", &shared.egui, move || {
+                let clean = &data.test.images;
+                let (noisy_psnr, noisy_mse) =
+                    experiment::corrupted_set_scores(clean, &corruption, seed);
+                let rows = entries
+                    .iter()
+                    .map(|e| {
+                        let r = experiment::test_set_scores(e.denoiser(), clean, &corruption, seed)
+                            .map_err(|err| err.to_string());
+                        ((e.title.clone(), e.detail.clone()), r)
+                    })
+                    .collect();
+                Ok(SetTable {
+                    images: data.test.len(),
+                    noisy_psnr,
+                    noisy_mse,
+                    rows,
                 })
-                .collect();
-            SetTable {
-                images: data.test.len(),
-                noisy_psnr,
-                noisy_mse,
-                rows,
-            }
+            })
         });
-        self.set_job = Some((key, job));
     }
 
     pub(super) fn set_table_ui(&mut self, ui: &mut egui::Ui, shared: &Shared) {
@@ -158,11 +155,15 @@ impl DenoisePanel {
                 "All {} test digits, same noise",
                 widgets::thousands(shared.data.test.len() as f64)
             ));
-            if self.set_job.is_some() {
+            if self.set_tables.is_running() {
                 ui.spinner();
             }
         });
-        let Some((_, t)) = &self.set_table else {
+        if let Some((_, Err(e))) = self.set_tables.last() {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Cannot score: {e}"));
+            return;
+        }
+        let Some((_, t)) = self.set_tables.latest() else {
             ui.weak("Measuring…");
             return;
         };

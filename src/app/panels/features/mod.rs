@@ -24,11 +24,11 @@ use std::sync::Arc;
 
 use crate::analysis::features::{self, CodeStats, WeightMatrix};
 use crate::analysis::probe::ProbeResult;
-use crate::app::jobs::{self, Job};
+use crate::app::jobs;
 use crate::app::Shared;
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::tasks::BackgroundRun;
+use crate::tasks::{Keyed, Task};
 use crate::train::worker::RunState;
 
 pub use traversals::Base;
@@ -72,17 +72,17 @@ impl Analysis {
 }
 
 /// The probe sweep running in the background (cancelled when dropped).
-type ProbeRun = BackgroundRun<Result<Option<ProbeResult>, String>>;
+type ProbeRun = Task<Result<Option<ProbeResult>, String>>;
 /// Mean |z| and active units of session models, by (model, dataset).
 type SessionStats = Vec<(Key, Option<(f64, usize)>)>;
 
 pub struct FeaturesPanel {
+    /// The last analysis measured (its `key` says for which model and dataset).
     pub analysis: Option<Arc<Analysis>>,
-    job: Option<(Key, Job<Result<Analysis, String>>)>,
-    failed: Option<(Key, String)>,
+    analyses: Keyed<Key, Arc<Analysis>>,
     /// Mean |z| and active units of the session's models.
     pub session: HashMap<Key, Option<(f64, usize)>>,
-    session_job: Option<Job<SessionStats>>,
+    session_job: Option<Task<SessionStats>>,
     /// Probe results by (model, dataset).
     pub probes: HashMap<Key, ProbeResult>,
     probe_run: Option<(Key, ProbeRun)>,
@@ -101,8 +101,7 @@ impl FeaturesPanel {
     pub fn new() -> Self {
         Self {
             analysis: None,
-            job: None,
-            failed: None,
+            analyses: Keyed::new(),
             session: HashMap::new(),
             session_job: None,
             probes: HashMap::new(),
@@ -115,7 +114,7 @@ impl FeaturesPanel {
 
     /// Background work is under way.
     pub fn working(&self) -> bool {
-        self.job.is_some() || self.session_job.is_some() || self.probe_run.is_some()
+        self.analyses.is_running() || self.session_job.is_some() || self.probe_run.is_some()
     }
 
     /// The probe result of the current analysis, if measured.
@@ -125,18 +124,8 @@ impl FeaturesPanel {
 
     /// Starts, polls and adopts the background work for the current model.
     fn update(&mut self, shared: &mut Shared) {
-        if let Some((key, job)) = &self.job {
-            if let Some(r) = job.poll() {
-                let key = *key;
-                self.job = None;
-                match r {
-                    Ok(a) => {
-                        self.analysis = Some(Arc::new(a));
-                        self.failed = None;
-                    }
-                    Err(e) => self.failed = Some((key, e)),
-                }
-            }
+        if self.analyses.poll() {
+            self.analysis = self.analyses.latest().map(|(_, a)| a.clone());
         }
         if let Some(r) = jobs::take_done(&mut self.session_job) {
             self.session.extend(r);
@@ -158,15 +147,14 @@ impl FeaturesPanel {
             return;
         };
         let key = (model.id(), shared.data.id());
-        let have = self.analysis.as_ref().map(|a| a.key);
-        let failed = self.failed.as_ref().map(|f| f.0);
-        if have != Some(key) && failed != Some(key) && self.job.is_none() {
+        self.analyses.get_or_start(key, || {
             let data = shared.data.clone();
-            let job = Job::spawn("features", Some(shared.egui.clone()), move || {
-                Analysis::measure(model, &data).map_err(|e| e.to_string())
-            });
-            self.job = Some((key, job));
-        }
+            jobs::spawn("features", &shared.egui, move || {
+                Analysis::measure(model, &data)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+        });
         if self.session_job.is_none() {
             let data_id = shared.data.id();
             let missing: Vec<Arc<TrainedModel>> = shared
@@ -177,9 +165,9 @@ impl FeaturesPanel {
                 .collect();
             if !missing.is_empty() {
                 let data = shared.data.clone();
-                self.session_job = Some(Job::spawn(
+                self.session_job = Some(crate::app::jobs::spawn(
                     "features-session",
-                    Some(shared.egui.clone()),
+                    &shared.egui,
                     move || {
                         missing
                             .iter()
@@ -213,10 +201,10 @@ impl FeaturesPanel {
         let pca = shared.pca.clone();
         let ctx = shared.egui.clone();
         self.probe_failed = None;
-        let run = BackgroundRun::spawn(
+        let run = Task::spawn_controlled(
             "probe",
             crate::analysis::probe::sweep_steps(data.train.len()),
-            move || ctx.request_repaint(),
+            Some(crate::app::jobs::repaint(&ctx)),
             move |c| {
                 crate::analysis::probe::sweep(&model, &data, pca, c).map_err(|e| e.to_string())
             },
@@ -237,7 +225,7 @@ impl FeaturesPanel {
             self.start_probe(shared);
         }
         let Some(a) = self.analysis.clone() else {
-            if let Some((_, e)) = &self.failed {
+            if let Some((_, e)) = self.analyses.latest_error() {
                 ui.colored_label(ui.visuals().error_fg_color, format!("Cannot measure: {e}"));
             } else {
                 widgets::busy_line(ui, "Measuring the codes...");
@@ -257,7 +245,7 @@ impl FeaturesPanel {
                         a.stats.active_units,
                         a.stats.k()
                     ));
-                    if self.job.is_some() {
+                    if self.analyses.is_running() {
                         ui.spinner();
                     }
                 });

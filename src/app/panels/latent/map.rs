@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use crate::analysis::{Pca, Projection};
-use crate::app::jobs::Job;
+use crate::app::jobs;
 use crate::app::widgets;
 use crate::app::widgets::scatter::ScatterPoints;
 use crate::data::{Dataset, Split};
 use crate::id::Id;
 use crate::model::{Arch, TrainedModel};
+use crate::tasks::Keyed;
 use crate::train::worker::Snapshot;
 use crate::PIXELS;
 
@@ -157,95 +158,79 @@ impl MapRequest {
 /// Prepares [`LatentMap`]s off the UI thread and keeps the latest one.
 #[derive(Default)]
 pub struct MapSource {
-    map: Option<Arc<LatentMap>>,
-    job: Option<(MapKey, Job<Result<LatentMap, String>>)>,
-    failed: Option<(MapKey, String)>,
+    maps: Keyed<MapKey, Arc<LatentMap>>,
     busy: Option<String>,
 }
 
 impl MapSource {
+    /// The latest map prepared (it stays while the next one is prepared, or failed).
     pub fn map(&self) -> Option<&Arc<LatentMap>> {
-        self.map.as_ref()
+        self.maps.latest().map(|(_, m)| m)
     }
 
     /// The last preparation's error, if it failed.
     pub fn error(&self) -> Option<&str> {
-        self.failed.as_ref().map(|(_, e)| e.as_str())
+        match self.maps.last() {
+            Some((_, Err(e))) => Some(e.as_str()),
+            _ => None,
+        }
     }
 
     /// What the background job is doing, while it runs.
     pub fn busy(&self) -> Option<&str> {
-        self.job.as_ref().and(self.busy.as_deref())
+        self.busy.as_deref().filter(|_| self.maps.is_running())
     }
 
     /// Collects a finished job and starts the one `req` needs. Returns true when a new map
     /// was installed this frame. Only one job runs at a time: while it runs the current map
     /// stays, and the latest request is started when it ends.
     pub fn update(&mut self, req: Option<MapRequest>, ctx: &egui::Context) -> bool {
-        let mut changed = false;
-        if let Some((key, job)) = &self.job {
-            if let Some(r) = job.poll() {
-                match r {
-                    Ok(m) => {
-                        self.map = Some(Arc::new(m));
-                        self.failed = None;
-                        changed = true;
-                    }
-                    Err(e) => self.failed = Some((key.clone(), e)),
-                }
-                self.job = None;
-            }
-        }
+        let mut changed = self.maps.poll() && matches!(self.maps.last(), Some((_, Ok(_))));
         let Some(req) = req else {
-            if self.map.take().is_some() {
-                changed = true;
-            }
+            changed |= self.maps.latest().is_some();
+            self.maps.clear();
             return changed;
         };
         let key = req.key();
-        if self.map.as_ref().is_some_and(|m| m.key == key)
-            || self.job.is_some()
-            || self.failed.as_ref().is_some_and(|(k, _)| *k == key)
-        {
-            return changed;
-        }
-        // Reuse what the current map already computed; codes from the snapshot are checked
-        // against a few fresh encodings (they may belong to the previous dataset).
-        let n = req.split.of(&req.data).len();
-        let k = req.model.latent();
-        let mut codes = match (&req.test_codes, req.split) {
-            (Some((_, c)), SplitChoice::Test) if c.len() == n * k => Some(c.clone()),
-            _ => None,
-        };
-        let mut verify = codes.is_some();
-        let mut pca = None;
-        if let Some(m) = &self.map {
-            if m.key.model == key.model && m.key.data == key.data && m.split == req.split {
-                if codes.is_none() {
-                    codes = Some(m.codes.clone());
-                    verify = false;
-                }
-                if codes.as_ref().is_some_and(|c| Arc::ptr_eq(c, &m.codes)) {
-                    if let Projection::Pca { pca: p, .. } = &m.projection {
-                        pca = Some(p.clone());
+        let prev = self.maps.latest().map(|(_, m)| m.clone());
+        let busy = &mut self.busy;
+        self.maps.get_or_start(key.clone(), || {
+            // Reuse what the current map already computed; codes from the snapshot are
+            // checked against a few fresh encodings (they may belong to the previous dataset).
+            let n = req.split.of(&req.data).len();
+            let k = req.model.latent();
+            let mut codes = match (&req.test_codes, req.split) {
+                (Some((_, c)), SplitChoice::Test) if c.len() == n * k => Some(c.clone()),
+                _ => None,
+            };
+            let mut verify = codes.is_some();
+            let mut pca = None;
+            if let Some(m) = &prev {
+                if m.key.model == key.model && m.key.data == key.data && m.split == req.split {
+                    if codes.is_none() {
+                        codes = Some(m.codes.clone());
+                        verify = false;
+                    }
+                    if codes.as_ref().is_some_and(|c| Arc::ptr_eq(c, &m.codes)) {
+                        if let Projection::Pca { pca: p, .. } = &m.projection {
+                            pca = Some(p.clone());
+                        }
                     }
                 }
             }
-        }
-        self.busy = Some(if codes.is_none() {
-            format!(
-                "Encoding {} {} images…",
-                widgets::thousands(n as f64),
-                req.split.name()
-            )
-        } else {
-            "Projecting the codes…".into()
+            *busy = Some(if codes.is_none() {
+                format!(
+                    "Encoding {} {} images…",
+                    widgets::thousands(n as f64),
+                    req.split.name()
+                )
+            } else {
+                "Projecting the codes…".into()
+            });
+            jobs::spawn("latent-map", ctx, move || {
+                prepare_map(req, key, codes, verify, pca).map(Arc::new)
+            })
         });
-        let job_key = key.clone();
-        let job = Job::spawn("latent-map", Some(ctx.clone()), move || {
-            prepare_map(req, job_key, codes, verify, pca)
-        });
-        self.job = Some((key, job));
         changed
     }
 }

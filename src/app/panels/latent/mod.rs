@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 pub use crate::analysis::embed::Method;
 pub use crate::analysis::projection::MAX_COMPONENTS;
 use crate::analysis::Projection;
-use crate::app::jobs::{Job, Picture};
+use crate::app::jobs::{Picture, Task};
 use crate::app::widgets::scatter::{Click, ScatterStyle, ViewTransform};
 use crate::app::widgets::{self, draw_diamond, draw_target};
 use crate::app::{RunId, Shared, Tab};
@@ -104,8 +104,8 @@ pub struct LatentPanel {
     pub picture: Option<UserPicture>,
     /// Why the last picture could not be used.
     pub picture_error: Option<String>,
-    picture_job: Option<Job<Result<Picture, String>>>,
-    open_dialog: Option<Job<Vec<PathBuf>>>,
+    picture_job: Option<Task<Result<Picture, String>>>,
+    open_dialog: Option<Task<Vec<PathBuf>>>,
     /// A's map the decoded point, samples and picture were last computed with.
     refreshed_for: Option<Id>,
     rng: ChaCha8Rng,

@@ -5,13 +5,12 @@
 //! too). The computing is `analysis::embed` and `analysis::trust`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::analysis::embed::{embed, map_projection, Method};
 use crate::analysis::trust::{measure, Trust};
 use crate::analysis::tsne::Stopped;
-use crate::app::jobs::Job;
+use crate::app::jobs::Task;
 use crate::app::widgets::scatter::ScatterPoints;
 use crate::id::Id;
 
@@ -57,8 +56,6 @@ pub struct Computed {
 /// What the job shares with the UI while it runs.
 #[derive(Default)]
 struct Live {
-    done: usize,
-    total: usize,
     layout: Option<Vec<[f32; 2]>>,
     version: u64,
     measuring: bool,
@@ -69,9 +66,8 @@ type Outcome = Result<(Vec<[f32; 2]>, Option<String>, Trust, f64), String>;
 
 struct Running {
     key: MethodKey,
-    cancel: Arc<AtomicBool>,
     live: Arc<Mutex<Live>>,
-    job: Job<Outcome>,
+    job: Task<Outcome>,
     base: Arc<LatentMap>,
     /// The live map last built, and the layout version it shows.
     shown: Option<(u64, Arc<LatentMap>)>,
@@ -113,8 +109,8 @@ impl MapMethods {
 
     /// Cancels the running computation; the map it was for is not restarted by itself.
     pub fn cancel(&mut self) {
+        // Dropping the task cancels it.
         if let Some(r) = self.running.take() {
-            r.cancel.store(true, Ordering::Relaxed);
             self.stopped.insert(r.key, "cancelled".into());
         }
     }
@@ -158,17 +154,17 @@ impl MapMethods {
             };
         }
         if self.running.as_ref().is_some_and(|r| r.key != key) {
-            // Another map is wanted: stop the one running (it is not needed now).
-            if let Some(r) = self.running.take() {
-                r.cancel.store(true, Ordering::Relaxed);
-            }
+            // Another map is wanted: stop the one running (it is not needed now; dropping the
+            // task cancels it).
+            self.running = None;
         }
         if self.running.is_none() {
             self.start(base, method, key.clone(), ctx);
         }
         let r = self.running.as_mut().expect("started");
         let live = r.live.lock().unwrap_or_else(|e| e.into_inner());
-        let progress = Some((live.done, live.total, live.measuring));
+        let (done, total) = r.job.progress();
+        let progress = Some((done, total, live.measuring));
         let map = match &live.layout {
             None => base.clone(),
             Some(layout) => {
@@ -201,11 +197,14 @@ impl MapMethods {
         key: MethodKey,
         ctx: &egui::Context,
     ) {
-        let cancel = Arc::new(AtomicBool::new(false));
         let live = Arc::new(Mutex::new(Live::default()));
-        let (c2, l2, b2) = (cancel.clone(), live.clone(), base.clone());
+        let (l2, b2) = (live.clone(), base.clone());
         let ctx2 = ctx.clone();
-        let job = Job::spawn("latent-projection", Some(ctx.clone()), move || {
+        let job = Task::spawn_controlled(
+            "latent-projection",
+            0,
+            Some(crate::app::jobs::repaint(ctx)),
+            move |control| {
             let started = std::time::Instant::now();
             let codes = &b2.codes;
             let k = b2.k;
@@ -218,15 +217,14 @@ impl MapMethods {
                 })
             } else {
                 embed(method, codes, k, MAP_SEED, &mut |done, total, layout| {
-                    if c2.load(Ordering::Relaxed) {
+                    if control.is_cancelled() {
                         return false;
                     }
+                    control.report(done, total);
                     // Hand a layout to the UI ten times a second (and the last one).
                     let show = last.elapsed().as_millis() >= 100 || done == total;
-                    let mut l = l2.lock().unwrap_or_else(|e| e.into_inner());
-                    l.done = done;
-                    l.total = total;
                     if show {
+                        let mut l = l2.lock().unwrap_or_else(|e| e.into_inner());
                         l.layout = Some(layout.to_vec());
                         l.version += 1;
                         last = std::time::Instant::now();
@@ -246,10 +244,10 @@ impl MapMethods {
             let labels = &b2.points.labels;
             let trust = measure(codes, k, &emb.points, labels);
             Ok((emb.points, emb.note, trust, seconds))
-        });
+        },
+        );
         self.running = Some(Running {
             key,
-            cancel,
             live,
             job,
             base: base.clone(),

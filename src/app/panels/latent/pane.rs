@@ -9,11 +9,12 @@ use egui::{pos2, Color32, ColorImage, Rect, Stroke, TextureHandle, TextureOption
 use super::map::{LatentMap, MapSource};
 use super::nonlinear::{MapMethods, Shown};
 use crate::analysis::embed::Method;
-use crate::app::jobs::Job;
+use crate::app::jobs;
 use crate::app::widgets;
 use crate::app::widgets::scatter::{Scatter, ScatterOutput, ScatterStyle, ViewTransform};
 use crate::app::RunId;
 use crate::id::Id;
+use crate::tasks::Keyed;
 use crate::{PIXELS, SIDE};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +35,7 @@ struct ManifoldTiles {
 #[derive(Default)]
 struct PaneCache {
     manifold: Option<ManifoldTiles>,
-    manifold_job: Option<(ManifoldKey, Job<Result<ColorImage, String>>)>,
+    manifolds: Keyed<ManifoldKey, Arc<ColorImage>>,
     hover_tex: Option<((Id, usize), TextureHandle)>,
 }
 
@@ -90,7 +91,7 @@ impl MapPane {
 
     /// True while this pane's map, its projection or its manifold is being computed.
     pub fn working(&self) -> bool {
-        self.source.busy().is_some() || self.cache.manifold_job.is_some() || self.methods.working()
+        self.source.busy().is_some() || self.cache.manifolds.is_running() || self.methods.working()
     }
 
     /// Chooses what is drawn this frame: the source's map drawn with `method` (computed in the
@@ -296,29 +297,6 @@ fn update_manifold(
     map: &Arc<LatentMap>,
     xf: &ViewTransform,
 ) {
-    if let Some((key, job)) = &cache.manifold_job {
-        if let Some(r) = job.poll() {
-            match r {
-                Ok(img) => {
-                    let opts = TextureOptions::LINEAR;
-                    match &mut cache.manifold {
-                        Some(m) => {
-                            m.tex.set(img, opts);
-                            m.key = key.clone();
-                        }
-                        None => {
-                            cache.manifold = Some(ManifoldTiles {
-                                key: key.clone(),
-                                tex: ctx.load_texture("latent-manifold", img, opts),
-                            })
-                        }
-                    }
-                }
-                Err(e) => *error = Some(e),
-            }
-            cache.manifold_job = None;
-        }
-    }
     let (w, h) = (xf.screen.width(), xf.screen.height());
     let tile = w.min(h) / density.max(1) as f32;
     let key = ManifoldKey {
@@ -327,16 +305,40 @@ fn update_manifold(
         cols: ((w / tile).round() as usize).clamp(1, 80),
         rows: ((h / tile).round() as usize).clamp(1, 80),
     };
-    let current = cache.manifold.as_ref().is_some_and(|m| m.key == key);
-    if current || cache.manifold_job.is_some() || error.is_some() {
+    let done = cache.manifolds.generation();
+    if error.is_some() {
+        // A failing manifold is not tried again.
+        cache.manifolds.poll();
+    } else {
+        cache.manifolds.get_or_start(key.clone(), || {
+            let map = map.clone();
+            jobs::spawn("manifold", ctx, move || {
+                manifold_image(&map, key.data, key.cols, key.rows).map(Arc::new)
+            })
+        });
+    }
+    if cache.manifolds.generation() == done {
         return;
     }
-    let map = map.clone();
-    let k2 = key.clone();
-    let job = Job::spawn("manifold", Some(ctx.clone()), move || {
-        manifold_image(&map, k2.data, k2.cols, k2.rows)
-    });
-    cache.manifold_job = Some((key, job));
+    match cache.manifolds.last() {
+        Some((key, Ok(img))) => {
+            let opts = TextureOptions::LINEAR;
+            match &mut cache.manifold {
+                Some(m) => {
+                    m.tex.set(img.clone(), opts);
+                    m.key = key.clone();
+                }
+                None => {
+                    cache.manifold = Some(ManifoldTiles {
+                        key: key.clone(),
+                        tex: ctx.load_texture("latent-manifold", img.clone(), opts),
+                    })
+                }
+            }
+        }
+        Some((_, Err(e))) => *error = Some(e.clone()),
+        None => {}
+    }
 }
 
 /// Rings image `index`'s point at `radius` with `strokes`, drawn in order (the selected image:

@@ -11,7 +11,7 @@ use egui::{Color32, Stroke};
 use super::{LatentMap, LatentPanel};
 use crate::analysis::embed::{map_csv, Method};
 use crate::analysis::neighbours::knn;
-use crate::app::jobs::{self, DialogKind, Job};
+use crate::app::jobs::{self, DialogKind, Task};
 use crate::app::widgets::scatter::ViewTransform;
 use crate::app::{Level, Shared};
 use crate::id::Id;
@@ -45,8 +45,8 @@ pub struct MapView {
     pub highlight_on: bool,
     pub space: NeighbourSpace,
     pub highlight: Option<Highlight>,
-    export_dialog: Option<Job<Vec<PathBuf>>>,
-    export_job: Option<Job<Result<PathBuf, String>>>,
+    export_dialog: Option<Task<Vec<PathBuf>>>,
+    export_job: Option<Task<Result<PathBuf, String>>>,
 }
 
 impl MapView {
@@ -301,9 +301,9 @@ impl LatentPanel {
             return;
         };
         let text = map_csv(&map.points.labels, &map.points.xy);
-        self.view.export_job = Some(Job::spawn(
+        self.view.export_job = Some(crate::app::jobs::spawn(
             "export-map",
-            Some(shared.egui.clone()),
+            &shared.egui,
             move || {
                 crate::model::io::write_atomic(&path, text.as_bytes())
                     .map(|_| path.clone())

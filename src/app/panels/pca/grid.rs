@@ -18,9 +18,9 @@ impl PcaPanel {
             self.waiting(ui);
             return;
         };
-        if self.grid_gen != Some(self.analysis_gen) {
+        if self.grid_gen != Some(self.analyses.generation()) {
             self.build_grid(ui.ctx(), &a, &shared.data);
-            self.grid_gen = Some(self.analysis_gen);
+            self.grid_gen = Some(self.analyses.generation());
         }
         let rows = ["Original", "PCA", "AE", "PCA error", "AE error"];
         // Ten tiles and the row names fit the column.

@@ -23,13 +23,13 @@ use egui_plot::PlotPoint;
 
 use crate::analysis::compare::{self, linear_config, train_linear, CompareError, Comparison};
 use crate::analysis::Pca;
-use crate::app::jobs::Job;
+use crate::app::jobs;
 use crate::app::widgets;
 use crate::app::{SessionModel, Shared};
 use crate::data::Dataset;
 use crate::id::Id;
 use crate::model::TrainedModel;
-use crate::tasks::BackgroundRun;
+use crate::tasks::{Keyed, Task};
 
 /// Test digits in the reconstruction grid (one per class first).
 pub const GRID: usize = 10;
@@ -110,17 +110,6 @@ pub struct Curve {
     pub cumulative: Vec<f32>,
 }
 
-/// A panic while computing the curve leaves it empty (nothing is plotted; it is not computed
-/// again for the same PCA).
-impl crate::tasks::FromPanic for Curve {
-    fn from_panic(_: crate::tasks::Panicked) -> Self {
-        Curve {
-            mse: Vec::new(),
-            cumulative: Vec::new(),
-        }
-    }
-}
-
 /// What an analysis depends on: the snapshot of the model, the dataset and the PCA.
 type Key = (Id, Id, Id);
 /// What PCA's curve depends on.
@@ -132,7 +121,7 @@ type SessionMse = Vec<((Id, Id), Option<f64>)>;
 
 /// The linear autoencoder training in the background (cancelled when dropped).
 struct LinearRun {
-    run: BackgroundRun<LinearOutcome>,
+    run: Task<LinearOutcome>,
     k: usize,
     pca_test_mse: f64,
     data: Id,
@@ -145,23 +134,24 @@ struct Tile {
 }
 
 pub struct PcaPanel {
+    /// The analysis shown: the current snapshot's, or while a training run sends new ones,
+    /// the last one measured (a few seconds old at most).
     pub analysis: Option<Arc<Analysis>>,
-    analysis_key: Option<Key>,
-    analysis_job: Option<(Key, Job<Result<Analysis, String>>)>,
+    analyses: Keyed<Key, Arc<Analysis>>,
     analysis_started: Option<Instant>,
     pub analysis_error: Option<String>,
+    /// PCA's curve for the current PCA and dataset.
     pub curve: Option<Arc<Curve>>,
-    curve_key: Option<CurveKey>,
-    curve_job: Option<(CurveKey, Job<Curve>)>,
+    curves: Keyed<CurveKey, Arc<Curve>>,
+    curve_error: Option<String>,
     /// Test MSE of session models on a dataset, by model and dataset.
     session_mse: HashMap<(Id, Id), Option<f64>>,
-    session_job: Option<Job<SessionMse>>,
+    session_job: Option<Task<SessionMse>>,
     linear_run: Option<LinearRun>,
     pub linear_result: Option<LinearResult>,
     pub linear_error: Option<String>,
     grid: Vec<Tile>,
-    /// Increments with every new analysis (the grid is rebuilt when it changes).
-    analysis_gen: u64,
+    /// The analyses' generation the grid was built for (rebuilt when a new one arrives).
     grid_gen: Option<u64>,
     /// Errors shown under the grid's reconstructions: (PCA, AE) per digit, for tests.
     pub grid_errors: Vec<(f32, f32)>,
@@ -178,20 +168,18 @@ impl PcaPanel {
     pub fn new() -> Self {
         Self {
             analysis: None,
-            analysis_key: None,
-            analysis_job: None,
+            analyses: Keyed::new(),
             analysis_started: None,
             analysis_error: None,
             curve: None,
-            curve_key: None,
-            curve_job: None,
+            curves: Keyed::new(),
+            curve_error: None,
             session_mse: HashMap::new(),
             session_job: None,
             linear_run: None,
             linear_result: None,
             linear_error: None,
             grid: Vec::new(),
-            analysis_gen: 0,
             grid_gen: None,
             grid_errors: Vec::new(),
             heat_max: 0.0,
@@ -213,8 +201,8 @@ impl PcaPanel {
 
     /// True while something is being computed or trained.
     pub fn busy(&self) -> bool {
-        self.analysis_job.is_some()
-            || self.curve_job.is_some()
+        self.analyses.is_running()
+            || self.curves.is_running()
             || self.session_job.is_some()
             || self.linear_run.is_some()
     }
@@ -309,20 +297,10 @@ impl PcaPanel {
         // PCA's curve.
         if let Some(pca) = shared.pca.clone() {
             let key = (pca.id(), data_key);
-            if let Some((k, job)) = &self.curve_job {
-                if let Some(c) = job.poll() {
-                    if *k == key {
-                        self.curve = Some(Arc::new(c));
-                        self.curve_key = Some(key);
-                    }
-                    self.curve_job = None;
-                }
-            }
-            if self.curve_key.as_ref() != Some(&key) && self.curve_job.is_none() {
+            self.curves.get_or_start(key, || {
                 let data = shared.data.clone();
-                self.curve_job = Some((
-                    key,
-                    Job::spawn("pca-curve", Some(shared.egui.clone()), move || Curve {
+                jobs::spawn("pca-curve", &shared.egui, move || {
+                    Ok(Arc::new(Curve {
                         mse: pca.mse_curve(&data.test.images, KMAX),
                         cumulative: pca
                             .explained_variance_ratio()
@@ -333,28 +311,25 @@ impl PcaPanel {
                             })
                             .take(KMAX)
                             .collect(),
-                    }),
-                ));
-            }
+                    }))
+                })
+            });
+            self.curve = self.curves.get(&key).cloned();
+            self.curve_error = self.curves.error(&key).cloned();
         }
 
         // The current model's analysis.
-        if let Some((key, job)) = &self.analysis_job {
-            if let Some(r) = job.poll() {
-                let key = *key;
-                self.analysis_job = None;
-                self.analysis_gen += 1;
-                match r {
-                    Ok(a) => {
-                        self.analysis = Some(Arc::new(a));
-                        self.analysis_error = None;
-                    }
-                    Err(e) => {
-                        self.analysis = None;
-                        self.analysis_error = Some(format!("Cannot compare with PCA: {e}"));
-                    }
+        if self.analyses.poll() {
+            match self.analyses.last() {
+                Some((_, Ok(a))) => {
+                    self.analysis = Some(a.clone());
+                    self.analysis_error = None;
                 }
-                self.analysis_key = Some(key);
+                Some((_, Err(e))) => {
+                    self.analysis = None;
+                    self.analysis_error = Some(format!("Cannot compare with PCA: {e}"));
+                }
+                None => {}
             }
         }
         if let (Some(snap), Some(pca)) = (shared.a().snapshot.clone(), shared.pca.clone()) {
@@ -365,27 +340,27 @@ impl PcaPanel {
             let recent = self
                 .analysis_started
                 .is_some_and(|t| t.elapsed() < ANALYSIS_INTERVAL_WHILE_TRAINING);
-            if self.analysis_key.as_ref() != Some(&key)
-                && self.analysis_job.is_none()
+            if !self.analyses.is_settled(&key)
+                && !self.analyses.is_running()
                 && !(training && recent && self.analysis.is_some())
             {
                 self.analysis_started = Some(Instant::now());
                 let data = shared.data.clone();
                 let fit_seconds = shared.pca_fit_seconds;
-                self.analysis_job = Some((
-                    key,
-                    Job::spawn("pca-vs-ae", Some(shared.egui.clone()), move || {
+                self.analyses.get_or_start(key, || {
+                    jobs::spawn("pca-vs-ae", &shared.egui, move || {
                         analyse(&snap.model, &snap.test_codes, &data, pca, fit_seconds)
-                    }),
-                ));
+                            .map(Arc::new)
+                    })
+                });
             }
         } else if shared.a().snapshot.is_none() {
             self.analysis = None;
-            self.analysis_key = None;
+            self.analyses.clear();
         }
 
         // Session models' test MSE on this dataset.
-        if let Some(r) = crate::app::jobs::take_done(&mut self.session_job) {
+        if let Some(r) = jobs::take_done(&mut self.session_job) {
             self.session_mse.extend(r);
             let listed: Vec<Id> = shared.session_models.iter().map(|m| m.model.id()).collect();
             self.session_mse.retain(|k, _| listed.contains(&k.0));
@@ -400,9 +375,9 @@ impl PcaPanel {
             if !missing.is_empty() {
                 let data = shared.data.clone();
                 let dk = data_key;
-                self.session_job = Some(Job::spawn(
+                self.session_job = Some(crate::app::jobs::spawn(
                     "session-mse",
-                    Some(shared.egui.clone()),
+                    &shared.egui,
                     move || {
                         missing
                             .iter()
@@ -468,10 +443,10 @@ impl PcaPanel {
         let ctx = shared.egui.clone();
         self.linear_error = None;
         self.linear_run = Some(LinearRun {
-            run: BackgroundRun::spawn(
+            run: Task::spawn_controlled(
                 "linear-ae",
                 total,
-                move || ctx.request_repaint(),
+                Some(crate::app::jobs::repaint(&ctx)),
                 move |control| train_linear(k, data, control),
             ),
             k,

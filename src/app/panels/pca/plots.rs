@@ -15,7 +15,14 @@ impl PcaPanel {
     pub(super) fn error_plot(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.strong("Test MSE against k");
         let Some(curve) = self.curve.clone() else {
-            ui.spinner();
+            match &self.curve_error {
+                Some(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+                None => {
+                    ui.spinner();
+                }
+            }
             return;
         };
         let data_key = shared.data.id();
