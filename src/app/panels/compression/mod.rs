@@ -233,7 +233,8 @@ impl CompressionPanel {
              the training images) and an image costs k·b/8 bytes; the receiver dequantises and \
              runs the decoder. PCA's k coefficients are sent the same way. JPEG is measured by \
              encoding each 28×28 grey image at qualities 1–95 and counting the whole file \
-             (headers included: the reason it cannot go below about 370 bytes); PNG, lossless, \
+             (headers and tables included, which sets its smallest size: the side-by-side view \
+             measures them); PNG, lossless, \
              is the vertical line. PSNR is 10·log10(1/MSE) over the measured images: higher is \
              better. Hover a point for its settings.",
         );
