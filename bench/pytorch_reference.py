@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch reference for `bottleneck bench`: the same models, data, batch size and optimiser,
-timed the same way (median samples/s over timed epochs, after a warm-up epoch).
+timed the same way: the median of the per-step rates (samples in the step / the step's wall
+time, a partial last batch counted with its real size) over the timed epochs, after a warm-up
+epoch, on --threads threads (set explicitly; `bench/compare.sh` gives both sides the same).
+The per-epoch median (samples / epoch wall time) is reported beside it.
 
     pip install torch numpy
     python3 bench/pytorch_reference.py [--threads 2] [--epochs 5] [--json]
@@ -105,20 +108,26 @@ PRESETS = {"dense": (256, 1e-3), "vae": (256, 1e-3), "conv": (32, 2e-3)}
 def bench(name, model, x, batch, epochs):
     model.apply(glorot)
     opt = torch.optim.Adam(model.parameters(), lr=PRESETS[name][1])
-    rates = []
+    step_rates, epoch_rates = [], []
     for epoch in range(epochs + 1):
         perm = torch.randperm(x.shape[0])
         t = time.perf_counter()
         for i in range(0, x.shape[0], batch):
+            s = time.perf_counter()
             xb = x[perm[i:i + batch]]
             opt.zero_grad(set_to_none=True)
             loss = model.loss(xb)
             loss.backward()
             opt.step()
+            if epoch > 0:  # the first epoch is a warm-up
+                step_rates.append(xb.shape[0] / (time.perf_counter() - s))
         dt = time.perf_counter() - t
-        if epoch > 0:  # the first epoch is a warm-up
-            rates.append(x.shape[0] / dt)
-    return {"samples_per_sec": statistics.median(rates), "epochs_timed": epochs, "batch": batch,
+        if epoch > 0:
+            epoch_rates.append(x.shape[0] / dt)
+    median = statistics.median(step_rates)
+    return {"samples_per_sec": median, "median_samples_per_sec": median,
+            "epoch_median_samples_per_sec": statistics.median(epoch_rates),
+            "steps_timed": len(step_rates), "epochs_timed": epochs, "batch": batch,
             "final_loss": loss.item()}
 
 
@@ -154,6 +163,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if torch.get_num_threads() != a.threads:
+        raise SystemExit(f"asked for {a.threads} threads, torch runs {torch.get_num_threads()}")
     torch.manual_seed(a.seed)
     images = read_idx_images(os.path.join(ASSETS, "mnist-10k-images-idx3-ubyte.gz"))
     if a.quality:
@@ -169,7 +180,8 @@ def main():
         r = bench(name, models[name](), x, a.batch or PRESETS[name][0], a.epochs)
         out[name] = r
         if not a.json:
-            print(f"{name:6s} {r['samples_per_sec']:10.0f} samples/s  (final loss {r['final_loss']:.4f})")
+            print(f"{name:6s} {r['samples_per_sec']:10.0f} samples/s  (median of {r['steps_timed']} per-step "
+                  f"rates; per-epoch median {r['epoch_median_samples_per_sec']:.0f}; final loss {r['final_loss']:.4f})")
     if a.json:
         print(json.dumps(out))
 

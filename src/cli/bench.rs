@@ -6,6 +6,11 @@
 //! long session (see [`super::soak`]).
 //! With `--pytorch FILE` (the JSON of `bench/pytorch_reference.py --json`, run on the same
 //! machine) it also prints the ratio to PyTorch. Speed targets live here, never in tests.
+//!
+//! Beside each training case it reports the step's floating-point work per sample
+//! ([`flops_per_sample`]) and the fraction of this machine's matrix-product peak that the
+//! measured rate amounts to; the peak is measured in the same run ([`peak_gflops`]), since on
+//! a shared machine it varies from run to run.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,11 +20,15 @@ use serde_json::{json, Value};
 use super::harness::{app_harness, FASHION_MNIST_DIR};
 use super::BenchArgs;
 use crate::data::{Dataset, DatasetSource};
+use crate::model::config::{Arch, ModelConfig};
 use crate::model::{TrainConfig, Variant};
 use crate::train::{EngineChoice, Trainer};
 
 /// Times training steps for about `seconds` after a warm-up; steps that end an epoch (and so
-/// include the test evaluation) are not counted.
+/// include the test evaluation) are not counted, nor partial batches. `samples_per_sec` is
+/// the samples of the counted steps over their summed time; `median_samples_per_sec` the
+/// median of the per-step rates (batch / step time), the figure `bench/compare.sh` compares
+/// with PyTorch's median per-step rate.
 pub fn training_throughput(
     cfg: TrainConfig,
     data: Arc<Dataset>,
@@ -57,6 +66,86 @@ pub fn training_throughput(
         "median_ms_per_step": median * 1e3,
         "median_samples_per_sec": t.config().batch as f64 / median,
     }))
+}
+
+/// Side of the square product timed by [`peak_gflops`].
+pub const PEAK_SIZE: usize = 2048;
+
+/// The f32 matrix-product peak of this machine in GFLOP/s, as the training engines see it:
+/// every thread of the current rayon pool multiplies its own pair of `PEAK_SIZE²` matrices
+/// through [`crate::linalg::matmul`] on one thread (`SERIAL`), all at once, as the dense
+/// engine runs one product per thread on its share of the batch; the best of `rounds`
+/// rounds (a shared machine only ever slows a round down).
+pub fn peak_gflops(rounds: usize) -> f64 {
+    use crate::linalg::{matmul, SERIAL};
+    let n = PEAK_SIZE;
+    let threads = rayon::current_num_threads();
+    let fill = |seed: u32| -> Vec<f32> {
+        (0..n * n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ seed) as f32 / u32::MAX as f32 - 0.5)
+            .collect()
+    };
+    let (a, b) = (fill(1), fill(2));
+    let mut best = 0f64;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        rayon::broadcast(|_| {
+            let mut c = vec![0f32; n * n];
+            matmul(n, n, n, &mut c, &a, false, &b, false, false, SERIAL);
+            std::hint::black_box(&c);
+        });
+        let secs = started.elapsed().as_secs_f64();
+        best = best.max(threads as f64 * 2.0 * (n * n * n) as f64 / secs / 1e9);
+    }
+    best
+}
+
+/// Floating-point operations of one training step per sample, from the model's layer sizes:
+/// 2 × the multiply-adds of the forward products, of the weight gradients, and of the input
+/// gradients (every layer but the first, whose input needs none). Dense counting throughout:
+/// the fused engine's sparse first layer skips zero pixels and so does less than counted;
+/// biases, activations, the loss, the VAE's sampling and the optimiser are not counted.
+/// For the 784-256-128-32 dense AE this is 2,449,408; for the VAE of the same sizes
+/// 2,473,984; for the conv AE 16-32 with a 32-number code 3,593,856.
+pub fn flops_per_sample(m: &ModelConfig) -> f64 {
+    // (multiply-adds per sample) of each layer, input side first.
+    let dense = |sizes: &[usize]| -> Vec<usize> { sizes.windows(2).map(|w| w[0] * w[1]).collect() };
+    let layers: Vec<usize> = match m.arch {
+        Arch::Dense => {
+            let mut l = dense(&crate::model::dense::encoder_sizes(m));
+            l.extend(dense(&crate::model::dense::decoder_sizes(m)));
+            l
+        }
+        Arch::Vae => {
+            let mut trunk = vec![crate::PIXELS];
+            trunk.extend(&m.hidden);
+            let mut l = dense(&trunk);
+            let last = *trunk.last().unwrap_or(&crate::PIXELS);
+            l.extend([last * m.latent, last * m.latent]);
+            l.extend(dense(&crate::model::dense::decoder_sizes(m)));
+            l
+        }
+        Arch::Conv => {
+            // 3×3 stride-2 convolutions 28→14→7…, a dense layer to the code and back, and
+            // the transposed convolutions mirroring them.
+            let mut side = crate::SIDE;
+            let mut chans = 1;
+            let mut convs = Vec::new();
+            for &c in &m.channels {
+                side = (side - 1) / 2 + 1;
+                convs.push(side * side * c * chans * 9);
+                chans = c;
+            }
+            let fc = side * side * chans * m.latent;
+            let mut l = convs.clone();
+            l.extend([fc, fc]);
+            l.extend(convs.iter().rev());
+            l
+        }
+    };
+    let macs: usize = layers.iter().sum();
+    let first = layers.first().copied().unwrap_or(0);
+    (2 * (3 * macs - first)) as f64
 }
 
 /// Frame CPU time of the whole app (Train panel visible) while its worker trains a dense AE:
@@ -156,6 +245,9 @@ pub fn compare_throughput(seconds: f64, with_b: bool) -> anyhow::Result<Value> {
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = a.threads {
+        set_threads(n)?;
+    }
     let only: Option<Vec<String>> = a
         .only
         .as_ref()
@@ -174,17 +266,41 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         ("conv", Variant::Conv, EngineChoice::Auto),
         ("conv-candle", Variant::Conv, EngineChoice::Candle),
     ];
-    for (name, variant, engine) in cases {
-        if !wanted(name) {
-            continue;
-        }
-        let cfg = TrainConfig::preset(variant, 32);
-        let r = training_throughput(cfg, data.clone(), engine, a.seconds)?;
+    let training: Vec<_> = cases.iter().filter(|c| wanted(c.0)).collect();
+    let peak = if training.is_empty() {
+        None
+    } else {
+        let p = peak_gflops(3);
+        out["peak_gflops"] = json!(p);
+        out["peak"] = json!({
+            "gflops": p,
+            "method": "one f32 product per thread, all threads at once, linalg::matmul on one thread each; best of 3",
+            "size": PEAK_SIZE,
+            "threads": rayon::current_num_threads(),
+        });
         if !a.json {
             println!(
-                "{name:13} {:>8.0} samples/s  (median step {:.2} ms, {} engine, {})",
+                "peak          {p:>8.1} GFLOP/s  (f32 {PEAK_SIZE}³ products, one per thread on {} threads, best of 3)",
+                rayon::current_num_threads()
+            );
+        }
+        Some(p)
+    };
+    for &&(name, variant, engine) in &training {
+        let cfg = TrainConfig::preset(variant, 32);
+        let flops = flops_per_sample(&cfg.model);
+        let mut r = training_throughput(cfg, data.clone(), engine, a.seconds)?;
+        r["flops_per_sample"] = json!(flops);
+        let median = r["median_samples_per_sec"].as_f64().unwrap_or(0.0);
+        let fraction = peak.map(|p| median * flops / (p * 1e9));
+        r["fraction_of_peak"] = json!(fraction);
+        if !a.json {
+            println!(
+                "{name:13} {:>8.0} samples/s  (median step {:.2} ms = {median:.0} samples/s, {:.2} MFLOP/sample, {:.0} % of peak; {} engine, {})",
                 r["samples_per_sec"].as_f64().unwrap_or(0.0),
                 r["median_ms_per_step"].as_f64().unwrap_or(0.0),
+                flops / 1e6,
+                100.0 * fraction.unwrap_or(f64::NAN),
                 r["engine"].as_str().unwrap_or(""),
                 r["model"].as_str().unwrap_or("")
             );
@@ -267,8 +383,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                     path.display()
                 )
             })?;
+        // Both medians of per-step rates (pytorch_reference.py's `samples_per_sec` is one).
         for name in ["dense", "vae", "conv"] {
-            let ours = out[name]["samples_per_sec"].as_f64();
+            let ours = out[name]["median_samples_per_sec"].as_f64();
             let theirs = torch[name]["samples_per_sec"].as_f64();
             if let (Some(o), Some(t)) = (ours, theirs) {
                 out[format!("{name}_vs_pytorch")] = json!(o / t);
@@ -283,6 +400,33 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&out)?);
     }
     Ok(())
+}
+
+/// Runs this process's thread pools on `n` threads: rayon's global pool (the fused engines)
+/// and, through `RAYON_NUM_THREADS`, candle's own (the candle engine and evaluations). Must
+/// come before either pool is first used.
+fn set_threads(n: usize) -> anyhow::Result<()> {
+    if n == 0 {
+        anyhow::bail!("--threads: give at least 1");
+    }
+    if let Ok(v) = std::env::var("RAYON_NUM_THREADS") {
+        if v.trim() != n.to_string() {
+            anyhow::bail!("--threads {n} contradicts RAYON_NUM_THREADS={v}");
+        }
+    }
+    // Nothing else runs yet (the command line was just parsed), so setting the variable
+    // races with no reader.
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .or_else(|e| {
+            if rayon::current_num_threads() == n {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("--threads {n}: {e}"))
+            }
+        })
 }
 
 /// 60,000 training and 10,000 test images made from the embedded digits, each copy with light
@@ -576,4 +720,21 @@ fn latent_ui(json: bool) -> anyhow::Result<Value> {
 
 fn widgets_thousands(n: usize) -> String {
     crate::app::widgets::thousands(n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_per_sample_counts_the_presets() {
+        // 784-256-128-32-128-256-784: 475,136 multiply-adds a pass; three passes, less the
+        // first layer's input gradient (200,704), times two.
+        let dense = TrainConfig::preset(Variant::Dense, 32).model;
+        assert_eq!(flops_per_sample(&dense), 2_449_408.0);
+        let vae = TrainConfig::preset(Variant::Vae, 32).model;
+        assert_eq!(flops_per_sample(&vae), 2_473_984.0);
+        let conv = TrainConfig::preset(Variant::Conv, 32).model;
+        assert_eq!(flops_per_sample(&conv), 3_593_856.0);
+    }
 }

@@ -228,6 +228,10 @@ pub struct BenchArgs {
     /// JSON written by `bench/pytorch_reference.py --json` on this machine: adds the ratios.
     #[arg(long, value_name = "FILE")]
     pub pytorch: Option<PathBuf>,
+    /// Threads for training (rayon's pool and candle's); default: RAYON_NUM_THREADS or one
+    /// per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
     #[arg(long)]
     pub json: bool,
 }
