@@ -328,7 +328,8 @@ mod tests {
     #[test]
     fn non_finite_codes_never_make_neighbours() {
         // Five 2-D points: #1 has an infinite coordinate, #2 a NaN.
-        let pts = [0.0, 0.0, f32::INFINITY, 0.0, f32::NAN, 1.0, 1.0, 0.0, 2.0, 0.0];
+        let (inf, nan) = (f32::INFINITY, f32::NAN);
+        let pts = [0.0, 0.0, inf, 0.0, nan, 1.0, 1.0, 0.0, 2.0, 0.0];
         let nb = knn(&pts, &pts, 2, 4, true);
         let ids = |q| nb.row(q).map(|(i, _)| i).collect::<Vec<_>>();
         assert_eq!(ids(0), vec![3, 4]);

@@ -217,7 +217,10 @@ mod tests {
         settle(&mut cache, "b", || Task::spawn("b", None, || Ok(2)));
         assert_eq!(cache.error(&"a"), None);
         settle(&mut cache, "a", || Task::spawn("a", None, || Ok(3)));
-        assert_eq!((cache.get(&"a"), cache.last()), (Some(&3), Some((&"a", Ok(&3)))));
+        assert_eq!(
+            (cache.get(&"a"), cache.last()),
+            (Some(&3), Some((&"a", Ok(&3))))
+        );
     }
 
     #[test]

@@ -205,46 +205,46 @@ impl MapMethods {
             0,
             Some(crate::app::jobs::repaint(ctx)),
             move |control| {
-            let started = std::time::Instant::now();
-            let codes = &b2.codes;
-            let k = b2.k;
-            let mut last = std::time::Instant::now();
-            let emb = if method == Method::Pca {
-                // The base map's own points (whatever components are on the axes).
-                Ok(crate::analysis::embed::Embedding {
-                    points: b2.points.xy.clone(),
-                    note: None,
-                })
-            } else {
-                embed(method, codes, k, MAP_SEED, &mut |done, total, layout| {
-                    if control.is_cancelled() {
-                        return false;
-                    }
-                    control.report(done, total);
-                    // Hand a layout to the UI ten times a second (and the last one).
-                    let show = last.elapsed().as_millis() >= 100 || done == total;
-                    if show {
-                        let mut l = l2.lock().unwrap_or_else(|e| e.into_inner());
-                        l.layout = Some(layout.to_vec());
-                        l.version += 1;
-                        last = std::time::Instant::now();
-                        ctx2.request_repaint();
-                    }
-                    true
-                })
-            };
-            let emb = match emb {
-                Ok(e) => e,
-                Err(Stopped::Cancelled) => return Err("cancelled".to_string()),
-                Err(Stopped::Failed(m)) => return Err(m),
-            };
-            let seconds = started.elapsed().as_secs_f64();
-            l2.lock().unwrap_or_else(|e| e.into_inner()).measuring = true;
-            ctx2.request_repaint();
-            let labels = &b2.points.labels;
-            let trust = measure(codes, k, &emb.points, labels);
-            Ok((emb.points, emb.note, trust, seconds))
-        },
+                let started = std::time::Instant::now();
+                let codes = &b2.codes;
+                let k = b2.k;
+                let mut last = std::time::Instant::now();
+                let emb = if method == Method::Pca {
+                    // The base map's own points (whatever components are on the axes).
+                    Ok(crate::analysis::embed::Embedding {
+                        points: b2.points.xy.clone(),
+                        note: None,
+                    })
+                } else {
+                    embed(method, codes, k, MAP_SEED, &mut |done, total, layout| {
+                        if control.is_cancelled() {
+                            return false;
+                        }
+                        control.report(done, total);
+                        // Hand a layout to the UI ten times a second (and the last one).
+                        let show = last.elapsed().as_millis() >= 100 || done == total;
+                        if show {
+                            let mut l = l2.lock().unwrap_or_else(|e| e.into_inner());
+                            l.layout = Some(layout.to_vec());
+                            l.version += 1;
+                            last = std::time::Instant::now();
+                            ctx2.request_repaint();
+                        }
+                        true
+                    })
+                };
+                let emb = match emb {
+                    Ok(e) => e,
+                    Err(Stopped::Cancelled) => return Err("cancelled".to_string()),
+                    Err(Stopped::Failed(m)) => return Err(m),
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                l2.lock().unwrap_or_else(|e| e.into_inner()).measuring = true;
+                ctx2.request_repaint();
+                let labels = &b2.points.labels;
+                let trust = measure(codes, k, &emb.points, labels);
+                Ok((emb.points, emb.note, trust, seconds))
+            },
         );
         self.running = Some(Running {
             key,
