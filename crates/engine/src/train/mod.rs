@@ -4,9 +4,11 @@
 //! typed commands. Three engines compute a step: candle's autograd with its AdamW (every
 //! architecture and regulariser), and two hand-written forward/backward passes that compute
 //! the same gradients several times faster: `fused` for dense models and VAEs, `fused_conv`
-//! for the convolutional autoencoder. A step whose loss is not
+//! for the convolutional autoencoder, both layer code on one `framework` (batch split over the
+//! threads, gradient fold, Adam through `kernels`). A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
 
+pub mod framework;
 pub mod fused;
 pub mod fused_conv;
 pub mod kernels;
