@@ -15,7 +15,7 @@
 use rand_chacha::ChaCha8Rng;
 
 pub use super::framework::NamedGrads;
-use super::framework::{Fused, LayerCode, Slot};
+use super::framework::{Chunk, Fused, LayerCode, Slot};
 use super::kernels::{self, OutputLoss};
 use crate::linalg::{matmul, SERIAL};
 use crate::model::config::{Activation, Arch, TrainConfig};
@@ -190,16 +190,8 @@ impl LayerCode for DenseNet {
     }
 
     /// Forward and backward for one chunk of rows.
-    fn run_chunk(
-        &self,
-        p: &[f32],
-        w: &mut Buffers,
-        grad: &mut [f32],
-        x: &[f32],
-        t: &[f32],
-        eps: &[f32],
-        b: usize,
-    ) -> [f64; 3] {
+    fn run_chunk(&self, p: &[f32], w: &mut Buffers, grad: &mut [f32], c: Chunk) -> [f64; 3] {
+        let Chunk { x, t, eps, b } = c;
         let d = crate::PIXELS;
         let rows = x.len() / d;
         self.ensure(w, rows);
@@ -445,81 +437,17 @@ impl FusedMlp {
 mod tests {
     use super::*;
     use crate::model::config::{LossKind, NoiseSpec, Variant};
-    use crate::model::loss::Term;
-    use crate::model::tests::flat;
     use crate::model::TrainedModel;
-    use candle_core::DType;
-    use candle_core::{Device, Tensor};
-    use rand::{Rng, SeedableRng};
-
-    fn batch(b: usize, seed: u64) -> Vec<f32> {
-        let mut r = ChaCha8Rng::seed_from_u64(seed);
-        // Sparse-ish "digits": mostly zeros, some ink.
-        (0..b * crate::PIXELS)
-            .map(|_| {
-                if r.random::<f32>() < 0.2 {
-                    r.random::<f32>()
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
-
-    /// Gradients of the candle objective on the same weights, batch and noise draws.
-    fn autograd(
-        cfg: &TrainConfig,
-        model: &TrainedModel,
-        x: &[f32],
-        b: usize,
-        seed: u64,
-    ) -> (f64, Vec<(String, Vec<f32>)>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let xt = Tensor::from_slice(x, (b, crate::PIXELS), &Device::Cpu).unwrap();
-        let (terms, total) =
-            crate::train::objective_terms(cfg, &model.model, &xt, &xt, &mut rng).unwrap();
-        let grads = total.backward().unwrap();
-        let data = model.varmap.data().lock().unwrap();
-        let mut out = Vec::new();
-        for (name, var) in data.iter() {
-            out.push((name.clone(), flat(grads.get(var.as_tensor()).unwrap())));
-        }
-        let total = terms
-            .iter()
-            .find(|(k, _)| *k == Term::Total)
-            .unwrap()
-            .1
-            .to_dtype(DType::F64)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        (total, out)
-    }
+    use crate::train::test_support::{assert_matches, autograd, batch};
+    use rand::SeedableRng;
 
     fn check(cfg: TrainConfig, b: usize) {
         let model = TrainedModel::new(&cfg, "test").unwrap();
-        let x = batch(b, 3);
-        let (want_total, want) = autograd(&cfg, &model, &x, b, 9);
+        let x = batch(b, 3, 0.2);
+        let want = autograd(&cfg, &model, &x, &x, b, 9);
         let mut f = FusedMlp::new(&cfg, &model.varmap).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
-        let (terms, got) = f.gradients(&x, &x, b, &mut rng).unwrap();
-        assert!(
-            (terms.total() - want_total).abs() <= 1e-5 * want_total.abs().max(1e-3),
-            "{}: loss {} vs autograd {}",
-            cfg.describe(),
-            terms.total(),
-            want_total
-        );
-        for (name, g) in got {
-            let w = &want.iter().find(|(n, _)| *n == name).unwrap().1;
-            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            let err = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                err <= 2e-4 * scale,
-                "{}: {name} differs by {err} (scale {scale})",
-                cfg.describe()
-            );
-        }
+        assert_matches(&cfg, f.gradients(&x, &x, b, &mut rng).unwrap(), want);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! Adam update and the `VarMap` copies are `framework`'s. The unit tests check loss and
 //! gradients against candle's autograd.
 
-use super::framework::{Fused, LayerCode, NamedGrads, Slot};
+use super::framework::{Chunk, Fused, LayerCode, NamedGrads, Slot};
 use super::kernels::{self, OutputLoss};
 use crate::linalg::{matmul, SERIAL};
 use crate::model::config::{Activation, Arch, TrainConfig};
@@ -127,16 +127,8 @@ impl LayerCode for ConvNet {
     }
 
     /// Forward and backward for one chunk of rows.
-    fn run_chunk(
-        &self,
-        p: &[f32],
-        w: &mut Buffers,
-        grad: &mut [f32],
-        x: &[f32],
-        t: &[f32],
-        _eps: &[f32],
-        b: usize,
-    ) -> [f64; 3] {
+    fn run_chunk(&self, p: &[f32], w: &mut Buffers, grad: &mut [f32], c: Chunk) -> [f64; 3] {
+        let Chunk { x, t, b, .. } = c;
         let d = crate::PIXELS;
         let rows = x.len() / d;
         self.ensure(w, rows);
@@ -450,57 +442,12 @@ impl FusedConv {
 mod tests {
     use super::*;
     use crate::model::config::{LossKind, NoiseSpec, Variant};
-    use crate::model::loss::Term;
-    use crate::model::tests::flat;
     use crate::model::TrainedModel;
-    use candle_core::DType;
+    use crate::train::test_support;
     use candle_core::{Device, Tensor};
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
 
     fn batch(b: usize, seed: u64) -> Vec<f32> {
-        let mut r = ChaCha8Rng::seed_from_u64(seed);
-        (0..b * crate::PIXELS)
-            .map(|_| {
-                if r.random::<f32>() < 0.3 {
-                    r.random::<f32>()
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
-
-    /// Loss and gradients of candle's objective (autograd through `model::convops`) on the
-    /// same weights and batch.
-    fn autograd(
-        cfg: &TrainConfig,
-        model: &TrainedModel,
-        x: &[f32],
-        target: &[f32],
-        b: usize,
-    ) -> (f64, NamedGrads) {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let xt = Tensor::from_slice(x, (b, crate::PIXELS), &Device::Cpu).unwrap();
-        let tt = Tensor::from_slice(target, (b, crate::PIXELS), &Device::Cpu).unwrap();
-        let (terms, total) =
-            crate::train::objective_terms(cfg, &model.model, &xt, &tt, &mut rng).unwrap();
-        let grads = total.backward().unwrap();
-        let data = model.varmap.data().lock().unwrap();
-        let out = data
-            .iter()
-            .map(|(name, var)| (name.clone(), flat(grads.get(var.as_tensor()).unwrap())))
-            .collect();
-        let total = terms
-            .iter()
-            .find(|(k, _)| *k == Term::Total)
-            .unwrap()
-            .1
-            .to_dtype(DType::F64)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        (total, out)
+        test_support::batch(b, seed, 0.3)
     }
 
     /// Every variable's gradient (and the loss) agrees with autograd; biases are perturbed
@@ -524,28 +471,10 @@ mod tests {
         } else {
             target.clone()
         };
-        let (want_total, want) = autograd(&cfg, &model, &input, &target, b);
+        // Autograd runs through `model::convops`.
+        let want = test_support::autograd(&cfg, &model, &input, &target, b, 1);
         let mut f = FusedConv::new(&cfg, &model.varmap).unwrap();
-        let (terms, got) = f.gradients(&input, &target, b).unwrap();
-        assert!(
-            (terms.total() - want_total).abs() <= 1e-5 * want_total.abs().max(1e-3),
-            "{}: loss {} vs autograd {}",
-            cfg.describe(),
-            terms.total(),
-            want_total
-        );
-        assert_eq!(got.len(), want.len(), "every variable has a gradient");
-        for (name, g) in got {
-            let w = &want.iter().find(|(n, _)| *n == name).unwrap().1;
-            assert_eq!(g.len(), w.len(), "{name}");
-            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            let err = g.iter().zip(w).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                err <= 2e-4 * scale,
-                "{}: {name} differs by {err} (scale {scale})",
-                cfg.describe()
-            );
-        }
+        test_support::assert_matches(&cfg, f.gradients(&input, &target, b).unwrap(), want);
     }
 
     #[test]

@@ -107,21 +107,27 @@ fn add_scalar_act_generic(x: &mut [f32], b: f32, relu: bool) {
 }
 dispatch!(add_scalar_act, add_scalar_act_generic, (x: &mut [f32], b: f32, relu: bool) -> ());
 
-/// Σ x, with independent partial sums so it vectorises.
+/// Σ f(x), with independent partial sums so it vectorises.
 #[inline(always)]
-fn sum_generic(x: &[f32]) -> f32 {
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let mut it = x.chunks_exact(LANES);
     for c in &mut it {
         for l in 0..LANES {
-            acc[l] += c[l];
+            acc[l] += f(c[l]);
         }
     }
-    let mut s: f32 = it.remainder().iter().sum();
+    let mut s: f32 = it.remainder().iter().map(|&v| f(v)).sum();
     for a in acc {
         s += a;
     }
     s
+}
+
+/// Σ x.
+#[inline(always)]
+fn sum_generic(x: &[f32]) -> f32 {
+    lane_sum(x, |v| v)
 }
 dispatch!(sum, sum_generic, (x: &[f32]) -> f32);
 
@@ -443,18 +449,10 @@ fn add_assign_generic(acc: &mut [f32], other: &[f32]) {
 dispatch!(add_assign, add_assign_generic, (acc: &mut [f32], other: &[f32]) -> ());
 
 /// Whether every value of `x` is finite: `0·v` is 0 for a finite `v` and NaN otherwise, so the
-/// lanes' sums stay 0 exactly when all are (one vectorised pass, no branch per value).
+/// sum stays 0 exactly when all are (one vectorised pass, no branch per value).
 #[inline(always)]
 fn all_finite_generic(x: &[f32]) -> bool {
-    let mut acc = [0f32; LANES];
-    let mut it = x.chunks_exact(LANES);
-    for c in &mut it {
-        for l in 0..LANES {
-            acc[l] += c[l] * 0.0;
-        }
-    }
-    let tail: f32 = it.remainder().iter().map(|v| v * 0.0).sum();
-    acc.iter().sum::<f32>() + tail == 0.0
+    lane_sum(x, |v| v * 0.0) == 0.0
 }
 dispatch!(all_finite, all_finite_generic, (x: &[f32]) -> bool);
 

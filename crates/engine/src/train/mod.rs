@@ -12,6 +12,8 @@ pub mod framework;
 pub mod fused;
 pub mod fused_conv;
 pub mod kernels;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 
 use std::sync::Arc;
