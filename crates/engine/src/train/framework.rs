@@ -266,16 +266,17 @@ impl<L: LayerCode> Fused<L> {
     }
 
     /// One training step on `b` rows of `input` (what the network sees) and `target` (what
-    /// it should reconstruct); `rng` draws the VAE's noise. Returns the loss terms before the
-    /// update; the update is skipped when the loss or a gradient is not finite.
-    pub(super) fn step_with(
+    /// it should reconstruct); `rng` draws the VAE's noise (`None` for an engine that needs
+    /// none). Returns the loss terms before the update; the update is skipped when the loss
+    /// or a gradient is not finite.
+    pub fn step<'r>(
         &mut self,
         input: &[f32],
         target: &[f32],
         b: usize,
-        rng: Option<&mut ChaCha8Rng>,
+        rng: impl Into<Option<&'r mut ChaCha8Rng>>,
     ) -> candle_core::Result<LossTerms> {
-        let (terms, finite) = self.forward_backward(input, target, b, rng)?;
+        let (terms, finite) = self.forward_backward(input, target, b, rng.into())?;
         if finite && terms.total().is_finite() {
             self.adam_update();
         }
@@ -284,14 +285,14 @@ impl<L: LayerCode> Fused<L> {
 
     /// The gradient of the loss for one batch, by variable name (candle's layouts), without
     /// updating anything (for tests against autograd).
-    pub(super) fn gradients_with(
+    pub fn gradients<'r>(
         &mut self,
         input: &[f32],
         target: &[f32],
         b: usize,
-        rng: Option<&mut ChaCha8Rng>,
+        rng: impl Into<Option<&'r mut ChaCha8Rng>>,
     ) -> candle_core::Result<(LossTerms, NamedGrads)> {
-        let (terms, _) = self.forward_backward(input, target, b, rng)?;
+        let (terms, _) = self.forward_backward(input, target, b, rng.into())?;
         let mut g = self.lanes[0].grad.clone();
         if self.active == 2 {
             kernels::add_assign(&mut g, &self.lanes[1].grad);
@@ -495,7 +496,7 @@ mod tests {
         let mut conv = crate::train::fused_conv::FusedConv::new(&cfg, &model.varmap).unwrap();
         plant_nan(&mut conv, "conv.1");
         let before = bits(conv.params_mut());
-        let terms = conv.step(&x, &x, b).unwrap();
+        let terms = conv.step(&x, &x, b, None).unwrap();
         assert!(terms.total().is_finite(), "the conv loss stays finite");
         assert_eq!(
             changed(conv.params_mut(), &before),

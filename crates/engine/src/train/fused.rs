@@ -12,14 +12,11 @@
 //! `VarMap` are `framework`'s; the layer names and sizes are `model::params`'. The unit tests
 //! check the gradients against candle's autograd on the same weights.
 
-use rand_chacha::ChaCha8Rng;
-
 pub use super::framework::NamedGrads;
 use super::framework::{Chunk, Fused, LayerCode, Slot};
 use super::kernels::{self, OutputLoss};
 use crate::linalg::{matmul, SERIAL};
 use crate::model::config::{Activation, Arch, TrainConfig};
-use crate::model::loss::LossTerms;
 
 /// Per-thread buffers, sized for the largest chunk seen so far.
 #[derive(Default)]
@@ -409,30 +406,6 @@ impl DenseNet {
     }
 }
 
-impl FusedMlp {
-    /// One training step (see [`Fused::step_with`]); `rng` draws the VAE's noise.
-    pub fn step(
-        &mut self,
-        input: &[f32],
-        target: &[f32],
-        b: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> candle_core::Result<LossTerms> {
-        self.step_with(input, target, b, Some(rng))
-    }
-
-    /// The batch's gradient by variable name, without updating anything.
-    pub fn gradients(
-        &mut self,
-        input: &[f32],
-        target: &[f32],
-        b: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> candle_core::Result<(LossTerms, NamedGrads)> {
-        self.gradients_with(input, target, b, Some(rng))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +413,7 @@ mod tests {
     use crate::model::TrainedModel;
     use crate::train::test_support::{assert_matches, autograd, batch};
     use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     fn check(cfg: TrainConfig, b: usize) {
         let model = TrainedModel::new(&cfg, "test").unwrap();

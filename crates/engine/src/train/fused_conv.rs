@@ -18,12 +18,11 @@
 //! Adam update and the `VarMap` copies are `framework`'s. The unit tests check loss and
 //! gradients against candle's autograd.
 
-use super::framework::{Chunk, Fused, LayerCode, NamedGrads, Slot};
+use super::framework::{Chunk, Fused, LayerCode, Slot};
 use super::kernels::{self, OutputLoss};
 use crate::linalg::{matmul, SERIAL};
 use crate::model::config::{Activation, Arch, TrainConfig};
 use crate::model::convgeom::{to_channels, to_rows, ConvGeom, Planes::ChannelMajor};
-use crate::model::loss::LossTerms;
 use crate::model::params::ConvLayout;
 
 /// Per-thread buffers, sized for the largest chunk seen so far.
@@ -416,28 +415,6 @@ impl ConvNet {
     }
 }
 
-impl FusedConv {
-    /// One training step (see [`Fused::step_with`]).
-    pub fn step(
-        &mut self,
-        input: &[f32],
-        target: &[f32],
-        b: usize,
-    ) -> candle_core::Result<LossTerms> {
-        self.step_with(input, target, b, None)
-    }
-
-    /// The batch's gradient by variable name, without updating anything.
-    pub fn gradients(
-        &mut self,
-        input: &[f32],
-        target: &[f32],
-        b: usize,
-    ) -> candle_core::Result<(LossTerms, NamedGrads)> {
-        self.gradients_with(input, target, b, None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,7 +451,7 @@ mod tests {
         // Autograd runs through `model::convops`.
         let want = test_support::autograd(&cfg, &model, &input, &target, b, 1);
         let mut f = FusedConv::new(&cfg, &model.varmap).unwrap();
-        test_support::assert_matches(&cfg, f.gradients(&input, &target, b).unwrap(), want);
+        test_support::assert_matches(&cfg, f.gradients(&input, &target, b, None).unwrap(), want);
     }
 
     #[test]
@@ -528,12 +505,12 @@ mod tests {
             let mut f = FusedConv::new(&cfg, &model.varmap).unwrap();
             let x = batch(32, 5);
             let losses: Vec<f64> = (0..4)
-                .map(|_| f.step(&x, &x, 32).unwrap().total())
+                .map(|_| f.step(&x, &x, 32, None).unwrap().total())
                 .collect();
             f.write_to(&model.varmap).unwrap();
             let mut again = FusedConv::new(&cfg, &model.varmap).unwrap();
-            let (t, _) = again.gradients(&x, &x, 32).unwrap();
-            let (t2, _) = f.gradients(&x, &x, 32).unwrap();
+            let (t, _) = again.gradients(&x, &x, 32, None).unwrap();
+            let (t2, _) = f.gradients(&x, &x, 32, None).unwrap();
             assert_eq!(t.total(), t2.total());
             losses
         };

@@ -323,7 +323,9 @@ impl Trainer {
             Engine::Fused(f) => f
                 .step(input, &self.clean, b, &mut self.rng)
                 .map_err(TrainError::from),
-            Engine::FusedConv(f) => f.step(input, &self.clean, b).map_err(TrainError::from),
+            Engine::FusedConv(f) => f
+                .step(input, &self.clean, b, None)
+                .map_err(TrainError::from),
             Engine::Candle(opt) => candle_step(
                 &self.cfg,
                 &self.model.model,
