@@ -7,7 +7,8 @@ use candle_nn::{Linear, VarBuilder};
 
 use super::config::{Activation, ModelConfig};
 use super::convops;
-use super::layers::{activate, linear};
+use super::layers::{activate, linear, params};
+use super::params::{ConvLayout, LayerSpec, PADDING, STRIDE};
 
 /// A 3×3 stride-2 (transposed) convolution's parameters.
 #[derive(Clone, Debug)]
@@ -20,10 +21,18 @@ struct ConvLayer {
 
 impl ConvLayer {
     fn conv(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
-        convops::conv2d(x, &self.weight, &self.bias, 2, 1, relu)
+        convops::conv2d(x, &self.weight, &self.bias, STRIDE, PADDING, relu)
     }
     fn deconv(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
-        convops::conv_transpose2d(x, &self.weight, &self.bias, 2, 1, self.output_padding, relu)
+        convops::conv_transpose2d(
+            x,
+            &self.weight,
+            &self.bias,
+            STRIDE,
+            PADDING,
+            self.output_padding,
+            relu,
+        )
     }
 }
 
@@ -39,59 +48,32 @@ pub struct ConvAe {
     channels: Vec<usize>,
 }
 
-fn glorot(fan_in: usize, fan_out: usize) -> candle_nn::Init {
-    let b = (6.0 / (fan_in + fan_out) as f64).sqrt();
-    candle_nn::Init::Uniform { lo: -b, up: b }
-}
-
 impl ConvAe {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        let mut sizes = vec![crate::SIDE];
-        for _ in &cfg.channels {
-            let s = *sizes.last().unwrap();
-            sizes.push((s - 1) / 2 + 1);
-        }
-        let mut chans = vec![1usize];
-        chans.extend(&cfg.channels);
-        let mut convs = Vec::new();
-        for i in 0..cfg.channels.len() {
-            let (cin, cout) = (chans[i], chans[i + 1]);
-            let vbi = vb.pp(format!("conv.{i}"));
-            let w = vbi.get_with_hints((cout, cin, 3, 3), "weight", glorot(cin * 9, cout * 9))?;
-            let b = vbi.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-            convs.push(ConvLayer {
-                weight: w,
-                bias: b,
-                output_padding: 0,
-            });
-        }
-        let last_c = *chans.last().unwrap();
-        let last_s = *sizes.last().unwrap();
-        let flat = last_c * last_s * last_s;
-        let enc_fc = linear(flat, cfg.latent, vb.pp("enc_fc"))?;
-        let dec_fc = linear(cfg.latent, flat, vb.pp("dec_fc"))?;
-        // Transposed convolutions from the deepest layer back to one channel.
-        let mut deconvs = Vec::new();
-        for j in 0..cfg.channels.len() {
-            let i = cfg.channels.len() - j; // from layer i (size sizes[i]) to i-1
-            let (cin, cout) = (chans[i], chans[i - 1]);
-            let output_padding = sizes[i - 1] + 1 - 2 * sizes[i];
-            let vbj = vb.pp(format!("deconv.{j}"));
-            let w = vbj.get_with_hints((cin, cout, 3, 3), "weight", glorot(cin * 9, cout * 9))?;
-            let b = vbj.get_with_hints(cout, "bias", candle_nn::Init::Const(0.0))?;
-            deconvs.push(ConvLayer {
-                weight: w,
-                bias: b,
+        let l = ConvLayout::new(cfg);
+        let layer = |spec: &LayerSpec, output_padding: usize| -> Result<ConvLayer> {
+            let (weight, bias) = params(spec, &vb)?;
+            Ok(ConvLayer {
+                weight,
+                bias,
                 output_padding,
-            });
-        }
+            })
+        };
+        let convs = l.convs.iter().map(|s| layer(s, 0)).collect::<Result<_>>()?;
+        let (enc_fc, dec_fc) = (linear(&l.enc_fc, &vb)?, linear(&l.dec_fc, &vb)?);
+        let deconvs = l
+            .deconvs
+            .iter()
+            .enumerate()
+            .map(|(j, s)| layer(s, l.output_padding(j)))
+            .collect::<Result<_>>()?;
         Ok(Self {
             convs,
             enc_fc,
             dec_fc,
             deconvs,
             act: cfg.activation,
-            sizes,
+            sizes: l.sizes,
             channels: cfg.channels.clone(),
         })
     }

@@ -2,120 +2,66 @@
 //! `gemm` product per pass (candle 0.11's CPU convolutions loop over dot products and were
 //! ~13× slower than PyTorch here). The bias is added inside the op, so its gradient is a row
 //! sum instead of candle's strided reduction over a broadcast. Forward and backward are both
-//! provided, so the rest of the model stays on candle's autograd. Weights use candle's layouts (`[out, in, k, k]` for a
-//! convolution, `[in, out, k, k]` for a transposed one), so saved models are unchanged.
+//! provided, so the rest of the model stays on candle's autograd. Weights use candle's layouts
+//! (`[out, in, k, k]` for a convolution, `[in, out, k, k]` for a transposed one), so saved
+//! models are unchanged. The geometry, im2col and col2im are `convgeom`'s (shared with the
+//! fused conv engine), run here over the whole batch on all threads.
 //! Tests check values and gradients against candle's own `conv2d` / `conv_transpose2d`.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// The geometry of a convolution from a `[b, c, h, w]` input to a `[b, o, ho, wo]` output.
-/// A transposed convolution uses the same geometry with input and output swapped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Geom {
+use super::convgeom::{to_channels, to_rows, ConvGeom, Planes};
+
+/// A convolution's geometry over a batch of `b` images (batch-major, as candle lays them out).
+#[derive(Clone, Copy, Debug)]
+struct Batched {
+    g: ConvGeom,
     b: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    ho: usize,
-    wo: usize,
-    k: usize,
-    s: usize,
-    p: usize,
 }
 
-impl Geom {
+/// The geometry's sizes read through (`g.o`, `g.ckk()`, …); the batch-wide `im2col` and
+/// `col2im` below shadow the geometry's per-layout ones.
+impl std::ops::Deref for Batched {
+    type Target = ConvGeom;
+    fn deref(&self) -> &ConvGeom {
+        &self.g
+    }
+}
+
+impl Batched {
     /// Columns of the im2col matrix: one per output position.
     fn n(&self) -> usize {
-        self.b * self.ho * self.wo
-    }
-    /// Rows of the im2col matrix: one per (input channel, ky, kx).
-    fn ckk(&self) -> usize {
-        self.c * self.k * self.k
-    }
-
-    /// The input position read by output (oy, ox) through kernel tap (ky, kx), if inside.
-    #[inline]
-    fn src(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let iy = (oy * self.s + ky).checked_sub(self.p)?;
-        let ix = (ox * self.s + kx).checked_sub(self.p)?;
-        (iy < self.h && ix < self.w).then_some((iy, ix))
+        self.b * self.g.howo()
     }
 
     /// `[b, c, h, w]` → `[c·k·k, b·ho·wo]`.
     fn im2col(&self, x: &[f32]) -> Vec<f32> {
-        let n = self.n();
-        let mut cols = vec![0f32; self.ckk() * n];
-        let (hw, howo) = (self.h * self.w, self.ho * self.wo);
-        cols.par_chunks_mut(n).enumerate().for_each(|(row, out)| {
-            let (c, ky, kx) = (
-                row / (self.k * self.k),
-                (row / self.k) % self.k,
-                row % self.k,
-            );
-            for b in 0..self.b {
-                let plane = &x[(b * self.c + c) * hw..][..hw];
-                let dst = &mut out[b * howo..][..howo];
-                for oy in 0..self.ho {
-                    for ox in 0..self.wo {
-                        if let Some((iy, ix)) = self.src(oy, ox, ky, kx) {
-                            dst[oy * self.wo + ox] = plane[iy * self.w + ix];
-                        }
-                    }
-                }
-            }
-        });
+        let mut cols = vec![0f32; self.g.ckk() * self.n()];
+        self.g
+            .im2col(x, Planes::BatchMajor, self.b, &mut cols, true);
         cols
     }
 
     /// The adjoint of `im2col`: sums `[c·k·k, b·ho·wo]` back onto `[b, c, h, w]`.
     fn col2im(&self, cols: &[f32]) -> Vec<f32> {
-        let (hw, howo, kk, n) = (
-            self.h * self.w,
-            self.ho * self.wo,
-            self.k * self.k,
-            self.n(),
-        );
-        let mut x = vec![0f32; self.b * self.c * hw];
-        // One task per (batch item, channel): each writes only its own plane.
-        x.par_chunks_mut(hw).enumerate().for_each(|(bc, plane)| {
-            let (b, c) = (bc / self.c, bc % self.c);
-            for t in 0..kk {
-                let (ky, kx) = (t / self.k, t % self.k);
-                let src = &cols[(c * kk + t) * n + b * howo..][..howo];
-                for oy in 0..self.ho {
-                    for ox in 0..self.wo {
-                        if let Some((iy, ix)) = self.src(oy, ox, ky, kx) {
-                            plane[iy * self.w + ix] += src[oy * self.wo + ox];
-                        }
-                    }
-                }
-            }
-        });
+        let mut x = vec![0f32; self.b * self.g.c * self.g.hw()];
+        self.g
+            .col2im(cols, Planes::BatchMajor, self.b, &mut x, true);
         x
     }
 
     /// `[b, o, ho, wo]` → `[o, b·ho·wo]` (output-shaped tensor to matrix).
     fn gather_out(&self, t: &[f32]) -> Vec<f32> {
-        let (howo, n) = (self.ho * self.wo, self.n());
-        let mut m = vec![0f32; self.o * n];
-        m.par_chunks_mut(n).enumerate().for_each(|(o, row)| {
-            for b in 0..self.b {
-                row[b * howo..][..howo].copy_from_slice(&t[(b * self.o + o) * howo..][..howo]);
-            }
-        });
+        let mut m = vec![0f32; self.g.o * self.n()];
+        to_channels(t, self.g.o, self.b, self.g.howo(), &mut m, true);
         m
     }
 
     /// `[o, b·ho·wo]` → `[b, o, ho, wo]` (matrix back to an output-shaped tensor).
     fn scatter_out(&self, m: &[f32]) -> Vec<f32> {
-        let (howo, n) = (self.ho * self.wo, self.n());
-        let mut t = vec![0f32; self.b * self.o * howo];
-        t.par_chunks_mut(howo).enumerate().for_each(|(bo, dst)| {
-            let (b, o) = (bo / self.o, bo % self.o);
-            dst.copy_from_slice(&m[o * n + b * howo..][..howo]);
-        });
+        let mut t = vec![0f32; self.b * self.g.o * self.g.howo()];
+        to_rows(m, self.g.o, self.b, self.g.howo(), &mut t, true);
         t
     }
 }
@@ -194,14 +140,16 @@ struct Conv {
 }
 
 impl Conv {
-    fn geom(&self, x: &[usize], w: &[usize]) -> Result<Geom> {
+    fn geom(&self, x: &[usize], w: &[usize]) -> Result<Batched> {
         let ([b, c, h, wd], [o, c2, k, k2]) = (dims4(x)?, dims4(w)?);
         if c != c2 || k != k2 || h + 2 * self.padding < k || wd + 2 * self.padding < k {
             candle_core::bail!("conv op: input {x:?} does not fit kernel {w:?}");
         }
+        if self.stride == 0 {
+            candle_core::bail!("conv op: stride 0");
+        }
         let out = |i: usize| (i + 2 * self.padding - k) / self.stride + 1;
-        Ok(Geom {
-            b,
+        let g = ConvGeom {
             c,
             h,
             w: wd,
@@ -211,7 +159,8 @@ impl Conv {
             k,
             s: self.stride,
             p: self.padding,
-        })
+        };
+        Ok(Batched { g, b })
     }
 }
 
@@ -290,9 +239,9 @@ struct ConvTranspose {
 impl ConvTranspose {
     /// The geometry of the *forward* convolution this op is the adjoint of: its input is our
     /// output, its output is our input.
-    fn geom(&self, x: &[usize], w: &[usize]) -> Result<Geom> {
+    fn geom(&self, x: &[usize], w: &[usize]) -> Result<Batched> {
         let ([b, ci, hi, wi], [ci2, co, k, k2]) = (dims4(x)?, dims4(w)?);
-        if ci != ci2 || k != k2 || hi == 0 || wi == 0 {
+        if ci != ci2 || k != k2 || hi == 0 || wi == 0 || self.stride == 0 {
             candle_core::bail!("conv-transpose op: input {x:?} does not fit kernel {w:?}");
         }
         let out = |i: usize| {
@@ -301,8 +250,7 @@ impl ConvTranspose {
         let (Some(ho), Some(wo)) = (out(hi), out(wi)) else {
             candle_core::bail!("conv-transpose op: padding too large for input {x:?}");
         };
-        Ok(Geom {
-            b,
+        let g = ConvGeom {
             c: co,
             h: ho,
             w: wo,
@@ -312,7 +260,8 @@ impl ConvTranspose {
             k,
             s: self.stride,
             p: self.padding,
-        })
+        };
+        Ok(Batched { g, b })
     }
 }
 

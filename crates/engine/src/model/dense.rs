@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 
 use super::config::ModelConfig;
 use super::layers::Mlp;
+use super::params::DenseLayout;
 
 #[derive(Clone, Debug)]
 pub struct DenseAe {
@@ -14,27 +15,14 @@ pub struct DenseAe {
     pub decoder: Mlp,
 }
 
-/// Layer sizes of the encoder: input, hidden…, code.
-pub fn encoder_sizes(cfg: &ModelConfig) -> Vec<usize> {
-    let mut s = vec![crate::PIXELS];
-    s.extend(&cfg.hidden);
-    s.push(cfg.latent);
-    s
-}
-
-/// Layer sizes of the decoder: code, hidden (mirrored)…, output.
-pub fn decoder_sizes(cfg: &ModelConfig) -> Vec<usize> {
-    let mut s = vec![cfg.latent];
-    s.extend(cfg.hidden.iter().rev());
-    s.push(crate::PIXELS);
-    s
-}
+pub use super::params::{decoder_sizes, encoder_sizes};
 
 impl DenseAe {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let l = DenseLayout::new(cfg);
         Ok(Self {
-            encoder: Mlp::new(&encoder_sizes(cfg), cfg.activation, vb.pp("enc"))?,
-            decoder: Mlp::new(&decoder_sizes(cfg), cfg.activation, vb.pp("dec"))?,
+            encoder: Mlp::new(&l.encoder, cfg.activation, &vb)?,
+            decoder: Mlp::new(&l.decoder, cfg.activation, &vb)?,
         })
     }
 

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::Activation;
+use super::params::{LayerSpec, ParamKind};
 
 pub fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
     match act {
@@ -16,18 +17,16 @@ pub fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
     }
 }
 
-/// A linear layer `y = x Wᵀ + b` with weight `[out, in]` stored as `<name>.weight`/`.bias`.
-pub fn linear(input: usize, output: usize, vb: VarBuilder) -> Result<Linear> {
-    let bound = (6.0 / (input + output) as f64).sqrt();
-    let w = vb.get_with_hints(
-        (output, input),
-        "weight",
-        candle_nn::Init::Uniform {
-            lo: -bound,
-            up: bound,
-        },
-    )?;
-    let b = vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?;
+/// A layer's weight and bias, created (or fetched) under the names and shapes of its spec.
+pub fn params(spec: &LayerSpec, vb: &VarBuilder) -> Result<(Tensor, Tensor)> {
+    let vb = vb.pp(&spec.name);
+    let get = |k: ParamKind| vb.get_with_hints(spec.shape(k), k.suffix(), spec.init(k));
+    Ok((get(ParamKind::Weight)?, get(ParamKind::Bias)?))
+}
+
+/// A linear layer `y = x Wᵀ + b` (weight `[out, in]`) from its spec.
+pub fn linear(spec: &LayerSpec, vb: &VarBuilder) -> Result<Linear> {
+    let (w, b) = params(spec, vb)?;
     Ok(Linear::new(w, Some(b)))
 }
 
@@ -40,11 +39,11 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn new(sizes: &[usize], act: Activation, vb: VarBuilder) -> Result<Self> {
-        let layers = sizes
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| linear(w[0], w[1], vb.pp(i.to_string())))
+    /// The stack of `specs` (linear layers), variables under the names the specs give.
+    pub fn new(specs: &[LayerSpec], act: Activation, vb: &VarBuilder) -> Result<Self> {
+        let layers = specs
+            .iter()
+            .map(|s| linear(s, vb))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { layers, act })
     }

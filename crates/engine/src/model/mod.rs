@@ -1,17 +1,21 @@
 //! The autoencoders. One module per architecture (`dense`, `conv`, `vae`), each a struct built
 //! with `new(cfg, vb)` whose weights live in a candle `VarMap`; [`Autoencoder`] puts them behind
 //! one `encode`/`decode`/`forward` interface. `loss` holds the loss terms (named by `term`),
-//! `config` the settings, `io` saving and loading, and [`TrainedModel`] is a self-contained copy
-//! of a model for inference (what the UI panels and the command line use).
+//! `config` the settings, `params` the name and shape of every parameter tensor (read by the
+//! constructors and the fused engines), `convgeom` the convolution geometry, `io` saving and
+//! loading, and [`TrainedModel`] is a self-contained copy of a model for inference (what the
+//! UI panels and the command line use).
 
 pub mod bundled;
 pub mod config;
 pub mod conv;
+pub mod convgeom;
 pub mod convops;
 pub mod dense;
 pub mod io;
 pub mod layers;
 pub mod loss;
+pub mod params;
 pub mod term;
 pub mod vae;
 

@@ -6,8 +6,8 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 
 use super::config::ModelConfig;
-use super::dense::decoder_sizes;
 use super::layers::{linear, Mlp};
+use super::params::DenseLayout;
 
 #[derive(Clone, Debug)]
 pub struct Vae {
@@ -20,14 +20,15 @@ pub struct Vae {
 
 impl Vae {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        let mut trunk_sizes = vec![crate::PIXELS];
-        trunk_sizes.extend(&cfg.hidden);
-        let last = *trunk_sizes.last().unwrap();
+        let l = DenseLayout::new(cfg);
+        let Some([mu, logvar]) = &l.heads else {
+            candle_core::bail!("a VAE needs the μ and log σ² heads");
+        };
         Ok(Self {
-            trunk: Mlp::new(&trunk_sizes, cfg.activation, vb.pp("enc"))?,
-            mu: linear(last, cfg.latent, vb.pp("mu"))?,
-            logvar: linear(last, cfg.latent, vb.pp("logvar"))?,
-            decoder: Mlp::new(&decoder_sizes(cfg), cfg.activation, vb.pp("dec"))?,
+            trunk: Mlp::new(&l.encoder, cfg.activation, &vb)?,
+            mu: linear(mu, &vb)?,
+            logvar: linear(logvar, &vb)?,
+            decoder: Mlp::new(&l.decoder, cfg.activation, &vb)?,
         })
     }
 

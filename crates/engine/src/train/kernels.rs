@@ -107,21 +107,27 @@ fn add_scalar_act_generic(x: &mut [f32], b: f32, relu: bool) {
 }
 dispatch!(add_scalar_act, add_scalar_act_generic, (x: &mut [f32], b: f32, relu: bool) -> ());
 
-/// Σ x, with independent partial sums so it vectorises.
+/// Σ f(x), with independent partial sums so it vectorises.
 #[inline(always)]
-fn sum_generic(x: &[f32]) -> f32 {
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let mut it = x.chunks_exact(LANES);
     for c in &mut it {
         for l in 0..LANES {
-            acc[l] += c[l];
+            acc[l] += f(c[l]);
         }
     }
-    let mut s: f32 = it.remainder().iter().sum();
+    let mut s: f32 = it.remainder().iter().map(|&v| f(v)).sum();
     for a in acc {
         s += a;
     }
     s
+}
+
+/// Σ x.
+#[inline(always)]
+fn sum_generic(x: &[f32]) -> f32 {
+    lane_sum(x, |v| v)
 }
 dispatch!(sum, sum_generic, (x: &[f32]) -> f32);
 
@@ -129,21 +135,45 @@ dispatch!(sum, sum_generic, (x: &[f32]) -> f32);
 /// vectorise loops that add into a float (it may not reorder a single running sum).
 const LANES: usize = 8;
 
+/// The reconstruction loss at the output layer, with the output function it is taken after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputLoss {
+    /// Mean squared error of the sigmoid of the logits.
+    SigmoidMse,
+    /// Binary cross-entropy of the sigmoid of the logits (computed from the logits).
+    SigmoidBce,
+    /// Mean squared error of the logits themselves (a linear output).
+    LinearMse,
+}
+
+impl OutputLoss {
+    /// The loss a config asks for: `loss` after a sigmoid output, or not. BCE always takes the
+    /// sigmoid (it is defined on probabilities).
+    pub fn new(loss: crate::model::LossKind, sigmoid_output: bool) -> Self {
+        use crate::model::LossKind;
+        match (loss, sigmoid_output) {
+            (LossKind::Mse, true) => OutputLoss::SigmoidMse,
+            (LossKind::Bce, _) => OutputLoss::SigmoidBce,
+            (LossKind::Mse, false) => OutputLoss::LinearMse,
+        }
+    }
+}
+
 /// Output layer: from logits `z` and targets `t`, writes the outputs `y` and the gradient of
 /// the mean loss at the logits into `g` (`scale` = 1 / (B·D)); returns the loss summed over
-/// the elements. `kind`: 0 MSE with sigmoid, 1 BCE with sigmoid, 2 MSE with a linear output.
+/// the elements.
 pub fn output_grad(
     z: &[f32],
     t: &[f32],
     y: &mut [f32],
     g: &mut [f32],
     scale: f32,
-    kind: u8,
+    loss: OutputLoss,
 ) -> f64 {
-    match kind {
-        0 => output_grad_k::<0>(z, t, y, g, scale),
-        1 => output_grad_k::<1>(z, t, y, g, scale),
-        _ => output_grad_k::<2>(z, t, y, g, scale),
+    match loss {
+        OutputLoss::SigmoidMse => output_grad_k::<0>(z, t, y, g, scale),
+        OutputLoss::SigmoidBce => output_grad_k::<1>(z, t, y, g, scale),
+        OutputLoss::LinearMse => output_grad_k::<2>(z, t, y, g, scale),
     }
 }
 
@@ -418,6 +448,14 @@ fn add_assign_generic(acc: &mut [f32], other: &[f32]) {
 }
 dispatch!(add_assign, add_assign_generic, (acc: &mut [f32], other: &[f32]) -> ());
 
+/// Whether every value of `x` is finite: `0·v` is 0 for a finite `v` and NaN otherwise, so the
+/// sum stays 0 exactly when all are (one vectorised pass, no branch per value).
+#[inline(always)]
+fn all_finite_generic(x: &[f32]) -> bool {
+    lane_sum(x, |v| v * 0.0) == 0.0
+}
+dispatch!(all_finite, all_finite_generic, (x: &[f32]) -> bool);
+
 /// Nonzero entries of a row-major `[rows × d]` matrix, by row (CSR) and by column (CSC).
 #[derive(Default, Debug, Clone)]
 pub struct Csr {
@@ -608,8 +646,13 @@ mod tests {
         let z: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 0.7).collect();
         let t: Vec<f32> = (0..37).map(|i| (i % 5) as f32 / 4.0).collect();
         let (mut y, mut g) = (vec![0.0; 37], vec![0.0; 37]);
-        for kind in 0..3u8 {
-            let total = output_grad(&z, &t, &mut y, &mut g, 0.5, kind);
+        let losses = [
+            OutputLoss::SigmoidMse,
+            OutputLoss::SigmoidBce,
+            OutputLoss::LinearMse,
+        ];
+        for (kind, loss) in losses.into_iter().enumerate() {
+            let total = output_grad(&z, &t, &mut y, &mut g, 0.5, loss);
             let mut want = 0f64;
             for i in 0..37 {
                 let s = 1.0 / (1.0 + (-z[i] as f64).exp());
@@ -662,5 +705,21 @@ mod tests {
         assert!((sq - 19.0 * 1.21).abs() < 1e-3);
         let bad = vec![f32::NAN; 19];
         assert!(adam(&mut p, &mut m, &mut v, &bad, &[], h).is_nan());
+    }
+
+    #[test]
+    fn all_finite_finds_one_nan_or_infinity_anywhere() {
+        let mut x: Vec<f32> = (0..37).map(|i| i as f32 * 1e30 - 1e31).collect();
+        assert!(all_finite(&x));
+        assert!(all_finite(&[]));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            // In a full lane block and in the tail.
+            for at in [3, 36] {
+                let keep = x[at];
+                x[at] = bad;
+                assert!(!all_finite(&x), "{bad} at {at}");
+                x[at] = keep;
+            }
+        }
     }
 }

@@ -4,12 +4,16 @@
 //! typed commands. Three engines compute a step: candle's autograd with its AdamW (every
 //! architecture and regulariser), and two hand-written forward/backward passes that compute
 //! the same gradients several times faster: `fused` for dense models and VAEs, `fused_conv`
-//! for the convolutional autoencoder. A step whose loss is not
+//! for the convolutional autoencoder, both layer code on one `framework` (batch split over the
+//! threads, gradient fold, Adam through `kernels`). A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
 
+pub mod framework;
 pub mod fused;
 pub mod fused_conv;
 pub mod kernels;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 
 use std::sync::Arc;
@@ -319,7 +323,9 @@ impl Trainer {
             Engine::Fused(f) => f
                 .step(input, &self.clean, b, &mut self.rng)
                 .map_err(TrainError::from),
-            Engine::FusedConv(f) => f.step(input, &self.clean, b).map_err(TrainError::from),
+            Engine::FusedConv(f) => f
+                .step(input, &self.clean, b, None)
+                .map_err(TrainError::from),
             Engine::Candle(opt) => candle_step(
                 &self.cfg,
                 &self.model.model,
