@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod small;
+
 fn bottleneck(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bottleneck"))
         .args(args)
@@ -268,4 +270,45 @@ fn bench_reports_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
     assert!(j["pca_fit_seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn on_a_small_folder_the_preset_takes_more_epochs_and_beats_pca() {
+    // 1,438 training digits: the preset's 10 epochs of batch 256 are 60 steps and end near the
+    // mean image, behind PCA. Without --epochs the run takes the preset's 320 steps.
+    let dir = small::digits_folder();
+    let data = dir.path().to_str().unwrap();
+    let started = std::time::Instant::now();
+    let o = bottleneck(&["train", "--data", data, "--latent", "2", "--json"]);
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    let said: Vec<&str> = e.lines().filter(|l| l.starts_with("schedule:")).collect();
+    assert_eq!(
+        said,
+        vec![
+            "schedule: 54 epochs instead of 10 for 1,438 images: 324 steps of 256, as the \
+             preset's 8,000-image schedule (320 steps) (--epochs sets them yourself)"
+        ],
+        "{e}"
+    );
+    let v = last_json(&o);
+    assert_eq!(v["epochs"], 54);
+    assert_eq!(v["config"]["batch"], 256);
+    assert_eq!(v["train_images"], small::TRAIN);
+    let (mse, pca) = (
+        v["test_mse"].as_f64().unwrap(),
+        v["pca_test_mse"].as_f64().unwrap(),
+    );
+    eprintln!("1,438 digits, k = 2: test MSE {mse:.5}, PCA {pca:.5}, {seconds:.1} s");
+    assert!(mse < pca, "test MSE {mse} is not below PCA's {pca}");
+    assert!(seconds < 60.0, "{seconds} s");
+
+    // --epochs is the user's choice: kept as given, and nothing is said.
+    let o = bottleneck(&[
+        "train", "--data", data, "--latent", "2", "--epochs", "1", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("schedule:"));
+    assert_eq!(last_json(&o)["epochs"], 1);
 }

@@ -94,9 +94,11 @@ fn a_trained_linear_autoencoder_lands_on_pca() {
             "k = {k}: linear AE {mse:.5}, PCA {pca_mse:.5} ({:+.1} %)",
             100.0 * gap
         );
+        // Measured (k = 2, 4, 8, 16, 32): +2.2, +0.9, +0.4, +0.5, +1.1 %; the worst, 2.2 % at
+        // k = 2, is just under this tolerance.
         assert!(
-            gap.abs() <= 0.10,
-            "k = {k}: linear AE test MSE {mse} is not within 10 % of PCA's {pca_mse}"
+            gap.abs() <= 0.03,
+            "k = {k}: linear AE test MSE {mse} is not within 3 % of PCA's {pca_mse}"
         );
     }
 }

@@ -118,11 +118,20 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let cfg = train_config(&a)?;
+    let mut cfg = train_config(&a)?;
     if let Some(out) = &a.out {
         check_writable(out)?;
     }
     let data = Arc::new(a.data.load()?);
+    if a.epochs.is_none() {
+        // The preset's epochs were chosen for 8,000 images: on fewer, take as many epochs as
+        // give the same number of optimizer steps.
+        let s = cfg.schedule_for(data.train.len());
+        if s.changed() {
+            eprintln!("schedule: {} (--epochs sets them yourself)", s.describe());
+            cfg.epochs = s.epochs;
+        }
+    }
     let mut trainer = Trainer::new(cfg.clone(), data.clone())?;
     let steps = trainer.steps_per_epoch() * cfg.epochs;
     let bar = ProgressBar::new(steps as u64);

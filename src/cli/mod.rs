@@ -123,6 +123,8 @@ pub struct TrainArgs {
     /// Conv channels per stride-2 layer, e.g. 16,32.
     #[arg(long, value_name = "N,N,...")]
     pub channels: Option<String>,
+    /// Passes over the training images. Default: the preset's (10 for most), raised on a data
+    /// set under 8,000 images to as many as give the preset's number of optimizer steps.
     #[arg(long)]
     pub epochs: Option<usize>,
     #[arg(long)]

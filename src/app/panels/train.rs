@@ -7,6 +7,11 @@
 //! model: the controls act on both runs, B gets its own progress line, its curves share the
 //! plot (dotted, diamond markers, legend entries "A: …" / "B: …") and its reconstructions get a
 //! row under A's.
+//!
+//! With the preset's epochs and batch on a data set smaller than the embedded 8,000 images, a
+//! run takes as many epochs as give the preset's optimizer steps (said above the plot). When a
+//! finished run ends behind PCA at the same k, or near the mean image, the panel says so and
+//! offers more epochs. Curves and figures of a model trained on another data set say which.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,6 +25,7 @@ use crate::app::jobs::{self, DialogKind, Task};
 use crate::app::widgets;
 use crate::app::{Level, Run, RunId, RunView, Shared};
 use crate::id::Id;
+use crate::model::config::Schedule;
 use crate::model::io::EpochRecord;
 use crate::model::{LossTerms, Term, TrainedModel, Variant};
 use crate::train::worker::{Command, RunState};
@@ -50,6 +56,58 @@ pub struct TrainPanel {
     pub shown_recon_b: Option<Vec<f32>>,
     /// The names of the series the loss plot drew last frame (legend entries), for tests.
     pub plotted: Vec<String>,
+    /// The verdict on the finished run shown last frame ("… behind PCA …"), for tests.
+    pub verdict: Option<String>,
+}
+
+/// A finished run's test MSE is "near the mean image" above this fraction of the mean image's.
+const NEAR_MEAN: f64 = 0.9;
+/// "More epochs" multiplies the epochs trained by this.
+const MORE_EPOCHS: usize = 3;
+
+/// What the panel says about a finished model that does not beat PCA at its k.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub sentence: String,
+    /// The epochs the fix button puts in the form.
+    pub epochs: usize,
+}
+
+/// The verdict on a model with final test MSE `mse` after `epochs` epochs, given PCA's test MSE
+/// at the same k and the mean image's; `None` when the model beats PCA.
+pub fn verdict(mse: f64, epochs: usize, k: usize, pca: f64, mean: Option<f64>) -> Option<Verdict> {
+    let near_mean = mean.is_some_and(|m| mse > NEAR_MEAN * m);
+    if !(mse > pca || near_mean) {
+        return None;
+    }
+    let more =
+        (epochs.max(1) * MORE_EPOCHS).min(crate::model::config::MAX_FITTED_EPOCHS.max(epochs + 1));
+    let what = if near_mean {
+        format!(
+            "test MSE {mse:.4} is near the mean image's {:.4} (PCA at k = {k}: {pca:.4})",
+            mean.unwrap_or(f64::NAN)
+        )
+    } else {
+        format!("test MSE {mse:.4} is behind PCA's {pca:.4} at the same k = {k}")
+    };
+    Some(Verdict {
+        sentence: format!(
+            "This model's {what}: it has likely not trained enough. More epochs (or a smaller \
+             batch, or a higher learning rate) usually fix it."
+        ),
+        epochs: more,
+    })
+}
+
+/// The schedule Start uses instead of the form's epochs: when the form has the preset's epochs
+/// and batch (the user chose neither) and the data set is smaller than the presets assume.
+pub fn fitted_schedule(shared: &Shared) -> Option<Schedule> {
+    let t = &shared.settings.train;
+    if !t.has_preset_schedule() {
+        return None;
+    }
+    let s = t.schedule_for(shared.data.train.len());
+    s.changed().then_some(s)
 }
 
 /// `n` test images: the first of each class, then the next ones in order.
@@ -89,6 +147,7 @@ impl TrainPanel {
             shown_recon: None,
             shown_recon_b: None,
             plotted: Vec::new(),
+            verdict: None,
         }
     }
 
@@ -206,6 +265,55 @@ impl TrainPanel {
         if let Some(e) = &self.form_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
+        if let Some(s) = fitted_schedule(shared) {
+            ui.weak(format!(
+                "Schedule: {}. Set epochs or batch in the form to choose them yourself.",
+                s.describe()
+            ))
+            .on_hover_text(
+                "The presets' epochs were chosen for 8,000 training images; on fewer, a run \
+                 takes more epochs so that it gets as many optimizer steps.",
+            );
+        }
+        self.verdict_line(ui, shared);
+    }
+
+    /// Says when the finished model of run A (alone) is behind PCA at its k or near the mean
+    /// image, with a button that puts more epochs in the form.
+    fn verdict_line(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        self.verdict = None;
+        if shared.settings.compare || shared.a().view.state != RunState::Idle {
+            return;
+        }
+        let Some(m) = shared.model().cloned() else {
+            return;
+        };
+        if m.meta.dataset != shared.data.name {
+            return;
+        }
+        let Some(mse) = m.meta.history.last().and_then(|r| r.test.get(Term::Mse)) else {
+            return;
+        };
+        let k = m.latent();
+        let (Some(pca), mean) = (shared.pca_test_mse(k), shared.pca_test_mse(0)) else {
+            return;
+        };
+        let Some(v) = verdict(mse, m.meta.epochs_trained, k, pca, mean) else {
+            return;
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(ui.visuals().warn_fg_color, &v.sentence);
+            if ui
+                .button(format!("Use {} epochs", v.epochs))
+                .on_hover_text(
+                    "Put this many epochs in the form; Start trains a new model with them.",
+                )
+                .clicked()
+            {
+                shared.settings.train.epochs = v.epochs;
+            }
+        });
+        self.verdict = Some(v.sentence);
     }
 
     /// "Compare with [variant]": run B's switch and variant (fixed while a run is in progress).
@@ -236,7 +344,7 @@ impl TrainPanel {
 
     /// Start pressed: validate the form and send it to the worker (and run B's to its own).
     pub fn start(&mut self, shared: &mut Shared) {
-        match shared.start_training() {
+        match start_fitted(shared) {
             Ok(()) => self.form_error = None,
             Err(e) => self.form_error = Some(format!("Cannot start: {e}")),
         }
@@ -245,7 +353,7 @@ impl TrainPanel {
     /// Step pressed: one batch of each run (starting paused runs when all are idle).
     pub fn step(&mut self, shared: &mut Shared) {
         if shared.runs_state() == RunState::Idle {
-            if let Err(e) = shared.start_training() {
+            if let Err(e) = start_fitted(shared) {
                 self.form_error = Some(format!("Cannot start: {e}"));
                 return;
             }
@@ -336,7 +444,14 @@ impl TrainPanel {
             .as_ref()
             .map(|c| c.model.latent)
             .unwrap_or(shared.settings.train.model.latent);
-        let pca_ref = shared.pca_test_mse(k);
+        // Curves of a model trained on another data set say so, and PCA's line (fitted on the
+        // current data set) is not drawn against them.
+        let other = trained_elsewhere(shared);
+        let pca_ref = if other.is_some() {
+            None
+        } else {
+            shared.pca_test_mse(k)
+        };
         let form = [shared.settings.train.clone(), shared.compare_config()];
         let shown = shared.shown_runs();
         let mut runs: Vec<RunCurves> = shown
@@ -399,6 +514,16 @@ impl TrainPanel {
                 ui.weak("A: lines and circles · B: dots and diamonds");
             }
         });
+        if let Some(name) = &other {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "These curves are of the model trained on {name}; the data set is now {}. \
+                     Start trains on it.",
+                    shared.data.name
+                ),
+            );
+        }
         let tf = move |v: f64| if log { v.max(1e-12).log10() } else { v };
         let epochs = runs
             .iter()
@@ -551,12 +676,18 @@ impl TrainPanel {
                 }
             });
         }
+        let current = shared.data.name.clone();
         let mse_line = |m: &TrainedModel| {
+            let on = if m.meta.dataset == current {
+                String::new()
+            } else {
+                format!(" on {} (the model was trained there)", m.meta.dataset)
+            };
             m.meta
                 .history
                 .last()
                 .and_then(|r| r.test.get(Term::Mse))
-                .map(|e| format!("{:.4} after {} epochs", e, m.meta.epochs_trained))
+                .map(|e| format!("{:.4} after {} epochs{on}", e, m.meta.epochs_trained))
         };
         match (shared.model(), shared.comparison()) {
             (Some(m), None) => {
@@ -577,6 +708,24 @@ impl TrainPanel {
             }
         }
     }
+}
+
+/// The data set the shown model (A's) was trained on, when it is not the current one.
+fn trained_elsewhere(shared: &Shared) -> Option<String> {
+    let m = shared.model()?;
+    (m.meta.dataset != shared.data.name).then(|| m.meta.dataset.clone())
+}
+
+/// Starts training with the form's settings, taking the fitted schedule's epochs (the form
+/// keeps showing the preset's).
+fn start_fitted(shared: &mut Shared) -> Result<(), String> {
+    let form_epochs = shared.settings.train.epochs;
+    if let Some(s) = fitted_schedule(shared) {
+        shared.settings.train.epochs = s.epochs;
+    }
+    let r = shared.start_training();
+    shared.settings.train.epochs = form_epochs;
+    r
 }
 
 /// One run's progress bar (epoch, step, throughput, time left) and its message; `variant`

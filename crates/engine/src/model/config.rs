@@ -2,7 +2,8 @@
 //! denoising, sparse, contractive, VAE, linear), the architecture, the loss and the
 //! optimiser settings. Serialised into every saved model's JSON sidecar. Also owns checking
 //! them ([`TrainConfig::validate`], [`ConfigError`]), switching presets
-//! ([`TrainConfig::apply_preset`]) and parsing layer sizes ([`parse_sizes`]).
+//! ([`TrainConfig::apply_preset`]), fitting a preset's schedule to a data set's size
+//! ([`TrainConfig::schedule_for`]) and parsing layer sizes ([`parse_sizes`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -204,6 +205,65 @@ pub struct NoiseSpec {
     pub factor: f32,
 }
 
+/// Number of training images the presets' epochs were chosen for (the embedded digits).
+pub const PRESET_TRAIN_IMAGES: usize = 8_000;
+/// A fitted schedule never goes past this many epochs (a run on a handful of images).
+pub const MAX_FITTED_EPOCHS: usize = 1_000;
+
+/// How many epochs a run takes on a data set of a given size when the user left the preset's
+/// epochs alone: enough optimizer steps to match the preset's schedule on 8,000 images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// The preset's epochs (what the form shows).
+    pub preset_epochs: usize,
+    /// The epochs the run takes.
+    pub epochs: usize,
+    pub batch: usize,
+    /// Training images.
+    pub n_train: usize,
+    /// Optimizer steps of the fitted run (epochs × ceil(n / batch)).
+    pub steps: usize,
+    /// Optimizer steps of the preset on 8,000 images (its step budget).
+    pub budget: usize,
+}
+
+impl Schedule {
+    /// Whether the run takes other epochs than the preset's.
+    pub fn changed(&self) -> bool {
+        self.epochs != self.preset_epochs
+    }
+
+    /// One line saying what was chosen and why, e.g. "54 epochs instead of 10 for 1,438
+    /// images: 324 steps of 256, as the preset's 8,000-image schedule (320 steps)" (plain
+    /// characters only: the app's font has no arrows).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} epochs instead of {} for {} images: {} steps of {}, as the preset's {}-image \
+             schedule ({} steps)",
+            self.epochs,
+            self.preset_epochs,
+            thousands(self.n_train),
+            thousands(self.steps),
+            self.batch,
+            thousands(PRESET_TRAIN_IMAGES),
+            thousands(self.budget)
+        )
+    }
+}
+
+/// 1438 → "1,438".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Everything that defines a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -301,6 +361,43 @@ impl TrainConfig {
         }
         p.seed = self.seed;
         *self = p;
+    }
+
+    /// The schedule this configuration's epochs stand for on `n_train` training images. The
+    /// presets were tuned on 8,000 images, so their step budget is epochs × ceil(8000 / batch)
+    /// (10 × 32 = 320 steps at batch 256); on fewer images the run takes as many epochs as
+    /// reach that budget (never fewer than set, at most [`MAX_FITTED_EPOCHS`]). Measured on
+    /// 1,438 Fashion-MNIST images at k = 2: 10 epochs end at test MSE 0.061, behind PCA's
+    /// 0.044; the fitted 54 epochs reach 0.034 in 9 s on 2 cores. On 8,000 images or more it
+    /// changes nothing.
+    pub fn schedule_for(&self, n_train: usize) -> Schedule {
+        let batch = self.batch.max(1);
+        let budget = self
+            .epochs
+            .saturating_mul(PRESET_TRAIN_IMAGES.div_ceil(batch));
+        let per_epoch = n_train.div_ceil(batch).max(1);
+        let epochs = if n_train == 0 {
+            self.epochs
+        } else {
+            budget
+                .div_ceil(per_epoch)
+                .min(MAX_FITTED_EPOCHS)
+                .max(self.epochs)
+        };
+        Schedule {
+            preset_epochs: self.epochs,
+            epochs,
+            batch,
+            n_train,
+            steps: epochs.saturating_mul(per_epoch),
+            budget,
+        }
+    }
+
+    /// Whether the epochs and batch are still the variant preset's (the user chose neither).
+    pub fn has_preset_schedule(&self) -> bool {
+        let p = TrainConfig::preset(self.variant, self.model.latent);
+        self.epochs == p.epochs && self.batch == p.batch
     }
 
     /// Checks the settings; the error's message is a one-sentence reason they cannot train.
@@ -462,6 +559,36 @@ mod tests {
         assert_ne!(c.batch, TrainConfig::preset(Variant::Dense, 2).batch);
         c.apply_preset(Variant::Vae);
         assert_eq!(c.batch, TrainConfig::preset(Variant::Vae, 2).batch);
+    }
+
+    #[test]
+    fn a_schedule_keeps_the_presets_step_budget() {
+        let c = TrainConfig::preset(Variant::Dense, 2);
+        // The embedded digits keep today's schedule exactly.
+        let s = c.schedule_for(PRESET_TRAIN_IMAGES);
+        assert_eq!((s.epochs, s.batch, s.steps, s.budget), (10, 256, 320, 320));
+        assert!(!s.changed());
+        // 1,438 images: 6 steps an epoch, 54 epochs reach the 320-step budget.
+        let s = c.schedule_for(1438);
+        assert_eq!((s.epochs, s.steps, s.budget), (54, 324, 320));
+        assert_eq!(
+            s.describe(),
+            "54 epochs instead of 10 for 1,438 images: 324 steps of 256, as the preset's \
+             8,000-image schedule (320 steps)"
+        );
+        // Bigger data sets never get fewer epochs than set; tiny ones are capped.
+        assert_eq!(c.schedule_for(60_000).epochs, 10);
+        assert_eq!(c.schedule_for(1).epochs, 320);
+        let mut long = c.clone();
+        long.epochs = 50;
+        assert_eq!(long.schedule_for(10).epochs, MAX_FITTED_EPOCHS);
+        assert_eq!(c.schedule_for(0).epochs, 10);
+        // The conv preset's batch of 32: 250 steps an epoch on 8,000 images.
+        let conv = TrainConfig::preset(Variant::Conv, 2);
+        assert_eq!(conv.schedule_for(8000).epochs, conv.epochs);
+        assert_eq!(conv.schedule_for(1438).epochs, 2500usize.div_ceil(45));
+        assert!(c.has_preset_schedule());
+        assert!(!long.has_preset_schedule());
     }
 
     #[test]
