@@ -309,7 +309,7 @@ impl DatasetUi {
         if pv.job.is_none() && pv.shown_options != Some(pv.options) {
             let (scan, options) = (pv.scan.clone(), pv.options);
             pv.shown_options = Some(options);
-            pv.job = Some(crate::app::jobs::spawn("import-preview", &ctx, move || {
+            pv.job = Some(crate::app::jobs::spawn("import-preview", ctx, move || {
                 folder::preview(&scan, &options, PREVIEW_COUNT)
             }));
         }

@@ -340,9 +340,9 @@ impl PcaPanel {
             let recent = self
                 .analysis_started
                 .is_some_and(|t| t.elapsed() < ANALYSIS_INTERVAL_WHILE_TRAINING);
-            if !self.analyses.is_settled(&key)
-                && !self.analyses.is_running()
-                && !(training && recent && self.analysis.is_some())
+            if !(self.analyses.is_settled(&key)
+                || self.analyses.is_running()
+                || (training && recent && self.analysis.is_some()))
             {
                 self.analysis_started = Some(Instant::now());
                 let data = shared.data.clone();
