@@ -75,9 +75,10 @@ fn start_on_a_small_folder_takes_the_presets_steps_and_beats_pca() {
     assert!(h.query_by_label_contains("epochs instead of").is_none());
 }
 
-#[test]
-fn a_run_behind_pca_says_so_and_its_button_sets_more_epochs() {
-    let (mut h, _dir) = app(|a| {
+/// The app on the embedded digits after a dense k = 2 run of one epoch started with *Start*
+/// has ended (PCA fitted first, so the Train panel has its line).
+fn one_epoch_run_ended() -> (AppHarness, tempfile::TempDir) {
+    let (mut h, dir) = app(|a| {
         let mut c = TrainConfig::preset(Variant::Dense, 2);
         c.epochs = 1;
         a.shared.settings.train = c;
@@ -86,6 +87,12 @@ fn a_run_behind_pca_says_so_and_its_button_sets_more_epochs() {
     h.get_by_label("Start").click();
     assert!(wait_until(&mut h, T, done), "the run ends");
     h.step();
+    (h, dir)
+}
+
+#[test]
+fn a_run_behind_pca_says_so_and_its_button_sets_more_epochs() {
+    let (mut h, _dir) = one_epoch_run_ended();
     let mse = final_mse(state(&h));
     let pca = state_mut(&mut h).shared.pca_test_mse(2).unwrap();
     assert!(mse > pca, "one epoch should not beat PCA ({mse} vs {pca})");
@@ -105,15 +112,7 @@ fn a_run_behind_pca_says_so_and_its_button_sets_more_epochs() {
 
 #[test]
 fn after_switching_data_sets_the_old_models_figures_say_where_it_was_trained() {
-    let (mut h, _dir) = app(|a| {
-        let mut c = TrainConfig::preset(Variant::Dense, 2);
-        c.epochs = 1;
-        a.shared.settings.train = c;
-    });
-    assert!(wait_until(&mut h, T, |a| a.shared.pca.is_some()));
-    h.get_by_label("Start").click();
-    assert!(wait_until(&mut h, T, done), "the run ends");
-    h.step();
+    let (mut h, _dir) = one_epoch_run_ended();
     assert!(state(&h).train.plotted.iter().any(|n| n.starts_with("PCA")));
     let old = state(&h).shared.data.name.clone();
     let dir = small::digits_folder();
