@@ -167,3 +167,42 @@ pub fn train_linear(
     let mse = test_mse(&model, &data)?;
     Ok(Some((model, mse, seconds)))
 }
+
+/// A finished run's test MSE is "near the mean image" above this fraction of the mean image's.
+const NEAR_MEAN: f64 = 0.9;
+/// "More epochs" multiplies the epochs trained by this.
+const MORE_EPOCHS: usize = 3;
+
+/// What the panel says about a finished model that does not beat PCA at its k.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub sentence: String,
+    /// The epochs the fix button puts in the form.
+    pub epochs: usize,
+}
+
+/// The verdict on a model with final test MSE `mse` after `epochs` epochs, given PCA's test MSE
+/// at the same k and the mean image's; `None` when the model beats PCA.
+pub fn verdict(mse: f64, epochs: usize, k: usize, pca: f64, mean: Option<f64>) -> Option<Verdict> {
+    let near_mean = mean.is_some_and(|m| mse > NEAR_MEAN * m);
+    if !(mse > pca || near_mean) {
+        return None;
+    }
+    let more =
+        (epochs.max(1) * MORE_EPOCHS).min(crate::model::config::MAX_FITTED_EPOCHS.max(epochs + 1));
+    let what = if near_mean {
+        format!(
+            "test MSE {mse:.4} is near the mean image's {:.4} (PCA at k = {k}: {pca:.4})",
+            mean.unwrap_or(f64::NAN)
+        )
+    } else {
+        format!("test MSE {mse:.4} is behind PCA's {pca:.4} at the same k = {k}")
+    };
+    Some(Verdict {
+        sentence: format!(
+            "This model's {what}: it has likely not trained enough. More epochs (or a smaller \
+             batch, or a higher learning rate) usually fix it."
+        ),
+        epochs: more,
+    })
+}
