@@ -157,6 +157,55 @@ pub struct ModelConfig {
     pub activation: Activation,
     /// Sigmoid on the output so reconstructions lie in [0, 1]; off for the linear AE.
     pub sigmoid_output: bool,
+    /// Activation of the code itself. Bottleneck's own models have a linear code; a model
+    /// imported from a tutorial may have a ReLU code (Keras' `Dense(32, activation="relu")`).
+    #[serde(default = "Activation::linear_code")]
+    pub code_activation: Activation,
+    /// Hidden widths of a dense decoder, code side first, when they are not the encoder's
+    /// mirrored (only imported models; `None` mirrors `hidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_hidden: Option<Vec<usize>>,
+}
+
+impl Activation {
+    /// The code's activation of Bottleneck's own models (and of a sidecar written before the
+    /// field existed).
+    pub fn linear_code() -> Self {
+        Activation::Identity
+    }
+
+    /// "ReLU" or "linear".
+    pub fn label(self) -> &'static str {
+        match self {
+            Activation::Relu => "ReLU",
+            Activation::Identity => "linear",
+        }
+    }
+
+    /// The command-line spelling: `relu` or `linear` (`identity` and `none` are accepted too).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "relu" => Some(Activation::Relu),
+            "linear" | "identity" | "none" => Some(Activation::Identity),
+            _ => None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Hidden widths of the decoder, code side first.
+    pub fn decoder_widths(&self) -> Vec<usize> {
+        match &self.decoder_hidden {
+            Some(d) => d.clone(),
+            None => self.hidden.iter().rev().copied().collect(),
+        }
+    }
+
+    /// Whether the model is Bottleneck's own shape: linear code, mirrored decoder (what the
+    /// fused training engines compute).
+    pub fn is_standard(&self) -> bool {
+        self.code_activation == Activation::Identity && self.decoder_hidden.is_none()
+    }
 }
 
 impl Default for ModelConfig {
@@ -168,6 +217,8 @@ impl Default for ModelConfig {
             channels: vec![16, 32],
             activation: Activation::Relu,
             sigmoid_output: true,
+            code_activation: Activation::Identity,
+            decoder_hidden: None,
         }
     }
 }
@@ -406,10 +457,11 @@ impl TrainConfig {
         if m.latent == 0 || m.latent > 784 {
             return Err(ConfigError::Latent(m.latent));
         }
-        if let Some(&h) = m.hidden.iter().find(|&&h| h == 0 || h > 8192) {
+        let widths = m.hidden.iter().chain(m.decoder_hidden.iter().flatten());
+        if let Some(&h) = widths.clone().find(|&&h| h == 0 || h > 8192) {
             return Err(ConfigError::HiddenSize(h));
         }
-        if m.hidden.len() > 8 {
+        if m.hidden.len() > 8 || m.decoder_widths().len() > 8 {
             return Err(ConfigError::TooManyHidden);
         }
         if m.arch == Arch::Conv {
@@ -486,6 +538,10 @@ impl TrainConfig {
                 let mut s = vec![784];
                 s.extend(&m.hidden);
                 s.push(m.latent);
+                if m.decoder_hidden.is_some() {
+                    s.extend(m.decoder_widths());
+                    s.push(784);
+                }
                 s.iter()
                     .map(|v| v.to_string())
                     .collect::<Vec<_>>()

@@ -43,6 +43,7 @@ pub struct ConvAe {
     dec_fc: Linear,
     deconvs: Vec<ConvLayer>,
     act: Activation,
+    code_activation: Activation,
     /// Spatial sizes: `sizes[0] = 28`, then after each convolution.
     sizes: Vec<usize>,
     channels: Vec<usize>,
@@ -73,6 +74,7 @@ impl ConvAe {
             dec_fc,
             deconvs,
             act: cfg.activation,
+            code_activation: cfg.code_activation,
             sizes: l.sizes,
             channels: cfg.channels.clone(),
         })
@@ -85,7 +87,10 @@ impl ConvAe {
         for c in &self.convs {
             h = c.conv(&h, self.act == Activation::Relu)?;
         }
-        self.enc_fc.forward(&h.flatten_from(1)?)
+        activate(
+            &self.enc_fc.forward(&h.flatten_from(1)?)?,
+            self.code_activation,
+        )
     }
 
     /// `[B, k]` → output logits `[B, 784]`.

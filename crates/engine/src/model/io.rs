@@ -68,6 +68,23 @@ pub struct ModelMeta {
     pub epochs_trained: usize,
     #[serde(default)]
     pub history: Vec<EpochRecord>,
+    /// Where an imported model came from and what was assumed about it (`None` for a model
+    /// Bottleneck trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where an imported model came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The format, e.g. "PyTorch state dict (.pt)", "Keras 3 (.keras)", "ONNX".
+    pub format: String,
+    /// The files read (the model, and a separate decoder if there was one).
+    pub files: Vec<PathBuf>,
+    /// What the file did not say and was assumed, one sentence each (e.g. "activations: ReLU
+    /// between layers (a state dict does not record them)").
+    #[serde(default)]
+    pub assumed: Vec<String>,
 }
 
 impl ModelMeta {
@@ -79,6 +96,7 @@ impl ModelMeta {
             dataset: dataset.into(),
             epochs_trained: 0,
             history: Vec::new(),
+            origin: None,
         }
     }
 }
@@ -117,6 +135,8 @@ pub enum ModelIoError {
     },
     #[error("{path}: the weights path must not end in .json (that name is the sidecar's)")]
     BadPath { path: PathBuf },
+    #[error("{path}: {why}")]
+    InferenceOnly { path: PathBuf, why: &'static str },
     #[error("{0}")]
     Candle(#[from] candle_core::Error),
 }
@@ -194,6 +214,12 @@ pub fn save(model: &TrainedModel, path: &Path) -> Result<(), ModelIoError> {
     {
         return Err(ModelIoError::BadPath {
             path: path.to_path_buf(),
+        });
+    }
+    if let Some(why) = model.inference_only() {
+        return Err(ModelIoError::InferenceOnly {
+            path: path.to_path_buf(),
+            why,
         });
     }
     let tensors: HashMap<String, Tensor> = {

@@ -12,6 +12,8 @@ pub mod conv;
 pub mod convgeom;
 pub mod convops;
 pub mod dense;
+pub mod external;
+pub mod import;
 pub mod io;
 pub mod layers;
 pub mod loss;
@@ -39,6 +41,26 @@ enum Net {
     Dense(dense::DenseAe),
     Conv(conv::ConvAe),
     Vae(vae::Vae),
+    /// An imported graph run for inference only (see [`external`]).
+    External(std::sync::Arc<dyn external::ExternalNet>),
+}
+
+/// Runs an external network on a `[B, width]` tensor.
+fn run_external(
+    x: &Tensor,
+    f: impl FnOnce(&[f32], usize) -> std::result::Result<Vec<f32>, String>,
+) -> Result<Tensor> {
+    let (b, _) = x.dims2()?;
+    let input = x.flatten_all()?.to_vec1::<f32>()?;
+    let out = f(&input, b).map_err(candle_core::Error::Msg)?;
+    if b == 0 || out.len() % b != 0 {
+        candle_core::bail!(
+            "the imported network gave {} values for {b} rows",
+            out.len()
+        );
+    }
+    let width = out.len() / b;
+    Tensor::from_vec(out, (b, width), &Device::Cpu)
 }
 
 /// Any of the architectures, with a common interface on `[B, 784]` batches.
@@ -74,6 +96,20 @@ impl Autoencoder {
         })
     }
 
+    /// An imported network run for inference only; `cfg` gives its code size (its other
+    /// fields describe nothing that is run).
+    pub fn external(cfg: &ModelConfig, net: std::sync::Arc<dyn external::ExternalNet>) -> Self {
+        Self {
+            cfg: cfg.clone(),
+            net: Net::External(net),
+        }
+    }
+
+    /// Whether this is an imported graph run for inference only (no gradients, no weights).
+    pub fn is_external(&self) -> bool {
+        matches!(self.net, Net::External(_))
+    }
+
     pub fn latent(&self) -> usize {
         self.cfg.latent
     }
@@ -84,6 +120,7 @@ impl Autoencoder {
             Net::Dense(m) => m.encode(x),
             Net::Conv(m) => m.encode(x),
             Net::Vae(m) => Ok(m.encode_dist(x)?.0),
+            Net::External(n) => run_external(x, |v, b| n.encode(v, b)),
         }
     }
 
@@ -92,6 +129,9 @@ impl Autoencoder {
             Net::Dense(m) => m.decode_logits(z),
             Net::Conv(m) => m.decode_logits(z),
             Net::Vae(m) => m.decode_logits(z),
+            // The imported network's final output (its configuration has no sigmoid output,
+            // so `output` leaves it as it is).
+            Net::External(n) => run_external(z, |v, b| n.decode(v, b)),
         }
     }
 
@@ -157,6 +197,7 @@ impl Autoencoder {
                 }
                 .jacobian_sq_norm(x)
             }
+            Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
             Net::Conv(m) => {
                 const H: f64 = 1e-2;
                 let v = match probe {
@@ -227,6 +268,28 @@ impl TrainedModel {
             model,
             identity: Identity::new(),
         })
+    }
+
+    /// An imported network run for inference only (see [`external`]): no weights, and its
+    /// configuration has a linear output (the network's output is used as it is).
+    pub fn external(
+        mut meta: io::ModelMeta,
+        net: std::sync::Arc<dyn external::ExternalNet>,
+    ) -> Self {
+        meta.config.model.sigmoid_output = false;
+        let model = Autoencoder::external(&meta.config.model, net);
+        Self {
+            meta,
+            varmap: VarMap::new(),
+            model,
+            identity: Identity::new(),
+        }
+    }
+
+    /// Why this model cannot be trained, saved or have its weights drawn, if it cannot (an
+    /// imported graph run for inference only).
+    pub fn inference_only(&self) -> Option<&'static str> {
+        self.model.is_external().then_some(external::INFERENCE_ONLY)
     }
 
     /// This model's identity, for cache keys.

@@ -126,10 +126,11 @@ pub fn trunk_sizes(cfg: &ModelConfig) -> Vec<usize> {
     s
 }
 
-/// Layer sizes of the dense decoder: code, hidden (mirrored)…, output.
+/// Layer sizes of the dense decoder: code, hidden (mirrored, or an imported model's own)…,
+/// output.
 pub fn decoder_sizes(cfg: &ModelConfig) -> Vec<usize> {
     let mut s = vec![cfg.latent];
-    s.extend(cfg.hidden.iter().rev());
+    s.extend(cfg.decoder_widths());
     s.push(crate::PIXELS);
     s
 }

@@ -139,7 +139,9 @@ impl LayerCode for DenseNet {
     /// Dense AEs and dense VAEs without the contractive penalty (that one needs the
     /// Jacobian's own gradient and stays on candle's autograd).
     fn supports(cfg: &TrainConfig) -> bool {
-        matches!(cfg.model.arch, Arch::Dense | Arch::Vae) && cfg.contractive == 0.0
+        matches!(cfg.model.arch, Arch::Dense | Arch::Vae)
+            && cfg.contractive == 0.0
+            && cfg.model.is_standard()
     }
 
     fn build(cfg: &TrainConfig, slots: &mut [Slot]) -> candle_core::Result<Self> {

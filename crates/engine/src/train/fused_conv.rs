@@ -92,7 +92,7 @@ impl LayerCode for ConvNet {
     /// Conv AEs without the contractive penalty (its finite-difference Jacobian stays on
     /// candle's autograd).
     fn supports(cfg: &TrainConfig) -> bool {
-        cfg.model.arch == Arch::Conv && cfg.contractive == 0.0
+        cfg.model.arch == Arch::Conv && cfg.contractive == 0.0 && cfg.model.is_standard()
     }
 
     fn build(cfg: &TrainConfig, slots: &mut [Slot]) -> candle_core::Result<Self> {

@@ -46,6 +46,9 @@ pub enum TrainError {
     },
     #[error("the dataset's training split is empty")]
     EmptyData,
+    /// An imported graph run for inference only (the sentence says why).
+    #[error("{0}")]
+    InferenceOnly(&'static str),
     #[error("{0}")]
     Candle(#[from] candle_core::Error),
 }
@@ -214,6 +217,9 @@ impl Trainer {
         data: Arc<Dataset>,
         choice: EngineChoice,
     ) -> Result<Self> {
+        if let Some(why) = model.inference_only() {
+            return Err(TrainError::InferenceOnly(why));
+        }
         let cfg = model.config().clone();
         cfg.validate().map_err(TrainError::Config)?;
         if data.train.is_empty() {
