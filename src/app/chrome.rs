@@ -254,6 +254,18 @@ impl App {
     }
 
     fn models_menu(&mut self, ui: &mut egui::Ui) {
+        if ui
+            .button("Load model…")
+            .on_hover_text(
+                "A Bottleneck model, or one trained in PyTorch (.pt, .safetensors), Keras \
+                 (.keras) or ONNX.",
+            )
+            .clicked()
+        {
+            self.train.load(&mut self.shared);
+            ui.close();
+        }
+        ui.separator();
         ui.label("Built-in, trained on the embedded digits:");
         for b in crate::model::bundled::ALL {
             if ui.button(b.title).clicked() {

@@ -79,8 +79,8 @@ fn picker_request(
 ) -> PickerRequest {
     let (title, mode) = match kind {
         DialogKind::OpenModel => (
-            "Load a Bottleneck model",
-            PickMode::File(vec!["safetensors"]),
+            "Load a model (Bottleneck, PyTorch, Keras or ONNX)",
+            PickMode::File(crate::model::import::EXTENSIONS.to_vec()),
         ),
         DialogKind::SaveModel => (
             "Save the model",
@@ -172,8 +172,11 @@ fn native_dialog(kind: DialogKind, suggested: &str) -> Vec<PathBuf> {
     let d = rfd::FileDialog::new();
     match kind {
         DialogKind::OpenModel => d
-            .set_title("Load a Bottleneck model")
-            .add_filter("Bottleneck model", &["safetensors"])
+            .set_title("Load a model (Bottleneck, PyTorch, Keras or ONNX)")
+            .add_filter(
+                "Models (.safetensors, .pt, .keras, .onnx)",
+                crate::model::import::EXTENSIONS,
+            )
             .pick_file()
             .into_iter()
             .collect(),

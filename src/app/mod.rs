@@ -8,6 +8,7 @@
 pub mod chrome;
 pub mod classroom;
 pub mod dataset_ui;
+pub mod exchange;
 pub mod export;
 pub mod jobs;
 pub mod panels;
@@ -170,6 +171,8 @@ pub struct App {
     pub lessons: classroom::Lessons,
     pub help_open: bool,
     pub exporter: export::Exporter,
+    /// The import dialog, while a PyTorch, Keras or ONNX file is being opened.
+    pub import: Option<exchange::ImportDialog>,
     /// Bottleneck's own file picker, while it is open.
     pub picker: Option<widgets::file_picker::FilePicker>,
     /// In presenter mode the settings panel is collapsed unless this is set.
@@ -247,6 +250,7 @@ impl App {
             deterministic: false,
             lessons: classroom::Lessons::default(),
             help_open: false,
+            import: None,
             exporter: export::Exporter::default(),
             presenter_sidebar: false,
             picker: None,
@@ -353,6 +357,16 @@ impl App {
                 .dataset
                 .open_path(&self.shared, f.path().to_path_buf());
         }
+        // A model file dropped on the window loads (or opens the import dialog).
+        if let Some(i) = self
+            .shared
+            .dropped_files
+            .iter()
+            .position(|f| exchange::is_model_path(f.path()))
+        {
+            let f = self.shared.dropped_files.remove(i);
+            panels::train::open_model(&mut self.shared, f.path().to_path_buf());
+        }
 
         let ctx = ui.ctx().clone();
         self.apply_shortcuts(&ctx);
@@ -376,6 +390,14 @@ impl App {
                     egui::ScrollArea::vertical()
                         .show(ui, |ui| self.sidebar.ui(ui, &mut self.shared));
                 });
+        }
+        if let Some(p) = self.shared.import_request.take() {
+            self.import = Some(exchange::ImportDialog::new(p, &self.shared));
+        }
+        if let Some(d) = &mut self.import {
+            if !d.show(&ctx, &mut self.shared) {
+                self.import = None;
+            }
         }
         let mut help_open = self.help_open;
         classroom::help_window(&ctx, &mut help_open);

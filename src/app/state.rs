@@ -486,6 +486,8 @@ pub struct Shared {
     pub dropped_files: Vec<egui::DroppedFileHandle>,
     /// Tests set this to answer file dialogs without a window.
     pub dialog_override: Option<PathBuf>,
+    /// A model file to open in the import dialog (a panel asks; the app opens the dialog).
+    pub import_request: Option<PathBuf>,
     /// A panel may ask to switch tabs.
     pub switch_to: Option<Tab>,
     pub egui: egui::Context,
@@ -517,6 +519,7 @@ impl Shared {
             notices: Vec::new(),
             dropped_files: Vec::new(),
             dialog_override: None,
+            import_request: None,
             switch_to: None,
             egui: ctx.clone(),
             panel_rect: egui::Rect::NOTHING,

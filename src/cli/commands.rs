@@ -46,8 +46,11 @@ pub fn load_with(source: &DatasetSource, options: &data::ImportOptions) -> anyho
     Ok(imported.dataset)
 }
 
+/// A Bottleneck model, or one trained in PyTorch, Keras or ONNX (with the command line's
+/// import flags, [`super::import::options`]).
 pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
-    io::load(path).with_context(|| format!("cannot load model {}", path.display()))
+    crate::model::import::import(path, &super::import::options())
+        .with_context(|| format!("cannot load model {}", path.display()))
 }
 
 /// A saved model, or a built-in one named `builtin:KEY` (what `compress`, `project` and

@@ -65,7 +65,8 @@ pub struct Outcome {
     pub dataset: String,
     pub home: String,
     pub images: usize,
-    pub decoder_bytes: usize,
+    /// `None` for an imported graph run for inference only.
+    pub decoder_bytes: Option<usize>,
     pub points: Vec<RdPoint>,
 }
 
@@ -118,10 +119,15 @@ impl Outcome {
             "{}: the first {} test images of {} (ranges and PCA from {})",
             self.model, self.images, self.dataset, self.home
         );
-        println!(
-            "the decoder's weights ({} bytes) are shared by every image and not counted below",
-            self.decoder_bytes
-        );
+        match self.decoder_bytes {
+            Some(b) => println!(
+                "the decoder's weights ({b} bytes) are shared by every image and not counted below"
+            ),
+            None => println!(
+                "the decoder's weights are shared by every image and not counted below (their \
+                 size is unknown: an imported graph run for inference only)"
+            ),
+        }
         println!(
             "{:<12} {:<18} {:>10} {:>10} {:>9}",
             "method", "setting", "bytes", "MSE", "PSNR"

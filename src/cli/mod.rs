@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compress;
 pub mod features;
 pub mod harness;
+pub mod import;
 pub mod project;
 pub mod report;
 pub mod snapshot;
@@ -39,6 +40,8 @@ pub struct Cli {
     /// Swap dark and light (with --preprocess fit, and for CSV and IDX data).
     #[arg(long)]
     pub invert: bool,
+    #[command(flatten)]
+    pub import: import::ImportFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -70,6 +73,9 @@ pub enum Command {
     /// Draw a model's codes on a 2-D map (PCA, t-SNE or UMAP) and measure how far it can be
     /// trusted; --out writes label,x,y per image.
     Project(project::ProjectArgs),
+    /// Open a model trained in PyTorch, Keras or ONNX: print the recognised layers and what
+    /// was assumed, and save it in Bottleneck's format (--out).
+    Import(import::ImportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -270,6 +276,7 @@ fn parse_optimizer(s: &str) -> Result<crate::model::OptimizerKind, String> {
 
 /// Runs a parsed command line. `Ok(())` for the app means it was closed normally.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    import::set_options(&cli.import);
     match cli.command {
         None => {
             let options =
@@ -290,5 +297,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Features(a)) => features::run_features(a),
         Some(Command::Probe(a)) => features::run_probe(a),
         Some(Command::Project(a)) => project::run(a),
+        Some(Command::Import(a)) => import::run(a),
     }
 }

@@ -172,7 +172,9 @@ impl TrainPanel {
             }
             if ui
                 .add_enabled(state == RunState::Running, egui::Button::new("Pause"))
-                .on_hover_text(on_both("Pause between two steps; the panels get the current weights"))
+                .on_hover_text(on_both(
+                    "Pause between two steps; the panels get the current weights",
+                ))
                 .clicked()
             {
                 shared.send_runs(|| Command::Pause);
@@ -186,7 +188,9 @@ impl TrainPanel {
             }
             if ui
                 .add_enabled(state != RunState::Running, egui::Button::new("Step"))
-                .on_hover_text(on_both("Train exactly one mini-batch (starts a paused run if none is in progress)"))
+                .on_hover_text(on_both(
+                    "Train exactly one mini-batch (starts a paused run if none is in progress)",
+                ))
                 .clicked()
             {
                 self.step(shared);
@@ -201,7 +205,9 @@ impl TrainPanel {
             let can_continue = state == RunState::Idle && shared.model().is_some();
             if ui
                 .add_enabled(can_continue, egui::Button::new("Continue"))
-                .on_hover_text(on_both("Train the current model for the form's number of epochs more"))
+                .on_hover_text(on_both(
+                    "Train the current model for the form's number of epochs more",
+                ))
                 .clicked()
             {
                 let epochs = shared.settings.train.epochs;
@@ -209,7 +215,10 @@ impl TrainPanel {
             }
             ui.separator();
             if ui
-                .add_enabled(shared.model().is_some() && self.save_dialog.is_none(), egui::Button::new("Save model…"))
+                .add_enabled(
+                    shared.model().is_some() && self.save_dialog.is_none(),
+                    egui::Button::new("Save model…"),
+                )
                 .on_hover_text("Save the weights (.safetensors) and settings (.json beside them).")
                 .clicked()
             {
@@ -217,7 +226,11 @@ impl TrainPanel {
             }
             if ui
                 .add_enabled(self.load_dialog.is_none(), egui::Button::new("Load model…"))
-                .on_hover_text("Load a model saved by Bottleneck; training stops, the loaded model becomes current.")
+                .on_hover_text(
+                    "Load a model saved by Bottleneck, or import one trained in PyTorch \
+                     (.pt, .safetensors), Keras (.keras) or ONNX; training stops, the model \
+                     becomes current.",
+                )
                 .clicked()
             {
                 self.load(shared);
@@ -346,10 +359,7 @@ impl TrainPanel {
 
     pub fn load(&mut self, shared: &mut Shared) {
         if let Some(p) = shared.dialog_override.clone() {
-            shared.a().worker.send(Command::Load {
-                path: p,
-                data: shared.data.clone(),
-            });
+            open_model(shared, p);
         } else {
             self.load_dialog = Some(jobs::file_dialog(DialogKind::OpenModel, &shared.egui, ""));
         }
@@ -366,10 +376,7 @@ impl TrainPanel {
         }
         if let Some(paths) = jobs::take_done(&mut self.load_dialog) {
             if let Some(p) = paths.into_iter().next() {
-                shared.a().worker.send(Command::Load {
-                    path: p,
-                    data: shared.data.clone(),
-                });
+                open_model(shared, p);
             }
         }
     }
@@ -1027,5 +1034,18 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 6, "no duplicates");
+    }
+}
+
+/// Opens a chosen model file: a Bottleneck model loads; a PyTorch, Keras or ONNX file opens
+/// the import dialog first.
+pub fn open_model(shared: &mut Shared, path: std::path::PathBuf) {
+    if crate::app::exchange::is_import_path(&path) {
+        shared.import_request = Some(path);
+    } else {
+        shared.a().worker.send(Command::Load {
+            path,
+            data: shared.data.clone(),
+        });
     }
 }

@@ -318,12 +318,19 @@ impl RdPoint {
 }
 
 /// Parameters of the model's decoder, in bytes (f32): what every receiver must hold once.
-pub fn decoder_bytes(model: &TrainedModel) -> usize {
+/// `None` for an imported graph run for inference only (its weights are not Bottleneck's to
+/// count).
+pub fn decoder_bytes(model: &TrainedModel) -> Option<usize> {
+    if model.inference_only().is_some() {
+        return None;
+    }
     let vars = model.varmap.data().lock().expect("varmap lock");
-    vars.iter()
-        .filter(|(name, _)| name.starts_with("dec"))
-        .map(|(_, v)| v.as_tensor().elem_count() * 4)
-        .sum()
+    Some(
+        vars.iter()
+            .filter(|(name, _)| name.starts_with("dec"))
+            .map(|(_, v)| v.as_tensor().elem_count() * 4)
+            .sum(),
+    )
 }
 
 /// Bytes of PCA's shared part for k components: the mean image and k basis images (f32).

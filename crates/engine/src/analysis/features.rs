@@ -29,6 +29,8 @@ pub enum FeatureError {
     BadDimension { dim: usize, k: usize },
     #[error("the model has no layer {0}")]
     NoLayer(String),
+    #[error("{0}")]
+    InferenceOnly(&'static str),
 }
 
 /// Statistics of one code dimension over a set of images.
@@ -301,6 +303,9 @@ impl WeightMatrix {
 
 /// The tensor called `name` in the model's weights.
 fn var(model: &TrainedModel, name: &str) -> Result<Tensor, FeatureError> {
+    if let Some(why) = model.inference_only() {
+        return Err(FeatureError::InferenceOnly(why));
+    }
     let data = model.varmap.data().lock().expect("varmap lock");
     data.get(name)
         .map(|v| v.as_tensor().clone())

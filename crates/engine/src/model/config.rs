@@ -303,7 +303,7 @@ impl Schedule {
 }
 
 /// 1438 → "1,438".
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -262,8 +262,12 @@ impl CompressionPanel {
     fn header_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let n_images = shared.data.train.len() + shared.data.test.len();
         if let Some(f) = self.focus_model(shared) {
-            let dec = codec::decoder_bytes(&f.model);
-            ui.label(format!(
+            match codec::decoder_bytes(&f.model) {
+                None => ui.label(
+                    "The decoder's weights are shared by every image, but this model is an \
+                     imported graph run for inference only: its size is not counted here.",
+                ),
+                Some(dec) => ui.label(format!(
                 "The decoder's weights ({} bytes for {}) are shared by every image: sent once, \
                  they cost {:.0} bytes per image over this dataset's {} images, and nothing \
                  more per image however many follow. They are not in the counts below.",
@@ -271,7 +275,8 @@ impl CompressionPanel {
                 f.model.config().describe(),
                 dec as f64 / n_images.max(1) as f64,
                 widgets::thousands(n_images as f64),
-            ));
+            )),
+            };
         }
         ui.horizontal_wrapped(|ui| {
             if let Some((_, run)) = &self.run {

@@ -23,16 +23,18 @@ use super::params::{self, LayerKind, LayerSpec, ParamKind};
 use super::TrainedModel;
 
 /// A file that cannot be imported: one sentence naming the file and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct ImportError {
-    pub path: PathBuf,
-    pub message: String,
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    /// A Bottleneck model that does not load (its message names the file).
+    #[error(transparent)]
+    Model(#[from] super::io::ModelIoError),
 }
 
 impl ImportError {
     pub fn new(path: &Path, message: impl Into<String>) -> Self {
-        Self {
+        ImportError::File {
             path: path.to_path_buf(),
             message: message.into(),
         }
@@ -503,7 +505,7 @@ pub fn inspect(path: &Path, _options: &ImportOptions) -> Result<Recognised, Impo
 /// Reads, recognises and builds `path` (see [`inspect`]); a Bottleneck model is loaded as is.
 pub fn import(path: &Path, options: &ImportOptions) -> Result<TrainedModel, ImportError> {
     if format_of(path) == Some(Format::Bottleneck) && options.decoder.is_none() {
-        return super::io::load(path).map_err(|e| ImportError::new(path, e.to_string()));
+        return Ok(super::io::load(path)?);
     }
     inspect(path, options)?.build()
 }
