@@ -228,30 +228,59 @@ fn check_arrays(arrays: &[npy::Array], path: &Path) -> bool {
     }
 }
 
+/// A mutated `.npy` seed with header-shaped damage: shapes, types and flags numpy could have
+/// written.
+fn damaged_npy(u: &mut arbitrary::Unstructured, seeds: &[Vec<u8>]) -> arbitrary::Result<Vec<u8>> {
+    let mut bytes = mutated(u, seeds)?;
+    for _ in 0..u.int_in_range(0..=2)? {
+        let token: &[u8] = u.choose(&[
+            &b"("[..],
+            b")",
+            b",",
+            b"4294967296",
+            b"18446744073709551615",
+            b"True",
+            b"'<f8'",
+            b"'>i4'",
+            b"'shape': ",
+            b"}",
+        ])?;
+        let at = u.choose_index(bytes.len().min(128) + 1)?;
+        bytes.splice(at..at, token.iter().copied());
+    }
+    // A hostile shape in place of the real one: under the 1 GiB limit but far more than the
+    // file holds, empty, overflowing, or of other ranks.
+    if u.ratio(1, 4)? {
+        let start = bytes
+            .windows(10)
+            .position(|w| w == b"'shape': (")
+            .map(|i| i + 10);
+        if let Some(start) = start {
+            if let Some(len) = bytes[start..].iter().position(|&b| b == b')') {
+                let shape: &str = u.choose(&[
+                    "900000000,",
+                    "1000, 1000, 900",
+                    "0, 28, 28",
+                    "",
+                    "18446744073709551615, 2",
+                    "3, 28, 28, 1",
+                    "2, 30, 26",
+                    "5",
+                ])?;
+                bytes.splice(start..start + len, shape.bytes());
+            }
+        }
+    }
+    Ok(bytes)
+}
+
 fn npy_target(long: bool) {
     let seeds = npy_seeds();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fuzz.npy");
     drive("npy", long, |u| {
         (|| -> arbitrary::Result<bool> {
-            let mut bytes = mutated(u, &seeds)?;
-            // Header-shaped damage: shapes, types and flags numpy could have written.
-            for _ in 0..u.int_in_range(0..=2)? {
-                let token: &[u8] = u.choose(&[
-                    &b"("[..],
-                    b")",
-                    b",",
-                    b"4294967296",
-                    b"18446744073709551615",
-                    b"True",
-                    b"'<f8'",
-                    b"'>i4'",
-                    b"'shape': ",
-                    b"}",
-                ])?;
-                let at = u.choose_index(bytes.len().min(128) + 1)?;
-                bytes.splice(at..at, token.iter().copied());
-            }
+            let bytes = damaged_npy(u, &seeds)?;
             Ok(match npy::parse_npy(&bytes, &path) {
                 Ok(a) => check_arrays(&[a], &path),
                 Err(_) => false,
@@ -263,11 +292,31 @@ fn npy_target(long: bool) {
 
 fn npz_target(long: bool) {
     let seeds = npz_seeds();
+    let npy = npy_seeds();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fuzz.npz");
     drive("npz", long, |u| {
         (|| -> arbitrary::Result<bool> {
-            let bytes = mutated(u, &seeds)?;
+            let bytes = if u.ratio(1, 2)? {
+                mutated(u, &seeds)?
+            } else {
+                // Damaged arrays in a valid archive (stored or deflated), some with Keras'
+                // names.
+                let method = *u.choose(&[
+                    zip::CompressionMethod::Stored,
+                    zip::CompressionMethod::Deflated,
+                ])?;
+                let options = zip::write::SimpleFileOptions::default().compression_method(method);
+                let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                for _ in 0..u.int_in_range(1..=4)? {
+                    let name = u.choose(&["x_train", "y_train", "x_test", "y_test", "a"])?;
+                    if w.start_file(format!("{name}.npy"), options).is_err() {
+                        continue;
+                    }
+                    w.write_all(&damaged_npy(u, &npy)?).unwrap();
+                }
+                w.finish().unwrap().into_inner()
+            };
             Ok(match npy::parse_npz(&bytes, &path) {
                 Ok(arrays) => check_arrays(&arrays, &path),
                 Err(_) => false,
