@@ -312,3 +312,279 @@ fn on_a_small_folder_the_preset_takes_more_epochs_and_beats_pca() {
     assert!(!stderr(&o).contains("schedule:"));
     assert_eq!(last_json(&o)["epochs"], 1);
 }
+
+// ---------------------------------------------------------------- encode --input, decode
+
+fn model_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dense-2d.safetensors")
+}
+
+/// The first `n` embedded training digits (values in [0, 1]).
+fn digits(n: usize) -> Vec<f32> {
+    bottleneck::data::Dataset::embedded().unwrap().train.images[..n * 784].to_vec()
+}
+
+/// Rows of `width` values as CSV, each value written by `fmt`.
+fn csv_rows(
+    header: Option<&str>,
+    values: &[f32],
+    width: usize,
+    fmt: impl Fn(f32) -> String,
+) -> String {
+    let mut out = header.map(|h| format!("{h}\n")).unwrap_or_default();
+    for row in values.chunks(width) {
+        out.push_str(&row.iter().map(|&v| fmt(v)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A written matrix: its header and its values, parsed.
+fn read_rows(path: &Path) -> (String, Vec<Vec<f32>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let rows = lines
+        .map(|l| l.split(',').map(|v| v.parse::<f32>().unwrap()).collect())
+        .collect();
+    (header, rows)
+}
+
+fn bits(rows: &[Vec<f32>]) -> Vec<u32> {
+    rows.iter().flatten().map(|v| v.to_bits()).collect()
+}
+
+fn run_ok(args: &[&str]) {
+    let o = bottleneck(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+}
+
+#[test]
+fn encode_and_decode_rows_give_exactly_the_models_codes_and_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = model_path();
+    let model = bottleneck::model::io::load(&model_file).unwrap();
+    let m = model_file.to_str().unwrap();
+    let images = digits(5);
+    let want_codes = model.encode(&images).unwrap();
+    let want_images = model.decode(&want_codes).unwrap();
+
+    // 0–1 with a header, and 0–255 without: the same codes, bit for bit.
+    let unit = dir.path().join("unit.csv");
+    let header: Vec<String> = (1..=784).map(|j| format!("pixel{j}")).collect();
+    std::fs::write(
+        &unit,
+        csv_rows(Some(&header.join(",")), &images, 784, |v| v.to_string()),
+    )
+    .unwrap();
+    let bytes = dir.path().join("bytes.csv");
+    std::fs::write(
+        &bytes,
+        csv_rows(None, &images, 784, |v| {
+            ((v * 255.0).round() as u8).to_string()
+        }),
+    )
+    .unwrap();
+    let (codes_a, codes_b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    run_ok(&[
+        "encode",
+        m,
+        "--input",
+        unit.to_str().unwrap(),
+        "--out",
+        codes_a.to_str().unwrap(),
+    ]);
+    let o = bottleneck(&[
+        "encode",
+        m,
+        "--input",
+        bytes.to_str().unwrap(),
+        "--out",
+        codes_b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("divided by 255"), "{}", stderr(&o));
+    let (h, a) = read_rows(&codes_a);
+    assert_eq!(h, "z1,z2");
+    assert_eq!(a.len(), 5);
+    assert!(a.iter().all(|r| r.len() == 2));
+    let want: Vec<u32> = want_codes.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(bits(&a), want);
+    assert_eq!(read_rows(&codes_b).1, a);
+
+    // decode the codes file (header), and the same codes without one.
+    let out = dir.path().join("images.csv");
+    run_ok(&[
+        "decode",
+        m,
+        "--input",
+        codes_a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (h, back) = read_rows(&out);
+    assert!(h.starts_with("p1,p2,") && h.ends_with(",p784"), "{h}");
+    assert_eq!(back.len(), 5);
+    let want: Vec<u32> = want_images.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(bits(&back), want);
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(&bare, csv_rows(None, &want_codes, 2, |v| v.to_string())).unwrap();
+    let out2 = dir.path().join("images2.csv");
+    run_ok(&[
+        "decode",
+        m,
+        "--input",
+        bare.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out2).unwrap(), std::fs::read(&out).unwrap());
+}
+
+#[test]
+fn encode_and_decode_name_the_row_of_another_width_and_refuse_empty_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = model_path();
+    let m = model_file.to_str().unwrap();
+    let out = dir.path().join("out.csv");
+    let o = out.to_str().unwrap();
+    let mut rows = csv_rows(Some("z1,z2"), &[0.5, 1.0, -1.0, 2.0], 2, |v| v.to_string());
+    rows.push_str("1,2,3\n");
+    let codes = dir.path().join("codes.csv");
+    std::fs::write(&codes, rows).unwrap();
+    let e = bottleneck(&["decode", m, "--input", codes.to_str().unwrap(), "--out", o]);
+    one_line_error(&e, "codes.csv");
+    assert!(
+        stderr(&e).contains("row 3 (line 4)") && stderr(&e).contains("expected 2"),
+        "{}",
+        stderr(&e)
+    );
+    assert!(!out.exists(), "nothing written on an error");
+
+    let short = dir.path().join("short.csv");
+    let images = digits(2);
+    let mut text = csv_rows(None, &images, 784, |v| v.to_string());
+    text.push_str("0,1\n");
+    std::fs::write(&short, text).unwrap();
+    let e = bottleneck(&["encode", m, "--input", short.to_str().unwrap(), "--out", o]);
+    one_line_error(&e, "short.csv");
+    assert!(
+        stderr(&e).contains("row 3") && stderr(&e).contains("expected 784"),
+        "{}",
+        stderr(&e)
+    );
+
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "z1,z2\n").unwrap();
+    let e = bottleneck(&["decode", m, "--input", empty.to_str().unwrap(), "--out", o]);
+    one_line_error(&e, "empty.csv");
+    assert!(stderr(&e).contains("no rows"), "{}", stderr(&e));
+
+    let e = bottleneck(&[
+        "decode",
+        m,
+        "--decoder",
+        m,
+        "--input",
+        codes.to_str().unwrap(),
+        "--out",
+        o,
+    ]);
+    one_line_error(
+        &e,
+        "--decoder is only for imported models saved as two files",
+    );
+    let e = bottleneck(&[
+        "encode",
+        m,
+        "--input",
+        short.to_str().unwrap(),
+        "--split",
+        "all",
+        "--out",
+        o,
+    ]);
+    assert!(!e.status.success());
+}
+
+// ---------------------------------------------------------------- NumPy data
+
+#[test]
+fn npz_data_is_read_and_its_arrays_can_be_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = model_path();
+    let m = model_file.to_str().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/engine/tests/data/npz/mnist50.npz");
+    let o = bottleneck(&["eval", m, "--data", fixture.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Keras"), "{}", stderr(&o));
+
+    // Two arrays of images and two of labels: listed; named, they are used.
+    let npy = |descr: &str, shape: &str, data: &[u8]| {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        while (10 + header.len()) % 64 != 0 {
+            header.insert(header.len() - 1, ' ');
+        }
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    };
+    let pixels: Vec<u8> = digits(10)
+        .iter()
+        .map(|&v| (v * 255.0).round() as u8)
+        .collect();
+    let labels: Vec<u8> = (0..10).map(|i| i % 2).collect();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in [
+        ("a", npy("|u1", "(10, 28, 28)", &pixels)),
+        ("b", npy("|u1", "(10, 784)", &pixels)),
+        ("la", npy("|u1", "(10,)", &labels)),
+        ("lb", npy("|u1", "(10,)", &labels)),
+    ] {
+        use std::io::Write;
+        w.start_file(
+            format!("{name}.npy"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(&bytes).unwrap();
+    }
+    let npz = dir.path().join("several.npz");
+    std::fs::write(&npz, w.finish().unwrap().into_inner()).unwrap();
+    let p = npz.to_str().unwrap();
+    let e = bottleneck(&["eval", m, "--data", p]);
+    one_line_error(&e, "several.npz");
+    assert!(
+        stderr(&e).contains("a (10, 28, 28) uint8") && stderr(&e).contains("--npz-images"),
+        "{}",
+        stderr(&e)
+    );
+    run_ok(&[
+        "eval",
+        m,
+        "--data",
+        p,
+        "--npz-images",
+        "b",
+        "--npz-labels",
+        "la",
+        "--json",
+    ]);
+    one_line_error(
+        &bottleneck(&[
+            "eval",
+            m,
+            "--data",
+            p,
+            "--npz-images",
+            "c",
+            "--npz-labels",
+            "la",
+        ]),
+        "'c'",
+    );
+}

@@ -1,7 +1,8 @@
 //! Fuzzing on stable Rust: one target per parser a user's file reaches — IDX images and labels
 //! (plain and gzipped), picture decoding plus MNIST-style preprocessing, the model's sidecar
 //! JSON plus safetensors pair, the settings file, CSV datasets (parsing, then loading as a
-//! dataset) and image folders (a folder of class subfolders of mutated pictures, empty and
+//! dataset), NumPy `.npy` and `.npz` files (parsing, then choosing the arrays of a dataset)
+//! and image folders (a folder of class subfolders of mutated pictures, empty and
 //! non-image files, imported with either preprocessing).
 //!
 //! Inputs are real files (the embedded IDX digits, pictures encoded in every supported format,
@@ -11,6 +12,7 @@
 //! hostile ones. A case fails if the parser panics or any single allocation asks for more than
 //! [`MAX_ALLOC`] (an unbounded allocation from a header); errors are the expected outcome.
 //!
+//! The harness (allocation watch, mutations, driver) is in `fuzzing/mod.rs`.
 //! `cargo test --release --test fuzz` runs [`CI_CASES`] cases per target.
 //! `FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored --nocapture` runs each
 //! target for N seconds and prints its executions. A failure prints the case's seed:
@@ -22,257 +24,16 @@
 //! a sidecar describing another shape, a CSV row one value too long, … — each asserting the
 //! clear error it must give, within the same allocation watch.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use arbitrary::Unstructured;
 use bottleneck::app::settings::Settings;
-use bottleneck::data::{idx, preprocess};
+use bottleneck::data::{idx, npy, preprocess};
 use bottleneck::model::io;
-use rand::{RngCore, SeedableRng};
-
-/// Cases per target in the normal test run.
-const CI_CASES: usize = 2000;
-/// The largest single allocation a parser may ask for while reading a fuzzed input (inputs
-/// are at most a few MB; the real limits are far below this).
-const MAX_ALLOC: usize = 600 << 20;
-
-/// Counts the largest allocation request of the process (reset per case).
-struct Watch;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Watch {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LARGEST.fetch_max(l.size(), Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        LARGEST.fetch_max(l.size(), Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LARGEST.fetch_max(new, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Watch = Watch;
 
 mod common;
-
-// ---------------------------------------------------------------- mutation
-
-const WORDS: [u32; 12] = [
-    0,
-    1,
-    2,
-    3,
-    28,
-    255,
-    0x0000_0803,
-    0x0000_0801,
-    4097,
-    10_000_001,
-    0x7fff_ffff,
-    0xffff_ffff,
-];
-
-/// One random change to `data`.
-fn mutate_once(u: &mut Unstructured, data: &mut Vec<u8>) -> arbitrary::Result<()> {
-    let len = data.len();
-    let at = |u: &mut Unstructured, n: usize| u.choose_index(n.max(1));
-    match u.int_in_range(0..=8)? {
-        0 if len > 0 => {
-            let i = at(u, len)?;
-            data[i] ^= 1 << u.int_in_range(0..=7)?;
-        }
-        1 if len > 0 => {
-            let i = at(u, len)?;
-            data[i] = *u.choose(&[0u8, 1, 0x7f, 0x80, 0xff, b'"', b'{', b'-', b'9'])?;
-        }
-        2 if len >= 4 => {
-            // A big-endian word, often in the header.
-            let i = if u.ratio(1, 2)? {
-                4 * u.int_in_range(0..=3)?.min((len - 4) / 4)
-            } else {
-                at(u, len - 3)?
-            };
-            data[i..i + 4].copy_from_slice(&u.choose(&WORDS)?.to_be_bytes());
-        }
-        3 => {
-            let n = at(u, len + 1)?;
-            data.truncate(n);
-        }
-        4 if len > 0 => {
-            let i = at(u, len)?;
-            let n = u.int_in_range(1..=64)?.min(len - i);
-            data.drain(i..i + n);
-        }
-        5 if len > 0 => {
-            let i = at(u, len)?;
-            let n = u.int_in_range(1..=256)?.min(len - i);
-            let chunk = data[i..i + n].to_vec();
-            let j = at(u, len)?;
-            data.splice(j..j, chunk);
-        }
-        6 => {
-            let n = u.int_in_range(1..=32)?;
-            let bytes: Vec<u8> = (0..n).map(|_| u.arbitrary()).collect::<Result<_, _>>()?;
-            let j = at(u, len + 1)?;
-            data.splice(j..j, bytes);
-        }
-        7 if len > 0 => {
-            // Many random bytes at once.
-            for _ in 0..u.int_in_range(2..=16)? {
-                let i = at(u, len)?;
-                data[i] = u.arbitrary()?;
-            }
-        }
-        _ => {
-            data.push(u.arbitrary()?);
-        }
-    }
-    Ok(())
-}
-
-/// Replaces a JSON number, string or literal of `text` by a hostile value.
-fn mutate_json(u: &mut Unstructured, text: &mut String) -> arbitrary::Result<()> {
-    const VALUES: [&str; 14] = [
-        "-1",
-        "0",
-        "1e309",
-        "-1e309",
-        "18446744073709551616",
-        "4294967296",
-        "1000000000",
-        "NaN",
-        "null",
-        "\"\"",
-        "[]",
-        "{}",
-        "\"\\ud800\"",
-        "true",
-    ];
-    // Value starts: after ':' or '[' or ','.
-    let starts: Vec<usize> = text
-        .char_indices()
-        .filter(|(_, c)| matches!(c, ':' | '[' | ','))
-        .map(|(i, _)| i + 1)
-        .collect();
-    if starts.is_empty() {
-        return Ok(());
-    }
-    let s = starts[u.choose_index(starts.len())?];
-    let rest = &text[s..];
-    let trimmed = rest.trim_start();
-    let s = s + (rest.len() - trimmed.len());
-    let end = if let Some(inner) = trimmed.strip_prefix('"') {
-        inner.find('"').map_or(trimmed.len(), |e| e + 2)
-    } else {
-        trimmed.find([',', '}', ']', '\n']).unwrap_or(trimmed.len())
-    };
-    text.replace_range(s..s + end, u.choose(&VALUES)?);
-    Ok(())
-}
-
-/// A mutated copy of one of `seeds`: one to eight byte-level changes.
-fn mutated(u: &mut Unstructured, seeds: &[Vec<u8>]) -> arbitrary::Result<Vec<u8>> {
-    let mut data = seeds[u.choose_index(seeds.len())?].clone();
-    for _ in 0..u.int_in_range(1..=8)? {
-        mutate_once(u, &mut data)?;
-    }
-    Ok(data)
-}
-
-/// A mutated copy of one of the JSON `seeds`: hostile values, and sometimes byte changes.
-fn mutated_json(u: &mut Unstructured, seeds: &[String]) -> arbitrary::Result<String> {
-    let mut text = seeds[u.choose_index(seeds.len())?].clone();
-    for _ in 0..u.int_in_range(1..=4)? {
-        mutate_json(u, &mut text)?;
-    }
-    if u.ratio(1, 4)? {
-        let mut bytes = text.into_bytes();
-        mutate_once(u, &mut bytes)?;
-        text = String::from_utf8_lossy(&bytes).into_owned();
-    }
-    Ok(text)
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-// ---------------------------------------------------------------- the driver
-
-/// Runs `case` on inputs drawn from seeded random bytes: `CI_CASES` times, or for
-/// `FUZZ_SECONDS` when `long`; one case only with `FUZZ_SEED`.
-fn drive(name: &str, long: bool, case: impl Fn(&mut Unstructured) -> bool) {
-    let seconds: Option<f64> = long.then(|| {
-        std::env::var("FUZZ_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(10.0)
-    });
-    let replay: Option<u64> = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok());
-    let base: u64 = if long {
-        rand::rng().next_u64()
-    } else {
-        0x5eed_0000 + name.len() as u64
-    };
-    let started = Instant::now();
-    let mut execs = 0u64;
-    let mut accepted = 0u64;
-    let mut slowest = Duration::ZERO;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let seed = replay.unwrap_or(base.wrapping_add(execs));
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.fill_bytes(&mut buf);
-        LARGEST.store(0, Ordering::Relaxed);
-        let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            case(&mut Unstructured::new(&buf))
-        }));
-        slowest = slowest.max(t.elapsed());
-        let largest = LARGEST.load(Ordering::Relaxed);
-        assert!(
-            r.is_ok(),
-            "fuzz {name}: panic; replay with FUZZ_SEED={seed}"
-        );
-        accepted += u64::from(r.unwrap_or(false));
-        assert!(
-            largest <= MAX_ALLOC,
-            "fuzz {name}: an allocation of {} MB; replay with FUZZ_SEED={seed}",
-            largest >> 20
-        );
-        execs += 1;
-        let done = match (replay, seconds) {
-            (Some(_), _) => true,
-            (None, Some(s)) => started.elapsed().as_secs_f64() >= s,
-            (None, None) => execs as usize >= CI_CASES,
-        };
-        if done {
-            break;
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "fuzz {name}: {execs} executions in {secs:.1} s ({:.0}/s), {accepted} inputs accepted, \
-         slowest case {:.1} ms",
-        execs as f64 / secs,
-        slowest.as_secs_f64() * 1e3
-    );
-}
+mod fuzzing;
+use fuzzing::*;
 
 // ---------------------------------------------------------------- seeds
 
@@ -383,6 +144,245 @@ fn csv_seeds() -> Vec<Vec<u8>> {
     }
     let small = b"label,a,b,c,d\n1,0,255,0,12\n0,\"3\",4,5,6\n\n2,9,9,9,9\r\n".to_vec();
     vec![with_header, unit.into_bytes(), small]
+}
+
+/// Real `.npy` files as numpy lays them out: uint8 images, float32 flat images, int64 labels
+/// (version 1 headers), one with a version 2 header, and the float32 file numpy wrote.
+fn npy_seeds() -> Vec<Vec<u8>> {
+    fn npy(version: u8, descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let len_bytes = if version == 1 { 2 } else { 4 };
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (8 + len_bytes + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY".to_vec();
+        out.extend([version, 0]);
+        if version == 1 {
+            out.extend((header.len() as u16).to_le_bytes());
+        } else {
+            out.extend((header.len() as u32).to_le_bytes());
+        }
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+    let images = idx::parse_images(&asset("mnist-10k-images-idx3-ubyte.gz"), Path::new("seed"))
+        .unwrap()
+        .pixels;
+    let floats: Vec<u8> = images[..2 * 784]
+        .iter()
+        .flat_map(|&b| (f32::from(b) / 255.0).to_le_bytes())
+        .collect();
+    let labels: Vec<u8> = [3i64, 1, 4, 1, 5]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    vec![
+        npy(1, "|u1", "(3, 28, 28)", &images[..3 * 784]),
+        npy(1, "<f4", "(2, 784)", &floats),
+        npy(1, "<i8", "(5,)", &labels),
+        npy(2, "<f8", "(2, 2)", &[0u8; 32]),
+        std::fs::read(npz_fixture("digits10.npy")).unwrap(),
+    ]
+}
+
+fn npz_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/engine/tests/data/npz")
+        .join(name)
+}
+
+/// `.npz` files: the one numpy wrote (deflated, Keras' names) and the `.npy` seeds stored.
+fn npz_seeds() -> Vec<Vec<u8>> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (i, bytes) in npy_seeds().iter().take(3).enumerate() {
+        w.start_file(format!("a{i}.npy"), stored).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    vec![
+        std::fs::read(npz_fixture("mnist50.npz")).unwrap(),
+        w.finish().unwrap().into_inner(),
+    ]
+}
+
+// ---------------------------------------------------------------- targets
+
+/// Arrays that parse are as long as their shape says; as a dataset they give images in
+/// [0, 1] or an error, never a panic.
+fn check_arrays(arrays: &[npy::Array], path: &Path) -> bool {
+    for a in arrays {
+        let n: usize = a.shape.iter().product();
+        assert_eq!(a.data.len(), n * a.dtype.size(), "{}", a.describe());
+    }
+    match npy::from_arrays(arrays, &Default::default(), path) {
+        Ok((d, _)) => {
+            assert_eq!(d.train.images.len(), d.train.len() * 784);
+            assert!(d.train.images.iter().all(|v| (0.0..=1.0).contains(v)));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A mutated `.npy` seed with header-shaped damage: shapes, types and flags numpy could have
+/// written.
+fn damaged_npy(u: &mut arbitrary::Unstructured, seeds: &[Vec<u8>]) -> arbitrary::Result<Vec<u8>> {
+    let mut bytes = mutated(u, seeds)?;
+    for _ in 0..u.int_in_range(0..=2)? {
+        let token: &[u8] = u.choose(&[
+            &b"("[..],
+            b")",
+            b",",
+            b"4294967296",
+            b"18446744073709551615",
+            b"True",
+            b"'<f8'",
+            b"'>i4'",
+            b"'shape': ",
+            b"}",
+        ])?;
+        let at = u.choose_index(bytes.len().min(128) + 1)?;
+        bytes.splice(at..at, token.iter().copied());
+    }
+    // A hostile shape in place of the real one: under the 1 GiB limit but far more than the
+    // file holds, empty, overflowing, or of other ranks.
+    if u.ratio(1, 4)? {
+        let start = bytes
+            .windows(10)
+            .position(|w| w == b"'shape': (")
+            .map(|i| i + 10);
+        if let Some(start) = start {
+            if let Some(len) = bytes[start..].iter().position(|&b| b == b')') {
+                let shape: &str = u.choose(&[
+                    "900000000,",
+                    "1000, 1000, 900",
+                    "0, 28, 28",
+                    "",
+                    "18446744073709551615, 2",
+                    "3, 28, 28, 1",
+                    "2, 30, 26",
+                    "5",
+                ])?;
+                bytes.splice(start..start + len, shape.bytes());
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+fn npy_target(long: bool) {
+    let seeds = npy_seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.npy");
+    drive("npy", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            let bytes = damaged_npy(u, &seeds)?;
+            Ok(match npy::parse_npy(&bytes, &path) {
+                Ok(a) => check_arrays(&[a], &path),
+                Err(_) => false,
+            })
+        })()
+        .unwrap_or(false)
+    });
+}
+
+fn npz_target(long: bool) {
+    let seeds = npz_seeds();
+    let npy = npy_seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.npz");
+    drive("npz", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            let bytes = if u.ratio(1, 2)? {
+                mutated(u, &seeds)?
+            } else {
+                // Damaged arrays in a valid archive (stored or deflated), some with Keras'
+                // names.
+                let method = *u.choose(&[
+                    zip::CompressionMethod::Stored,
+                    zip::CompressionMethod::Deflated,
+                ])?;
+                let options = zip::write::SimpleFileOptions::default().compression_method(method);
+                let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                for _ in 0..u.int_in_range(1..=4)? {
+                    let name = u.choose(&["x_train", "y_train", "x_test", "y_test", "a"])?;
+                    if w.start_file(format!("{name}.npy"), options).is_err() {
+                        continue;
+                    }
+                    w.write_all(&damaged_npy(u, &npy)?).unwrap();
+                }
+                w.finish().unwrap().into_inner()
+            };
+            Ok(match npy::parse_npz(&bytes, &path) {
+                Ok(arrays) => check_arrays(&arrays, &path),
+                Err(_) => false,
+            })
+        })()
+        .unwrap_or(false)
+    });
+}
+
+#[test]
+fn fuzz_npy() {
+    npy_target(false);
+}
+
+#[test]
+fn fuzz_npz() {
+    npz_target(false);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_npy_long() {
+    npy_target(true);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+fn fuzz_npz_long() {
+    npz_target(true);
+}
+
+#[test]
+fn npy_regression_huge_and_lying_shapes_are_refused_before_reading() {
+    let seed = &npy_seeds()[0];
+    let header_end = seed.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let with_shape = |shape: &str| {
+        let text = String::from_utf8_lossy(&seed[10..header_end]).replace("(3, 28, 28)", shape);
+        let mut out = seed[..8].to_vec();
+        out.extend((text.len() as u16).to_le_bytes());
+        out.extend(text.as_bytes());
+        out.extend(&seed[header_end..]);
+        out
+    };
+    let path = Path::new("x.npy");
+    let big = regression("npy huge", || {
+        npy::parse_npy(&with_shape("(1000000, 1000, 1000)"), path)
+    });
+    assert_mentions("npy huge", &big, &["x.npy", "GiB"]);
+    let over = regression("npy overflow", || {
+        npy::parse_npy(&with_shape("(18446744073709551615, 2)"), path)
+    });
+    assert_mentions("npy overflow", &over, &["x.npy", "GiB"]);
+    let lie = regression("npy lie", || {
+        npy::parse_npy(&with_shape("(300, 28, 28)"), path)
+    });
+    assert_mentions("npy lie", &lie, &["x.npy", "truncated", "235200"]);
+    let cut = regression("npy cut", || npy::parse_npy(&seed[..header_end - 5], path));
+    assert_mentions("npy cut", &cut, &["x.npy", "header"]);
+}
+
+#[test]
+fn npz_regression_a_truncated_archive_says_it_is_not_readable() {
+    let seed = &npz_seeds()[0];
+    let path = Path::new("x.npz");
+    let cut = regression("npz cut", || npy::parse_npz(&seed[..seed.len() / 2], path));
+    assert_mentions("npz cut", &cut, &["x.npz", "zip"]);
 }
 
 // ---------------------------------------------------------------- targets
@@ -665,36 +665,6 @@ fn fuzz_settings_long() {
 }
 
 // ---------------------------------------------------------------- regressions
-
-/// Runs `case` under the same watch as a fuzz case: no panic, no allocation above
-/// [`MAX_ALLOC`]; returns its error message.
-fn regression<T: std::fmt::Debug, E: std::fmt::Display>(
-    name: &str,
-    case: impl FnOnce() -> Result<T, E>,
-) -> String {
-    LARGEST.store(0, Ordering::Relaxed);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(case));
-    let largest = LARGEST.load(Ordering::Relaxed);
-    let r = r.unwrap_or_else(|_| panic!("{name}: panicked"));
-    assert!(
-        largest <= MAX_ALLOC,
-        "{name}: an allocation of {} MB",
-        largest >> 20
-    );
-    match r {
-        Ok(v) => panic!("{name}: accepted: {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-fn assert_mentions(name: &str, message: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(
-            message.contains(p),
-            "{name}: '{message}' does not say '{p}'"
-        );
-    }
-}
 
 /// An IDX images header: magic 0x803, then `dims` as big-endian words.
 fn idx_header(dims: &[u32]) -> Vec<u8> {

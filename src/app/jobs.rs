@@ -90,7 +90,7 @@ fn picker_request(
         ),
         DialogKind::OpenDataset | DialogKind::OpenCsv => (
             "Open a dataset (a folder or a CSV file)",
-            PickMode::FolderOrFile(vec!["csv"]),
+            PickMode::FolderOrFile(vec!["csv", "npz", "npy"]),
         ),
         DialogKind::OpenImages => ("Open images", PickMode::File(IMAGE_EXTENSIONS.to_vec())),
         DialogKind::SavePng => ("Export as PNG", PickMode::Save { extension: "png" }),

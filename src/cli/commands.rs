@@ -23,8 +23,17 @@ pub fn load_dataset(source: &DatasetSource) -> anyhow::Result<Dataset> {
 /// Loads a dataset with import options; the import's notes and skipped files (each named
 /// with its reason) go to stderr.
 pub fn load_with(source: &DatasetSource, options: &data::ImportOptions) -> anyhow::Result<Dataset> {
+    load_picking(source, options, &data::NpzArrays::default())
+}
+
+/// [`load_with`], with the arrays of a `.npz` file named.
+pub fn load_picking(
+    source: &DatasetSource,
+    options: &data::ImportOptions,
+    arrays: &data::NpzArrays,
+) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    let imported = data::import::load(source, options, None)
+    let imported = data::import::load_picking(source, options, arrays, None)
         .with_context(|| format!("cannot load dataset --data {source}"))?;
     let d = &imported.dataset;
     eprintln!(
@@ -51,6 +60,17 @@ pub fn load_with(source: &DatasetSource, options: &data::ImportOptions) -> anyho
 pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
     crate::model::import::import(path, &super::import::options())
         .with_context(|| format!("cannot load model {}", path.display()))
+}
+
+/// A model, and for one imported as two files its decoder's file (`--decoder`).
+pub fn load_model_pair(
+    model: &Path,
+    decoder: Option<&Path>,
+) -> anyhow::Result<crate::model::TrainedModel> {
+    if decoder.is_some() {
+        bail!("--decoder is only for imported models saved as two files");
+    }
+    load_model(model)
 }
 
 /// A saved model, or a built-in one named `builtin:KEY` (what `compress`, `project` and
@@ -319,7 +339,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
 }
 
 pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
-    let model = load_model(&a.model)?;
+    let model = load_model_pair(&a.model, a.decoder.as_deref())?;
     let data = a.data.load()?;
     let splits: Vec<&data::Split> = match a.split.as_str() {
         "train" => vec![&data.train],

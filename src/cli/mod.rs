@@ -1,5 +1,5 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
-//! (`train`, `eval`, `encode`, `denoise`, `bench`, `anomaly`,
+//! (`train`, `eval`, `encode`, `decode`, `denoise`, `bench`, `anomaly`,
 //! `compress`, `features`, `probe`, `project`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
@@ -12,6 +12,7 @@ pub mod harness;
 pub mod import;
 pub mod project;
 pub mod report;
+pub mod rows;
 pub mod snapshot;
 pub mod soak;
 
@@ -30,7 +31,7 @@ use crate::data::DatasetSource;
 )]
 pub struct Cli {
     /// Dataset the app opens: "embedded" (10,000 MNIST digits built in), a folder (IDX files,
-    /// CSV files, or pictures in one subfolder per class) or a CSV file.
+    /// CSV files, or pictures in one subfolder per class), a CSV file or a NumPy .npz/.npy file.
     #[arg(long, value_name = "embedded|DIR|FILE.csv")]
     pub data: Option<DatasetSource>,
     /// How pictures of an image folder become 28×28 inputs: mnist (crop the ink, 20 px,
@@ -52,8 +53,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Measure a saved model: test error per loss term, PCA at the same k, kNN accuracy.
     Eval(EvalArgs),
-    /// Write the latent codes of a split as CSV (label, z1…zk).
+    /// Write the latent codes of a split as CSV (label, z1…zk); with --input, the codes of the
+    /// rows of a CSV file, in order (z1…zk).
     Encode(EncodeArgs),
+    /// Write the images the decoder makes from the codes of a CSV file (p1…p784 per row).
+    Decode(DecodeArgs),
     /// Preprocess an image MNIST-style, corrupt it, and write the model's reconstruction.
     Denoise(DenoiseArgs),
     /// Measure training speed (samples/s) and PCA fit time.
@@ -81,9 +85,21 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct DataArg {
     /// "embedded" (the 10,000 built-in MNIST digits), a folder (IDX files, CSV files, or
-    /// pictures in one subfolder per class) or a CSV file (label, then the pixels).
-    #[arg(long, default_value = "embedded", value_name = "embedded|DIR|FILE.csv")]
+    /// pictures in one subfolder per class), a CSV file (label, then the pixels) or a NumPy
+    /// file: .npz (Keras' x_train, y_train, x_test, y_test, or one array of images and one of
+    /// labels) or .npy (images only).
+    #[arg(
+        long,
+        default_value = "embedded",
+        value_name = "embedded|DIR|FILE.csv|FILE.npz|FILE.npy"
+    )]
     pub data: DatasetSource,
+    /// The array of images in a .npz file holding several (N×28×28 or N×784).
+    #[arg(long, value_name = "NAME")]
+    pub npz_images: Option<String>,
+    /// The array of labels in a .npz file holding several (N whole numbers).
+    #[arg(long, value_name = "NAME")]
+    pub npz_labels: Option<String>,
     /// How pictures of an image folder become 28×28 inputs: mnist (crop the ink, 20 px,
     /// centre of mass; for drawings and scans) or fit (the whole picture, resized).
     #[arg(long, default_value = "mnist", value_parser = parse_preprocess, value_name = "mnist|fit")]
@@ -101,9 +117,16 @@ impl DataArg {
         }
     }
 
+    pub fn arrays(&self) -> crate::data::NpzArrays {
+        crate::data::NpzArrays {
+            images: self.npz_images.clone(),
+            labels: self.npz_labels.clone(),
+        }
+    }
+
     /// Loads the dataset; notes and skipped files go to stderr.
     pub fn load(&self) -> anyhow::Result<crate::data::Dataset> {
-        commands::load_with(&self.data, &self.options())
+        commands::load_picking(&self.data, &self.options(), &self.arrays())
     }
 }
 
@@ -194,12 +217,33 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone)]
 pub struct EncodeArgs {
     pub model: PathBuf,
+    /// The decoder's file, for a model imported as two files.
+    #[arg(long, value_name = "FILE")]
+    pub decoder: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArg,
     /// Which images: test, train or all.
     #[arg(long, default_value = "test", value_parser = ["test", "train", "all"])]
     pub split: String,
+    /// Encode these rows instead of a dataset: a CSV file of 784 pixel values per row (0–1,
+    /// or 0–255 when any value exceeds 1.5), header optional. One code per row, in order.
+    #[arg(long, value_name = "ROWS.csv", conflicts_with_all = ["split", "data", "npz_images", "npz_labels"])]
+    pub input: Option<PathBuf>,
     #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DecodeArgs {
+    pub model: PathBuf,
+    /// The decoder's file, for a model imported as two files.
+    #[arg(long, value_name = "FILE")]
+    pub decoder: Option<PathBuf>,
+    /// A CSV file of codes, the model's k values per row, header optional.
+    #[arg(long, value_name = "CODES.csv")]
+    pub input: PathBuf,
+    /// The images: p1…p784 per row, values 0–1.
+    #[arg(long, value_name = "ROWS.csv")]
     pub out: PathBuf,
 }
 
@@ -288,7 +332,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Train(a)) => commands::train(a),
         Some(Command::Eval(a)) => commands::eval(a),
+        Some(Command::Encode(a)) if a.input.is_some() => rows::encode(a),
         Some(Command::Encode(a)) => commands::encode(a),
+        Some(Command::Decode(a)) => rows::decode(a),
         Some(Command::Denoise(a)) => commands::denoise(a),
         Some(Command::Bench(a)) => bench::run(a),
         Some(Command::Snapshot(a)) => snapshot::run(a),

@@ -11,6 +11,9 @@
 //! `-train`/`-test`, or `train.csv`/`test.csv`) is used as the two splits: opening either
 //! file, or the folder holding them, finds its partner. Every bad row is an error naming the
 //! file, the line and the column.
+//!
+//! Also plain matrices of numbers, a fixed count per row with an optional header
+//! ([`read_matrix`]): the rows and codes the command line's `encode` and `decode` read.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -234,6 +237,11 @@ fn shorten(s: &str) -> String {
 
 /// Reads and parses a CSV file (at most [`MAX_FILE_BYTES`]).
 pub fn read(path: &Path) -> Result<CsvImages> {
+    parse(&read_text(path)?, path)
+}
+
+/// The text of a file of at most [`MAX_FILE_BYTES`] that must be UTF-8.
+fn read_text(path: &Path) -> Result<String> {
     let io = |error| DataError::Io {
         path: path.to_path_buf(),
         error,
@@ -251,7 +259,7 @@ pub fn read(path: &Path) -> Result<CsvImages> {
             ),
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         bad(
             path,
             format!(
@@ -259,8 +267,65 @@ pub fn read(path: &Path) -> Result<CsvImages> {
                 e.utf8_error().valid_up_to()
             ),
         )
-    })?;
-    parse(&text, path)
+    })
+}
+
+/// Parses a CSV text of numbers, `width` per row (codes, or 784 pixels): a first row whose
+/// first cell is not a number is a header and skipped; every value must be a finite number.
+/// Returns the rows one after another. No rows, a row of another width or a cell that is not
+/// a number is an error naming the row (and its line) and what was expected. `path` names
+/// the file in errors.
+pub fn parse_matrix(text: &str, path: &Path, width: usize) -> Result<Vec<f32>> {
+    if width == 0 {
+        return Err(bad(path, "rows of no values were asked for".into()));
+    }
+    let mut records = Records::new(text);
+    let mut values = Vec::new();
+    let (mut rows, mut header) = (0usize, false);
+    while let Some((line, cells)) = records.next_record().map_err(|m| bad(path, m))? {
+        let number = |c: &str| cell(c).parse::<f32>().ok().filter(|v| v.is_finite());
+        if rows == 0 && !header && number(cells.get(0).unwrap_or("")).is_none() {
+            header = true;
+            continue;
+        }
+        rows += 1;
+        if cells.len() != width {
+            return Err(bad(
+                path,
+                format!(
+                    "row {rows} (line {line}) has {} values, expected {width}",
+                    cells.len()
+                ),
+            ));
+        }
+        for (col, raw) in cells.iter().enumerate() {
+            let v = number(raw).ok_or_else(|| {
+                bad(
+                    path,
+                    format!(
+                        "row {rows} (line {line}), column {}: '{}' is not a number",
+                        col + 1,
+                        shorten(cell(raw))
+                    ),
+                )
+            })?;
+            values.push(v);
+        }
+    }
+    if rows == 0 {
+        let what = if header {
+            "only a header, no rows of numbers"
+        } else {
+            "no rows of numbers"
+        };
+        return Err(bad(path, format!("{what} (expected {width} per row)")));
+    }
+    Ok(values)
+}
+
+/// Reads a CSV file of numbers, `width` per row (see [`parse_matrix`]).
+pub fn read_matrix(path: &Path, width: usize) -> Result<Vec<f32>> {
+    parse_matrix(&read_text(path)?, path, width)
 }
 
 fn is_csv(path: &Path) -> bool {
@@ -489,6 +554,28 @@ mod tests {
         assert!(err("").contains("no rows"));
         assert!(err("label,a\n").contains("only a header"));
         assert!(err("1,0,0,0,-1\n").contains("outside"));
+    }
+
+    #[test]
+    fn matrices_skip_a_header_and_name_a_row_of_another_width() {
+        let p = Path::new("m.csv");
+        assert_eq!(
+            parse_matrix("z1,z2\n1,2.5\n\n-3,4e-2\n", p, 2).unwrap(),
+            [1.0, 2.5, -3.0, 0.04]
+        );
+        assert_eq!(parse_matrix("1,2\n", p, 2).unwrap(), [1.0, 2.0]);
+        let err = |t: &str| parse_matrix(t, p, 2).unwrap_err().to_string();
+        let wide = err("z1,z2\n1,2\n1,2,3\n");
+        assert!(
+            wide.contains("m.csv")
+                && wide.contains("row 2 (line 3)")
+                && wide.contains("expected 2"),
+            "{wide}"
+        );
+        assert!(err("1,2\n3,x\n").contains("row 2 (line 2), column 2: 'x'"));
+        assert!(err("1,2\n3,NaN\n").contains("'NaN'"));
+        assert!(err("").contains("no rows"));
+        assert!(err("a,b\n").contains("only a header"));
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! Bringing one's own data: which importer reads a [`DatasetSource`] (IDX folder, CSV file or
-//! pair, image folder), the user's choices for pictures ([`ImportOptions`]), progress and
+//! pair, NumPy `.npz`/`.npy` file, image folder), the user's choices for pictures ([`ImportOptions`]), progress and
 //! cancellation shared with a UI ([`Progress`]), and what the import has to tell the user
 //! besides the dataset ([`Imported`]: notes such as "resized from 32×32", and the files
 //! skipped, each with its reason).
 //!
 //! A folder is read as IDX when it holds MNIST-named IDX files, else as CSV when it holds
-//! CSV files, else as an image folder. A file is read as CSV.
+//! CSV files, else as an image folder. A `.npz` or `.npy` file is read as NumPy arrays, any
+//! other file as CSV.
 
 use super::dataset::{Dataset, DatasetSource};
 use super::{DataError, Result};
 
-pub use super::options::{ImportOptions, Imported, Preprocess, Progress, Skipped};
+pub use super::options::{ImportOptions, Imported, NpzArrays, Preprocess, Progress, Skipped};
 
 impl Dataset {
     /// Any source with the default import options (see [`load`] for the
@@ -26,6 +27,8 @@ pub enum Kind {
     Embedded,
     Idx,
     Csv,
+    /// NumPy arrays: a `.npz` or `.npy` file.
+    Npy,
     Images,
 }
 
@@ -40,17 +43,18 @@ pub fn kind_of(source: &DatasetSource) -> Result<Kind> {
         error,
     })?;
     if meta.is_file() {
-        let csv = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        if !csv {
-            return Err(DataError::Other(format!(
-                "{}: not a dataset: choose a folder (IDX files, CSV files, or pictures in one \
-                 subfolder per class) or a .csv file",
-                path.display()
-            )));
+        let ext = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
+        if ext("csv") {
+            return Ok(Kind::Csv);
         }
-        return Ok(Kind::Csv);
+        if ext("npz") || ext("npy") {
+            return Ok(Kind::Npy);
+        }
+        return Err(DataError::Other(format!(
+            "{}: not a dataset: choose a folder (IDX files, CSV files, or pictures in one \
+             subfolder per class), a .csv file, or a NumPy .npz or .npy file",
+            path.display()
+        )));
     }
     if super::dataset::has_idx(path) {
         return Ok(Kind::Idx);
@@ -67,12 +71,28 @@ pub fn load(
     options: &ImportOptions,
     progress: Option<&Progress>,
 ) -> Result<Imported> {
+    load_picking(source, options, &NpzArrays::default(), progress)
+}
+
+/// [`load`], with the arrays of a `.npz` file named (`arrays`; naming them for any other
+/// source is an error).
+pub fn load_picking(
+    source: &DatasetSource,
+    options: &ImportOptions,
+    arrays: &NpzArrays,
+    progress: Option<&Progress>,
+) -> Result<Imported> {
     let plain = |dataset: Dataset, notes: Vec<String>| Imported {
         dataset,
         notes,
         skipped: Vec::new(),
     };
     let kind = kind_of(source)?;
+    if kind != Kind::Npy && !arrays.is_empty() {
+        return Err(DataError::Other(format!(
+            "{source}: array names are only for a NumPy .npz file, and this is not one"
+        )));
+    }
     let mut imported = match (kind, source) {
         (Kind::Embedded, _) | (_, DatasetSource::Embedded) => plain(Dataset::embedded()?, vec![]),
         (Kind::Idx, DatasetSource::Dir(p)) => {
@@ -81,6 +101,10 @@ pub fn load(
         }
         (Kind::Csv, DatasetSource::Dir(p)) => {
             let (d, notes) = super::csv::load(p)?;
+            plain(d, notes)
+        }
+        (Kind::Npy, DatasetSource::Dir(p)) => {
+            let (d, notes) = super::npy::load(p, arrays)?;
             plain(d, notes)
         }
         // The folder importer applies `invert` per picture (see `folder::prepare`).

@@ -1,6 +1,6 @@
 //! Datasets and everything done to images before a model sees them: IDX files (`idx`),
 //! the embedded MNIST subset and datasets on disk (`dataset`), one's own data (`import`
-//! picks among IDX, `csv` files and image folders, `folder`; class names in `classes`),
+//! picks among IDX, `csv` files, NumPy arrays (`npy`) and image folders, `folder`; class names in `classes`),
 //! corruption for denoising
 //! (`noise`), MNIST-style preprocessing of a user's own pictures (`preprocess`) and
 //! shuffled mini-batches (`batch`). Pure Rust, no tensors, no UI.
@@ -13,13 +13,14 @@ pub mod folder;
 pub mod idx;
 pub mod import;
 pub mod noise;
+pub mod npy;
 pub mod options;
 pub mod preprocess;
 
 pub use batch::Batcher;
 pub use dataset::{Dataset, DatasetSource, Split};
 pub use noise::{NoiseKind, Occlusion};
-pub use options::{ImportOptions, Imported, Preprocess};
+pub use options::{ImportOptions, Imported, NpzArrays, Preprocess};
 
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
 //! What an import is asked and what it gives back, below every importer (`import`, `folder`,
-//! `csv`): how pictures become 28×28 inputs ([`Preprocess`], [`ImportOptions`]), progress and
+//! `csv`, `npy`): how pictures become 28×28 inputs ([`Preprocess`], [`ImportOptions`]), which
+//! arrays of a `.npz` file to use ([`NpzArrays`]), progress and
 //! cancellation shared with a UI ([`Progress`]), and the dataset with its notes and skipped
 //! files ([`Imported`]).
 
@@ -52,6 +53,20 @@ pub struct ImportOptions {
     /// Make dark light and light dark (image folders read with `Fit`, CSV and IDX files).
     /// MNIST-style preprocessing finds the background itself and ignores it.
     pub invert: bool,
+}
+
+/// Which arrays of a `.npz` file are the images and the labels, when the file alone does not
+/// say (see `npy`); `None` lets the importer choose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NpzArrays {
+    pub images: Option<String>,
+    pub labels: Option<String>,
+}
+
+impl NpzArrays {
+    pub fn is_empty(&self) -> bool {
+        self.images.is_none() && self.labels.is_none()
+    }
 }
 
 /// Progress of an import, readable from another thread; `cancel` asks it to stop.
