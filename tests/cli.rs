@@ -490,10 +490,7 @@ fn encode_and_decode_name_the_row_of_another_width_and_refuse_empty_input() {
         "--out",
         o,
     ]);
-    one_line_error(
-        &e,
-        "--decoder is only for imported models saved as two files",
-    );
+    one_line_error(&e, "a decoder file is only for models saved as two files");
     let e = bottleneck(&[
         "encode",
         m,

@@ -62,17 +62,6 @@ pub fn load_model(path: &Path) -> anyhow::Result<crate::model::TrainedModel> {
         .with_context(|| format!("cannot load model {}", path.display()))
 }
 
-/// A model, and for one imported as two files its decoder's file (`--decoder`).
-pub fn load_model_pair(
-    model: &Path,
-    decoder: Option<&Path>,
-) -> anyhow::Result<crate::model::TrainedModel> {
-    if decoder.is_some() {
-        bail!("--decoder is only for imported models saved as two files");
-    }
-    load_model(model)
-}
-
 /// A saved model, or a built-in one named `builtin:KEY` (what `compress`, `project` and
 /// `snapshot` take).
 pub fn load_model_spec(spec: &str) -> anyhow::Result<crate::model::TrainedModel> {

@@ -33,14 +33,17 @@ pub struct ImportFlags {
 }
 
 fn parse_activation(s: &str) -> Result<Activation, String> {
-    Activation::parse(s).ok_or_else(|| format!("'{s}' is not an activation (expected relu or linear)"))
+    Activation::parse(s)
+        .ok_or_else(|| format!("'{s}' is not an activation (expected relu or linear)"))
 }
 
 fn parse_output(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "sigmoid" => Ok(true),
         "linear" | "identity" | "none" => Ok(false),
-        _ => Err(format!("'{s}' is not an output (expected sigmoid or linear)")),
+        _ => Err(format!(
+            "'{s}' is not an output (expected sigmoid or linear)"
+        )),
     }
 }
 

@@ -217,9 +217,6 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone)]
 pub struct EncodeArgs {
     pub model: PathBuf,
-    /// The decoder's file, for a model imported as two files.
-    #[arg(long, value_name = "FILE")]
-    pub decoder: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArg,
     /// Which images: test, train or all.
@@ -236,9 +233,6 @@ pub struct EncodeArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DecodeArgs {
     pub model: PathBuf,
-    /// The decoder's file, for a model imported as two files.
-    #[arg(long, value_name = "FILE")]
-    pub decoder: Option<PathBuf>,
     /// A CSV file of codes, the model's k values per row, header optional.
     #[arg(long, value_name = "CODES.csv")]
     pub input: PathBuf,

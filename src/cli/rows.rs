@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::commands::load_model_pair;
+use super::commands::load_model;
 use super::{DecodeArgs, EncodeArgs};
 use crate::data::csv::read_matrix;
 use crate::model::io;
@@ -41,7 +41,7 @@ pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
         .input
         .as_deref()
         .context("encode: --input is required here")?;
-    let model = load_model_pair(&a.model, a.decoder.as_deref())?;
+    let model = load_model(&a.model)?;
     let mut rows = read_matrix(input, crate::PIXELS)?;
     if rows.iter().any(|&v| v > 1.5) {
         rows.iter_mut().for_each(|v| *v /= 255.0);
@@ -63,7 +63,7 @@ pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
 
 /// `decode MODEL --input CODES.csv --out ROWS.csv`.
 pub fn decode(a: DecodeArgs) -> anyhow::Result<()> {
-    let model = load_model_pair(&a.model, a.decoder.as_deref())?;
+    let model = load_model(&a.model)?;
     let k = model.latent();
     let codes = read_matrix(&a.input, k)?;
     let images = model.decode(&codes)?;

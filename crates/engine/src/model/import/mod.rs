@@ -477,7 +477,7 @@ fn roles(c: &ModelConfig, specs: &[LayerSpec]) -> Vec<(String, bool)> {
 
 /// Reads and recognises `path` (and `options.decoder`) without building the model: what the
 /// import dialog shows before the user confirms.
-pub fn inspect(path: &Path, _options: &ImportOptions) -> Result<Recognised, ImportError> {
+pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, ImportError> {
     let Some(format) = format_of(path) else {
         return Err(ImportError::new(
             path,
@@ -491,9 +491,14 @@ pub fn inspect(path: &Path, _options: &ImportOptions) -> Result<Recognised, Impo
         return Err(ImportError::new(path, "no such file"));
     }
     match format {
+        Format::Bottleneck if options.decoder.is_some() => Err(ImportError::new(
+            path,
+            "is a Bottleneck model: a decoder file is only for models saved as two files (a \
+             Keras or ONNX encoder and decoder)",
+        )),
         Format::Bottleneck => Err(ImportError::new(
             path,
-            "is a Bottleneck model: open it with load, not import",
+            "is a Bottleneck model: it loads as it is, there is nothing to recognise",
         )),
         _ => Err(ImportError::new(
             path,
