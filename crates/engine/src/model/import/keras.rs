@@ -28,7 +28,7 @@ use crate::model::config::{Activation, ModelConfig};
 /// The largest `config.json` read.
 const MAX_CONFIG: u64 = 16 << 20;
 /// The largest `model.weights.h5` read.
-const MAX_WEIGHTS: u64 = 1 << 30;
+const MAX_WEIGHTS: u64 = 256 << 20;
 /// How deep models may nest.
 const MAX_NESTING: usize = 8;
 
@@ -221,7 +221,8 @@ fn entry<R: Read + std::io::Seek>(
     if e.size() > limit {
         return Err(format!("has a {name} of {} bytes, too large", e.size()));
     }
-    let mut buf = Vec::with_capacity(e.size() as usize);
+    // Grows with what is actually there, not with what the entry claims.
+    let mut buf = Vec::new();
     e.take(limit)
         .read_to_end(&mut buf)
         .map_err(|err| format!("cannot read its {name} ({err})"))?;

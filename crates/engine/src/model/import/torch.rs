@@ -33,7 +33,7 @@ use super::{Recognised, SourceLayer};
 use crate::model::config::{Arch, ModelConfig};
 
 /// The largest state dict read (an MNIST autoencoder is a few MB).
-const MAX_FILE: u64 = 1 << 30;
+const MAX_FILE: u64 = 512 << 20;
 
 /// Reads and recognises a state dict (and `options.decoder`, a second state dict holding the
 /// decoder).

@@ -17,10 +17,11 @@ use candle_core::{DType, Device, Tensor};
 /// A tensor read from a state dict: name, shape, values as f32.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
-/// The largest `data.pkl` read (a state dict's pickle is about 100 bytes per tensor).
-const MAX_PICKLE: u64 = 16 << 20;
+/// The largest `data.pkl` read (a state dict's pickle is about 150 bytes per tensor; this
+/// bounds the arena to a few million objects).
+const MAX_PICKLE: u64 = 1 << 20;
 /// The largest tensor storage read, in bytes.
-const MAX_STORAGE: u64 = 1 << 30;
+const MAX_STORAGE: u64 = 256 << 20;
 
 type Id = usize;
 
@@ -585,7 +586,8 @@ fn read_entry<R: std::io::Read + std::io::Seek>(
             entry.size()
         ));
     }
-    let mut buf = Vec::with_capacity(entry.size() as usize);
+    // Grows with what is actually there, not with what the entry claims.
+    let mut buf = Vec::new();
     entry
         .take(limit)
         .read_to_end(&mut buf)
