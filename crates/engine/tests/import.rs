@@ -208,6 +208,20 @@ fn an_imported_model_trains_saves_and_loads() {
             .clone()
             .expect("the sidecar says where it came from");
         assert!(origin.files[0].ends_with(file), "{origin:?}");
+
+        // Without its sidecar the file is a state dict in Bottleneck's own names (a model
+        // exported to PyTorch and fine-tuned there): recognised as the same model, given the
+        // code's activation where it is not the assumed linear one (Keras' ReLU code).
+        let bare = dir.path().join("bare.safetensors");
+        std::fs::copy(&path, &bare).unwrap();
+        let choice = ImportOptions {
+            code_activation: Some(trained.meta.config.model.code_activation),
+            ..ImportOptions::default()
+        };
+        let again = import(&bare, &choice).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.meta.config.model.arch, trained.meta.config.model.arch);
+        let codes = again.encode(&images).unwrap();
+        assert!(max_diff(&codes, &after) < 1e-5, "{file}");
     }
 }
 
