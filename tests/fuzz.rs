@@ -1213,7 +1213,11 @@ fn torch_regression_memo_doubling_stays_small() {
     }
     p.push(b'.');
     let e = torch_pickle_case("doubling", &p);
-    assert_mentions("doubling", &e, &["doubling.pt", "does not hold a state dict"]);
+    assert_mentions(
+        "doubling",
+        &e,
+        &["doubling.pt", "does not hold a state dict"],
+    );
 }
 
 #[test]
