@@ -1,9 +1,10 @@
 //! Fuzzing on stable Rust: one target per parser a user's file reaches — IDX images and labels
 //! (plain and gzipped), picture decoding plus MNIST-style preprocessing, the model's sidecar
 //! JSON plus safetensors pair, the settings file, CSV datasets (parsing, then loading as a
-//! dataset), NumPy `.npy` and `.npz` files (parsing, then choosing the arrays of a dataset)
-//! and image folders (a folder of class subfolders of mutated pictures, empty and
-//! non-image files, imported with either preprocessing).
+//! dataset), NumPy `.npy` and `.npz` files (parsing, then choosing the arrays of a dataset),
+//! image folders (a folder of class subfolders of mutated pictures, empty and non-image
+//! files, imported with either preprocessing). The model importers are fuzzed in
+//! `tests/fuzz_import.rs`.
 //!
 //! Inputs are real files (the embedded IDX digits, pictures encoded in every supported format,
 //! a built-in model, saved settings) mutated by choices drawn from `arbitrary::Unstructured`

@@ -22,6 +22,10 @@ use super::io::{ModelMeta, Origin};
 use super::params::{self, LayerKind, LayerSpec, ParamKind};
 use super::TrainedModel;
 
+mod keras;
+mod torch;
+mod torch_pickle;
+
 /// A file that cannot be imported: one sentence naming the file and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -500,7 +504,9 @@ pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, Impor
             path,
             "is a Bottleneck model: it loads as it is, there is nothing to recognise",
         )),
-        _ => Err(ImportError::new(
+        Format::Safetensors | Format::TorchPickle => torch::inspect(path, options),
+        Format::Keras => keras::inspect(path, options),
+        Format::Onnx => Err(ImportError::new(
             path,
             format!("reading {} files is not built yet", format.label()),
         )),
