@@ -22,6 +22,8 @@ use super::io::{ModelMeta, Origin};
 use super::params::{self, LayerKind, LayerSpec, ParamKind};
 use super::TrainedModel;
 
+pub mod onnx;
+
 /// A file that cannot be imported: one sentence naming the file and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {message}", path.display())]
@@ -475,7 +477,7 @@ fn roles(c: &ModelConfig, specs: &[LayerSpec]) -> Vec<(String, bool)> {
 
 /// Reads and recognises `path` (and `options.decoder`) without building the model: what the
 /// import dialog shows before the user confirms.
-pub fn inspect(path: &Path, _options: &ImportOptions) -> Result<Recognised, ImportError> {
+pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, ImportError> {
     let Some(format) = format_of(path) else {
         return Err(ImportError::new(
             path,
@@ -493,6 +495,7 @@ pub fn inspect(path: &Path, _options: &ImportOptions) -> Result<Recognised, Impo
             path,
             "is a Bottleneck model: open it with load, not import",
         )),
+        Format::Onnx => onnx::inspect(path, options),
         _ => Err(ImportError::new(
             path,
             format!("reading {} files is not built yet", format.label()),
