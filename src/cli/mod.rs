@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod bench;
 pub mod commands;
 pub mod compress;
+pub mod export;
 pub mod features;
 pub mod harness;
 pub mod project;
@@ -70,6 +71,8 @@ pub enum Command {
     /// Draw a model's codes on a 2-D map (PCA, t-SNE or UMAP) and measure how far it can be
     /// trusted; --out writes label,x,y per image.
     Project(project::ProjectArgs),
+    /// Write a saved model as ONNX (encoder.onnx, decoder.onnx) or PyTorch (model.py and weights).
+    Export(export::ExportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -290,5 +293,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Features(a)) => features::run_features(a),
         Some(Command::Probe(a)) => features::run_probe(a),
         Some(Command::Project(a)) => project::run(a),
+        Some(Command::Export(a)) => export::run(a),
     }
 }

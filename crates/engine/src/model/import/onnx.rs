@@ -51,16 +51,14 @@ pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, Impor
         ));
     }
     let files = vec![path.to_path_buf(), dec_path.clone()];
-    let native = match (chain(&enc.proto, "encoder"), chain(&dec.proto, "decoder")) {
-        (Ok(e), Ok(d)) => recognise(&enc, e, &dec, d).map(|r| (r, files.clone())),
+    let native = match (chain(&enc, "encoder"), chain(&dec, "decoder")) {
+        (Ok(e), Ok(d)) => recognise(&dec, e, d),
         (Err(e), _) => Err(Unmapped::Other(format!("the encoder {e}"))),
         (_, Err(e)) => Err(Unmapped::Other(format!("the decoder {e}"))),
     };
     match native {
-        Ok(((config, sources), files)) => {
-            assemble(Format::Onnx, files, config, sources, Vec::new())
-                .map_err(|m| ImportError::new(path, m))
-        }
+        Ok((config, sources)) => assemble(Format::Onnx, files, config, sources, Vec::new())
+            .map_err(|m| ImportError::new(path, m)),
         Err(Unmapped::Width(p, m)) => Err(ImportError::new(&p, m)),
         Err(Unmapped::Other(why)) => external(&enc, &dec, files, &why),
     }
@@ -87,6 +85,8 @@ enum Unmapped {
 struct Graph {
     path: PathBuf,
     proto: pb::GraphProto,
+    /// The data input (the one input that is not an initializer).
+    input: String,
     /// The data input's last dimension, if the file gives it.
     input_width: Option<usize>,
     /// (name, last dimension) of each output.
@@ -119,7 +119,7 @@ impl Graph {
         if proto.output.is_empty() {
             return Err(ImportError::new(path, "is an ONNX graph without outputs"));
         }
-        let input_width = last_dim(inputs[0]);
+        let (input, input_width) = (inputs[0].name.clone(), last_dim(inputs[0]));
         let outputs = proto
             .output
             .iter()
@@ -127,25 +127,11 @@ impl Graph {
             .collect();
         Ok(Self {
             path: path.to_path_buf(),
+            input,
             input_width,
             outputs,
             proto,
         })
-    }
-
-    fn input_name(&self) -> &str {
-        let inits: HashSet<&str> = self
-            .proto
-            .initializer
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        self.proto
-            .input
-            .iter()
-            .find(|i| !inits.contains(i.name.as_str()))
-            .map(|i| i.name.as_str())
-            .unwrap_or("")
     }
 }
 
@@ -179,7 +165,8 @@ struct Chain {
 }
 
 /// The chain of `graph`, or the reason it is not one ("has a Tanh node").
-fn chain(graph: &pb::GraphProto, role: &str) -> Result<Chain, String> {
+fn chain(g: &Graph, role: &str) -> Result<Chain, String> {
+    let graph = &g.proto;
     let mut consts: HashMap<&str, &pb::TensorProto> = graph
         .initializer
         .iter()
@@ -192,13 +179,7 @@ fn chain(graph: &pb::GraphProto, role: &str) -> Result<Chain, String> {
         }
     }
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let mut cur = graph
-        .input
-        .iter()
-        .find(|i| !inits.contains(i.name.as_str()))
-        .map(|i| i.name.clone())
-        .ok_or("has no data input")?;
+    let mut cur = g.input.clone();
     let consumers = |v: &str| -> Vec<usize> {
         (0..graph.node.len())
             .filter(|&i| graph.node[i].op_type != "Constant")
@@ -452,12 +433,7 @@ fn floats(t: &pb::TensorProto) -> Result<(Vec<usize>, Vec<f32>), String> {
 
 /// The configuration and the layers (in `params::layers` order) of two chains, or why they
 /// are not one of Bottleneck's models.
-fn recognise(
-    enc: &Graph,
-    e: Chain,
-    dec: &Graph,
-    d: Chain,
-) -> Result<(ModelConfig, Vec<SourceLayer>), Unmapped> {
+fn recognise(dec: &Graph, e: Chain, d: Chain) -> Result<(ModelConfig, Vec<SourceLayer>), Unmapped> {
     let other = |s: &str| Unmapped::Other(s.to_string());
     let mut hidden: Option<Activation> = None;
     let mut agree = |a: Act| -> Result<(), Unmapped> {
@@ -517,11 +493,7 @@ fn recognise(
     let ew = widths(&enc_layers).ok_or_else(|| other("layers do not chain"))?;
     let dw = widths(&dec_layers).ok_or_else(|| other("layers do not chain"))?;
     if ew[0] != crate::PIXELS {
-        let m = format!(
-            "takes {} values per row where an encoder of 28×28 images takes 784",
-            ew[0]
-        );
-        return Err(Unmapped::Width(enc.path.clone(), m));
+        return Err(other("does not take 784 values per row"));
     }
     let mut sources: Vec<SourceLayer> = enc_layers.into_iter().map(|(l, _)| l).collect();
     let latent = match e.heads {
@@ -682,7 +654,7 @@ fn plan(g: &Graph, width: usize, encoder: bool) -> Result<(Plan, (usize, usize))
             &g.path,
             format!(
                 "gives an output of shape {shape:?} where [N, width] is expected (input {}: [N, {width}])",
-                g.input_name()
+                g.input
             ),
         ));
     };
