@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod bench;
 pub mod commands;
 pub mod compress;
+pub mod export;
 pub mod features;
 pub mod harness;
 pub mod import;
@@ -80,6 +81,8 @@ pub enum Command {
     /// Open a model trained in PyTorch, Keras or ONNX: print the recognised layers and what
     /// was assumed, and save it in Bottleneck's format (--out).
     Import(import::ImportArgs),
+    /// Write a saved model as ONNX (encoder.onnx, decoder.onnx) or PyTorch (model.py and weights).
+    Export(export::ExportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -338,5 +341,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Probe(a)) => features::run_probe(a),
         Some(Command::Project(a)) => project::run(a),
         Some(Command::Import(a)) => import::run(a),
+        Some(Command::Export(a)) => export::run(a),
     }
 }

@@ -12,6 +12,7 @@ pub mod conv;
 pub mod convgeom;
 pub mod convops;
 pub mod dense;
+pub mod export;
 pub mod external;
 pub mod import;
 pub mod io;

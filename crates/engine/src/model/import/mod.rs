@@ -23,6 +23,7 @@ use super::params::{self, LayerKind, LayerSpec, ParamKind};
 use super::TrainedModel;
 
 mod keras;
+pub mod onnx;
 mod torch;
 mod torch_pickle;
 
@@ -506,10 +507,7 @@ pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, Impor
         )),
         Format::Safetensors | Format::TorchPickle => torch::inspect(path, options),
         Format::Keras => keras::inspect(path, options),
-        Format::Onnx => Err(ImportError::new(
-            path,
-            format!("reading {} files is not built yet", format.label()),
-        )),
+        Format::Onnx => onnx::inspect(path, options),
     }
 }
 
