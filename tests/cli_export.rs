@@ -30,6 +30,7 @@ fn export_writes_onnx_and_pytorch_files_into_one_folder() {
         assert!(out.join(f).is_file(), "{f}");
         assert!(text.contains(f), "{text}");
     }
+    assert!(text.contains("ort.InferenceSession("), "{text}");
     let o = bottleneck(&["export", &model(), "--format", "pytorch", "--out", out_s]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);

@@ -5,7 +5,6 @@
 //! file, never a panic, within the allocation watch; the regressions below are cases the
 //! fuzzing found or that a careful reading suggested.
 
-use std::io::Write;
 use std::path::Path;
 
 use arbitrary::Unstructured;

@@ -265,6 +265,19 @@ impl App {
             self.train.load(&mut self.shared);
             ui.close();
         }
+        if ui
+            .add_enabled(
+                self.shared.model().is_some(),
+                egui::Button::new("Export model…"),
+            )
+            .on_hover_text(
+                "The current model as ONNX or PyTorch, with the Python lines that load it.",
+            )
+            .clicked()
+        {
+            self.export_model = Some(super::exchange::ExportDialog::default());
+            ui.close();
+        }
         ui.separator();
         ui.label("Built-in, trained on the embedded digits:");
         for b in crate::model::bundled::ALL {

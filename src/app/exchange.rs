@@ -1,7 +1,7 @@
 //! Models in and out of the app: the import dialog (a PyTorch, Keras or ONNX file opened with
 //! *Load model…* or dropped on the window: the recognised layers, which one is the code, the
 //! parameter count, what was assumed and the choices that change it) and the export dialog
-//! (*Models → Export…*: ONNX or PyTorch into a folder, with the Python lines that load it).
+//! (*Models → Export model…*: ONNX or PyTorch into a folder, with the Python lines that load it).
 //! Reading and writing the files is the engine's (`model::import`, `model::export`); these
 //! windows show what it found and send the model to run A's worker.
 
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::jobs::{self, take_done, DialogKind, Task};
 use super::state::{Level, Shared};
 use crate::model::config::thousands;
+use crate::model::export::Target;
 use crate::model::import::{self, ImportOptions, Recognised};
 use crate::model::Activation;
 
@@ -223,26 +224,19 @@ impl ImportDialog {
             .num_columns(2)
             .show(ui, |ui| {
                 ui.label("Between layers");
-                activation_choice(ui, "hidden", m.activation, &mut self.options.activation);
+                activation_choice(ui, m.activation, &mut self.options.activation);
                 ui.end_row();
                 if m.arch != crate::model::Arch::Vae {
                     ui.label("The code");
-                    activation_choice(
-                        ui,
-                        "code",
-                        m.code_activation,
-                        &mut self.options.code_activation,
-                    );
+                    activation_choice(ui, m.code_activation, &mut self.options.code_activation);
                     ui.end_row();
                 }
                 ui.label("The output");
                 let mut sigmoid = m.sigmoid_output;
-                egui::ComboBox::from_id_salt("import-output")
-                    .selected_text(if sigmoid { "sigmoid" } else { "linear" })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut sigmoid, true, "sigmoid");
-                        ui.selectable_value(&mut sigmoid, false, "linear");
-                    });
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut sigmoid, true, "sigmoid");
+                    ui.selectable_value(&mut sigmoid, false, "linear");
+                });
                 if sigmoid != m.sigmoid_output {
                     self.options.sigmoid_output = Some(sigmoid);
                 }
@@ -253,19 +247,13 @@ impl ImportDialog {
 }
 
 /// A ReLU / linear choice; sets `choice` when the user picks another than `current`.
-fn activation_choice(
-    ui: &mut egui::Ui,
-    id: &str,
-    current: Activation,
-    choice: &mut Option<Activation>,
-) {
+fn activation_choice(ui: &mut egui::Ui, current: Activation, choice: &mut Option<Activation>) {
     let mut a = current;
-    egui::ComboBox::from_id_salt(("import-act", id))
-        .selected_text(a.label())
-        .show_ui(ui, |ui| {
-            ui.selectable_value(&mut a, Activation::Relu, Activation::Relu.label());
-            ui.selectable_value(&mut a, Activation::Identity, Activation::Identity.label());
-        });
+    ui.horizontal(|ui| {
+        for option in [Activation::Relu, Activation::Identity] {
+            ui.selectable_value(&mut a, option, option.label());
+        }
+    });
     if a != current {
         *choice = Some(a);
     }
@@ -312,4 +300,163 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// The export dialog (*Models → Export model…*): run A's model as ONNX or PyTorch into a
+/// folder, then the files written and the Python lines that load them.
+pub struct ExportDialog {
+    pub target: Target,
+    /// The folder chosen (none yet: the *Export* button asks for one).
+    pub folder: Option<PathBuf>,
+    folder_dialog: Option<Task<Vec<PathBuf>>>,
+    writing: Option<Task<Result<Vec<PathBuf>, String>>>,
+    /// The files written by the last export, or why it failed.
+    pub written: Option<Result<Vec<PathBuf>, String>>,
+}
+
+impl Default for ExportDialog {
+    fn default() -> Self {
+        Self {
+            target: Target::Onnx,
+            folder: None,
+            folder_dialog: None,
+            writing: None,
+            written: None,
+        }
+    }
+}
+
+impl ExportDialog {
+    /// Writes run A's model into `folder` in the background.
+    pub fn export(&mut self, shared: &Shared, folder: PathBuf) {
+        let Some(model) = shared.model().cloned() else {
+            return;
+        };
+        let target = self.target;
+        self.folder = Some(folder.clone());
+        self.written = None;
+        self.writing = Some(jobs::spawn("model-export", &shared.egui, move || {
+            target.write(&model, &folder).map_err(|e| e.to_string())
+        }));
+    }
+
+    fn poll(&mut self, shared: &mut Shared) {
+        if let Some(paths) = take_done(&mut self.folder_dialog) {
+            if let Some(p) = paths.into_iter().next() {
+                self.export(shared, p);
+            }
+        }
+        if let Some(done) = take_done(&mut self.writing) {
+            match &done {
+                Ok(files) => shared.notify(
+                    Level::Info,
+                    format!(
+                        "Exported the model as {} into {} ({} files).",
+                        self.target.label(),
+                        self.folder.as_deref().map(file_name).unwrap_or_default(),
+                        files.len()
+                    ),
+                ),
+                Err(e) => shared.notify(Level::Error, e.clone()),
+            }
+            self.written = Some(done);
+        }
+    }
+
+    /// Draws the dialog; `false` once it is closed.
+    pub fn show(&mut self, ctx: &egui::Context, shared: &mut Shared) -> bool {
+        self.poll(shared);
+        let mut open = true;
+        let mut close = false;
+        egui::Window::new("Export the model")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(true)
+            .default_width(600.0)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| close = self.ui(ui, shared));
+        open && !close
+    }
+
+    /// The dialog's contents; `true` when the user closed it.
+    fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) -> bool {
+        let model = shared.model().cloned();
+        let blocked = match &model {
+            None => Some("There is no model yet: train one, load one or pick a built-in one."),
+            Some(m) => m.inference_only(),
+        };
+        if let Some(m) = &model {
+            ui.strong(m.config().describe());
+        }
+        if let Some(why) = blocked {
+            ui.colored_label(ui.visuals().warn_fg_color, why);
+        }
+        ui.horizontal(|ui| {
+            for t in Target::ALL {
+                if ui
+                    .selectable_label(self.target == t, t.label())
+                    .on_hover_text(t.files())
+                    .clicked()
+                    && self.target != t
+                {
+                    self.target = t;
+                    self.written = None;
+                }
+            }
+        });
+        ui.weak(format!("Writes {}.", self.target.files()));
+        let mut close = false;
+        ui.horizontal(|ui| {
+            let ready = blocked.is_none() && self.writing.is_none() && self.folder_dialog.is_none();
+            if ui
+                .add_enabled(ready, egui::Button::new("Export into a folder…"))
+                .on_hover_text("Files of the same names in that folder are replaced.")
+                .clicked()
+            {
+                match shared.dialog_override.clone() {
+                    Some(p) => self.export(shared, p),
+                    None => {
+                        self.folder_dialog = Some(jobs::file_dialog(
+                            DialogKind::ExportFolder,
+                            &shared.egui,
+                            "",
+                        ))
+                    }
+                }
+            }
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+            if self.writing.is_some() {
+                ui.spinner();
+            }
+        });
+        match &self.written {
+            Some(Ok(files)) => {
+                ui.separator();
+                ui.label("Written:");
+                for f in files {
+                    ui.monospace(f.display().to_string());
+                }
+                let folder = self.folder.clone().unwrap_or_default();
+                let lines = self.target.python(&folder).join("\n");
+                ui.horizontal(|ui| {
+                    ui.label("Load it in Python:");
+                    if ui.button("Copy").clicked() {
+                        ui.ctx().copy_text(lines.clone());
+                    }
+                });
+                ui.add(
+                    egui::TextEdit::multiline(&mut lines.as_str())
+                        .code_editor()
+                        .desired_width(f32::INFINITY),
+                );
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            None => {}
+        }
+        close
+    }
 }

@@ -45,6 +45,8 @@ pub enum DialogKind {
     OpenImages,
     SavePng,
     SaveCsv,
+    /// A folder to export a model into.
+    ExportFolder,
 }
 
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
@@ -95,6 +97,7 @@ fn picker_request(
         DialogKind::OpenImages => ("Open images", PickMode::File(IMAGE_EXTENSIONS.to_vec())),
         DialogKind::SavePng => ("Export as PNG", PickMode::Save { extension: "png" }),
         DialogKind::SaveCsv => ("Export as CSV", PickMode::Save { extension: "csv" }),
+        DialogKind::ExportFolder => ("Export the model into a folder", PickMode::Folder),
     };
     PickerRequest {
         title: title.into(),
@@ -217,6 +220,11 @@ fn native_dialog(kind: DialogKind, suggested: &str) -> Vec<PathBuf> {
             .set_file_name(suggested)
             .add_filter("CSV", &["csv"])
             .save_file()
+            .into_iter()
+            .collect(),
+        DialogKind::ExportFolder => d
+            .set_title("Export the model into a folder")
+            .pick_folder()
             .into_iter()
             .collect(),
     }

@@ -173,6 +173,8 @@ pub struct App {
     pub exporter: export::Exporter,
     /// The import dialog, while a PyTorch, Keras or ONNX file is being opened.
     pub import: Option<exchange::ImportDialog>,
+    /// The export dialog, while it is open (*Models → Export model…*).
+    pub export_model: Option<exchange::ExportDialog>,
     /// Bottleneck's own file picker, while it is open.
     pub picker: Option<widgets::file_picker::FilePicker>,
     /// In presenter mode the settings panel is collapsed unless this is set.
@@ -251,6 +253,7 @@ impl App {
             lessons: classroom::Lessons::default(),
             help_open: false,
             import: None,
+            export_model: None,
             exporter: export::Exporter::default(),
             presenter_sidebar: false,
             picker: None,
@@ -397,6 +400,11 @@ impl App {
         if let Some(d) = &mut self.import {
             if !d.show(&ctx, &mut self.shared) {
                 self.import = None;
+            }
+        }
+        if let Some(d) = &mut self.export_model {
+            if !d.show(&ctx, &mut self.shared) {
+                self.export_model = None;
             }
         }
         let mut help_open = self.help_open;

@@ -328,7 +328,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
 }
 
 pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
-    let model = load_model_pair(&a.model, a.decoder.as_deref())?;
+    let model = load_model(&a.model)?;
     let data = a.data.load()?;
     let splits: Vec<&data::Split> = match a.split.as_str() {
         "train" => vec![&data.train],

@@ -1,7 +1,7 @@
 //! `bottleneck export MODEL --format onnx|pytorch --out DIR`: writes a saved model for other
 //! frameworks (the engine's `model::export`): `encoder.onnx` + `decoder.onnx`, or `model.py` +
-//! `model.safetensors` + `model.json`. Prints the files written and, for PyTorch, the three
-//! Python lines that load them.
+//! `model.safetensors` + `model.json`. Prints the files written and the Python lines that
+//! load them.
 
 use std::path::PathBuf;
 
@@ -32,19 +32,19 @@ pub struct ExportArgs {
 
 pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     let model = super::commands::load_model(&a.model)?;
-    let files = match a.format {
-        ExportFormat::Onnx => export::onnx::write(&model, &a.out),
-        ExportFormat::Pytorch => export::pytorch::write(&model, &a.out),
-    }
-    .with_context(|| format!("cannot export {}", a.model.display()))?;
+    let target = match a.format {
+        ExportFormat::Onnx => export::Target::Onnx,
+        ExportFormat::Pytorch => export::Target::Pytorch,
+    };
+    let files = target
+        .write(&model, &a.out)
+        .with_context(|| format!("cannot export {}", a.model.display()))?;
     for f in &files {
         println!("wrote {}", f.display());
     }
-    if a.format == ExportFormat::Pytorch {
-        println!("load it in Python with:");
-        for line in export::pytorch::load_lines(&a.out) {
-            println!("    {line}");
-        }
+    println!("load it in Python with:");
+    for line in target.python(&a.out) {
+        println!("    {line}");
     }
     Ok(())
 }

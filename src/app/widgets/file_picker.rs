@@ -20,6 +20,8 @@ pub enum PickMode {
     File(Vec<&'static str>),
     /// A folder, or a file with one of these extensions.
     FolderOrFile(Vec<&'static str>),
+    /// A folder (files are not listed).
+    Folder,
     /// A new or existing file name; the extension is added when missing.
     Save { extension: &'static str },
 }
@@ -108,6 +110,7 @@ impl FilePicker {
         let exts: &[&str] = match &self.req.mode {
             PickMode::File(e) | PickMode::FolderOrFile(e) => e,
             PickMode::Save { extension } => std::slice::from_ref(extension),
+            PickMode::Folder => return false,
         };
         exts.is_empty()
             || path
@@ -154,7 +157,7 @@ impl FilePicker {
     fn choice(&self) -> Option<PathBuf> {
         match &self.req.mode {
             PickMode::File(_) => self.selected.clone().filter(|p| p.is_file()),
-            PickMode::FolderOrFile(_) => {
+            PickMode::FolderOrFile(_) | PickMode::Folder => {
                 Some(self.selected.clone().unwrap_or_else(|| self.dir.clone()))
             }
             PickMode::Save { extension } => {
@@ -176,6 +179,8 @@ impl FilePicker {
             (PickMode::Save { .. }, _) => "Save".into(),
             (PickMode::FolderOrFile(_), Some(p)) if p.is_dir() => "Open this folder".into(),
             (PickMode::FolderOrFile(_), None) => "Open the current folder".into(),
+            (PickMode::Folder, Some(p)) if p.is_dir() => "Choose this folder".into(),
+            (PickMode::Folder, None) => "Choose the current folder".into(),
             _ => "Open".into(),
         }
     }

@@ -27,6 +27,50 @@ pub enum ExportError {
     Io(#[from] ModelIoError),
 }
 
+/// What a model is exported as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `encoder.onnx` and `decoder.onnx`.
+    Onnx,
+    /// `model.py`, `model.safetensors` and `model.json`.
+    Pytorch,
+}
+
+impl Target {
+    pub const ALL: [Target; 2] = [Target::Onnx, Target::Pytorch];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Onnx => "ONNX",
+            Target::Pytorch => "PyTorch",
+        }
+    }
+
+    /// The files written, in words.
+    pub fn files(self) -> &'static str {
+        match self {
+            Target::Onnx => "encoder.onnx and decoder.onnx (opset 17, any batch size)",
+            Target::Pytorch => "model.py (an nn.Module), model.safetensors and model.json",
+        }
+    }
+
+    /// Writes `model` into `dir`; gives back the files written.
+    pub fn write(self, model: &TrainedModel, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+        match self {
+            Target::Onnx => onnx::write(model, dir),
+            Target::Pytorch => pytorch::write(model, dir),
+        }
+    }
+
+    /// The Python lines that load what [`Target::write`] wrote into `dir`.
+    pub fn python(self, dir: &Path) -> Vec<String> {
+        match self {
+            Target::Onnx => onnx::load_lines(dir).to_vec(),
+            Target::Pytorch => pytorch::load_lines(dir).to_vec(),
+        }
+    }
+}
+
 /// Refuses a model run for inference only, and makes `dir`.
 fn prepare(model: &TrainedModel, dir: &Path) -> Result<(), ExportError> {
     if let Some(why) = model.inference_only() {
@@ -36,6 +80,14 @@ fn prepare(model: &TrainedModel, dir: &Path) -> Result<(), ExportError> {
         path: dir.to_path_buf(),
         error,
     })
+}
+
+/// `path` inside a Python string literal's quotes (backslashes and quotes escaped).
+fn python_path(path: &Path) -> String {
+    path.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 /// The values of the model's tensor `name`, row-major.

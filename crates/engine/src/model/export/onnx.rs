@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use tract_onnx::pb;
 
-use super::{prepare, tensor, ExportError};
+use super::{prepare, python_path, tensor, ExportError};
 use crate::model::config::{Activation, Arch, ModelConfig};
 use crate::model::io::write_atomic;
 use crate::model::params::{
@@ -33,6 +33,20 @@ pub fn write(model: &TrainedModel, dir: &Path) -> Result<Vec<PathBuf>, ExportErr
         files.push(path);
     }
     Ok(files)
+}
+
+/// The Python lines that run the export in `dir` with onnxruntime (a VAE's first encoder
+/// output is `mu`).
+pub fn load_lines(dir: &Path) -> [String; 4] {
+    let file = |name: &str| python_path(&dir.join(name));
+    [
+        "import onnxruntime as ort".to_string(),
+        format!("enc = ort.InferenceSession(\"{}\")", file("encoder.onnx")),
+        format!("dec = ort.InferenceSession(\"{}\")", file("decoder.onnx")),
+        "z = enc.run(None, {\"x\": x})[0]; x_hat = dec.run(None, {\"z\": z})[0]  \
+         # x: float32 [N, 784] in 0..1"
+            .to_string(),
+    ]
 }
 
 /// The encoder's and the decoder's graphs.

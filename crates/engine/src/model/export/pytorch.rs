@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{prepare, ExportError};
+use super::{prepare, python_path, ExportError};
 use crate::model::config::{Activation, Arch, ModelConfig};
 use crate::model::io::{self, write_atomic};
 use crate::model::params::{ConvLayout, DenseLayout, LayerSpec, KERNEL, PADDING, STRIDE};
@@ -26,11 +26,7 @@ pub fn write(model: &TrainedModel, dir: &Path) -> Result<Vec<PathBuf>, ExportErr
 
 /// The three Python lines that load the export in `dir`.
 pub fn load_lines(dir: &Path) -> [String; 3] {
-    let d = dir
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
+    let d = python_path(dir);
     [
         format!("import sys; sys.path.insert(0, \"{d}\")"),
         "import model".to_string(),

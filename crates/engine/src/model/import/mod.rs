@@ -130,7 +130,7 @@ pub struct LayerRow {
     pub source: String,
     /// Bottleneck's name for it, e.g. "enc.0".
     pub target: String,
-    /// e.g. "Linear 784 → 64" or "Conv 3×3, stride 2: 1 → 8 channels".
+    /// e.g. "Linear 784 to 64" or "Conv 3×3, stride 2: 1 to 8 channels".
     pub description: String,
     /// The activation after it, e.g. "ReLU", "linear (the code)", "sigmoid (assumed)".
     pub activation: String,
@@ -441,15 +441,15 @@ fn describe_arch(c: &ModelConfig) -> String {
     }
 }
 
-/// "Linear 784 → 64", "Conv 3×3, stride 2: 1 → 8 channels".
+/// "Linear 784 to 64", "Conv 3×3, stride 2: 1 to 8 channels".
 fn describe_layer(spec: &LayerSpec) -> String {
     let (i, o) = (spec.input, spec.output);
     let (k, s) = (params::KERNEL, params::STRIDE);
     match spec.kind {
-        LayerKind::Linear => format!("Linear {i} → {o}"),
-        LayerKind::Conv => format!("Conv {k}×{k}, stride {s}: {i} → {o} channels"),
+        LayerKind::Linear => format!("Linear {i} to {o}"),
+        LayerKind::Conv => format!("Conv {k}×{k}, stride {s}: {i} to {o} channels"),
         LayerKind::ConvTranspose => {
-            format!("ConvTranspose {k}×{k}, stride {s}: {i} → {o} channels")
+            format!("ConvTranspose {k}×{k}, stride {s}: {i} to {o} channels")
         }
     }
 }
