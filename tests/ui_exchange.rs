@@ -180,3 +180,36 @@ fn export_model_writes_onnx_then_pytorch_files_and_shows_how_to_load_them() {
     h.run_steps(2);
     assert!(state(&h).export_model.is_none());
 }
+
+#[test]
+fn load_model_from_the_models_menu_on_another_tab_opens_the_import_dialog() {
+    // The answer of *Models → Load model…* was only read while the Train tab was drawn: on
+    // the Latent space tab nothing happened until the user went back to Train.
+    std::env::set_var("BOTTLENECK_FILE_PICKER", "builtin");
+    let (mut h, _d) = app(|a| a.tab = bottleneck::app::Tab::Latent);
+    h.step();
+    h.get_by_label("Models").click();
+    h.run_steps(2);
+    h.get_by_label("Load model…").click();
+    assert!(wait_until(&mut h, T, |a| a.picker.is_some()));
+    state_mut(&mut h)
+        .picker
+        .as_mut()
+        .unwrap()
+        .go(fixture("keras_dense.keras").parent().unwrap().to_path_buf());
+    h.run_steps(2);
+    h.get_by_label("keras_dense.keras").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    assert!(wait_until(&mut h, T, |a| a
+        .import
+        .as_ref()
+        .is_some_and(|d| matches!(d.found, Some(Ok(_))))));
+    assert_eq!(state(&h).tab, bottleneck::app::Tab::Latent);
+    h.step();
+    assert!(
+        h.query_by_label("The activations are the file's own.").is_some(),
+        "a Keras file's activations are not offered as choices"
+    );
+    assert!(h.query_by_label("sigmoid").is_none());
+}

@@ -170,7 +170,9 @@ impl ImportDialog {
             }
         }
         if let Some(Ok(r)) = &self.found {
-            if !r.inference_only() {
+            if r.format.records_activations() {
+                ui.weak("The activations are the file's own.");
+            } else if !r.inference_only() {
                 let config = r.config.clone();
                 changed = self.choices(ui, &config);
             }

@@ -379,6 +379,7 @@ impl App {
             self.look = Some(look);
         }
         self.exporter.poll(&mut self.shared);
+        self.train.poll_dialogs(&mut self.shared);
         // In native points: a re-render at that size zooms the same way.
         self.shared.panel_window_size = ctx.content_rect().size() * ctx.zoom_factor();
 

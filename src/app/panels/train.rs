@@ -115,7 +115,6 @@ impl TrainPanel {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        self.poll_dialogs(shared);
         self.controls(ui, shared);
         self.progress(ui, shared);
         ui.add_space(4.0);
@@ -365,7 +364,9 @@ impl TrainPanel {
         }
     }
 
-    fn poll_dialogs(&mut self, shared: &mut Shared) {
+    /// Takes the answers of the save and load dialogs. Called every frame whatever the tab:
+    /// *Models → Load model…* and the shortcuts open them from any panel.
+    pub fn poll_dialogs(&mut self, shared: &mut Shared) {
         if let Some(paths) = jobs::take_done(&mut self.save_dialog) {
             if let Some(mut p) = paths.into_iter().next() {
                 if p.extension().is_none() {
