@@ -18,9 +18,7 @@ use egui_kittest::kittest::Queryable;
 const T: Duration = Duration::from_secs(120);
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/exchange")
-        .join(name)
+    exchange_fixtures().join(name)
 }
 
 /// Opens `path` with the Train panel's *Load model…* and waits until the import dialog has
@@ -208,7 +206,8 @@ fn load_model_from_the_models_menu_on_another_tab_opens_the_import_dialog() {
     assert_eq!(state(&h).tab, bottleneck::app::Tab::Latent);
     h.step();
     assert!(
-        h.query_by_label("The activations are the file's own.").is_some(),
+        h.query_by_label("The activations are the file's own.")
+            .is_some(),
         "a Keras file's activations are not offered as choices"
     );
     assert!(h.query_by_label("sigmoid").is_none());

@@ -266,6 +266,18 @@ fn a_csv_dropped_on_the_window_opens_as_the_dataset() {
     assert_eq!(state(&h).shared.data.name, "dropped");
 }
 
+#[test]
+fn an_npz_dropped_on_the_window_opens_as_the_dataset() {
+    // keras.datasets.mnist's layout (x_train, y_train, x_test, y_test), 50 digits in all.
+    let npz =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/engine/tests/data/npz/mnist50.npz");
+    let (mut h, _cfg) = app(|_| {});
+    h.step();
+    drop_files(&mut h, &[npz]);
+    let opened = wait_until(&mut h, T, |a| a.shared.data.name == "mnist50");
+    assert!(opened, "the dropped .npz never opened");
+}
+
 fn letters_folder(dir: &Path) -> PathBuf {
     let data = Dataset::embedded().unwrap();
     let root = dir.join("letters");

@@ -37,14 +37,6 @@ fn app_with(model: Arc<TrainedModel>, tab: Tab) -> (AppHarness, tempfile::TempDi
     (h, dir)
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 fn click_at(h: &mut AppHarness, pos: egui::Pos2) {
     h.hover_at(pos);
     h.step();

@@ -55,12 +55,15 @@ pub struct DatasetUi {
     pub notes: Vec<String>,
 }
 
-/// Whether a dropped path looks like a dataset (a folder or a CSV file) rather than a picture.
+/// Whether a dropped path looks like a dataset (a folder, a CSV file or NumPy arrays) rather
+/// than a picture.
 pub fn is_dataset_path(path: &Path) -> bool {
     path.is_dir()
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        || path.extension().is_some_and(|e| {
+            ["csv", "npz", "npy"]
+                .iter()
+                .any(|x| e.eq_ignore_ascii_case(x))
+        })
 }
 
 impl DatasetUi {

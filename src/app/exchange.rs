@@ -115,16 +115,7 @@ impl ImportDialog {
         if self.poll(shared) {
             return false;
         }
-        let mut open = true;
-        let mut close = false;
-        egui::Window::new("Import a model")
-            .open(&mut open)
-            .collapsible(false)
-            .resizable(true)
-            .default_width(620.0)
-            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
-            .show(ctx, |ui| close = self.ui(ui, shared));
-        open && !close
+        centred_window(ctx, "Import a model", 620.0, |ui| self.ui(ui, shared))
     }
 
     /// The dialog's contents; `true` when the user cancelled.
@@ -298,6 +289,26 @@ fn describe(r: &Recognised) -> String {
     r.train_config().describe()
 }
 
+/// A dialog in the middle of the window; `false` once it is closed (its ✕, or `body`
+/// answering `true`).
+fn centred_window(
+    ctx: &egui::Context,
+    title: &str,
+    width: f32,
+    body: impl FnOnce(&mut egui::Ui) -> bool,
+) -> bool {
+    let mut open = true;
+    let mut close = false;
+    egui::Window::new(title)
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(true)
+        .default_width(width)
+        .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+        .show(ctx, |ui| close = body(ui));
+    open && !close
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -368,16 +379,7 @@ impl ExportDialog {
     /// Draws the dialog; `false` once it is closed.
     pub fn show(&mut self, ctx: &egui::Context, shared: &mut Shared) -> bool {
         self.poll(shared);
-        let mut open = true;
-        let mut close = false;
-        egui::Window::new("Export the model")
-            .open(&mut open)
-            .collapsible(false)
-            .resizable(true)
-            .default_width(600.0)
-            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
-            .show(ctx, |ui| close = self.ui(ui, shared));
-        open && !close
+        centred_window(ctx, "Export the model", 600.0, |ui| self.ui(ui, shared))
     }
 
     /// The dialog's contents; `true` when the user closed it.

@@ -7,40 +7,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
 use bottleneck_engine::data::Dataset;
 use bottleneck_engine::model::export;
 use bottleneck_engine::model::external::INFERENCE_ONLY;
 use bottleneck_engine::model::import::{self, ImportOptions};
 use bottleneck_engine::model::{io, Activation, Arch, TrainConfig, TrainedModel, Variant};
 use bottleneck_engine::train::Trainer;
+use common::{exchange_csv, exchange_fixtures, max_diff};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/exchange")
-}
 
 fn assets(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../assets/models")
         .join(name)
-}
-
-/// A headerless CSV of floats, row-major.
-fn csv(name: &str) -> Vec<f32> {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .flat_map(|l| l.split(',').map(|v| v.trim().parse::<f32>().unwrap()))
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn import(path: &Path) -> TrainedModel {
@@ -58,7 +39,7 @@ fn logvar(model: &TrainedModel, x: &[f32]) -> Vec<f32> {
 #[test]
 fn pytorch_dense_onnx_pair_imports_as_a_native_model_with_pytorchs_outputs() {
     // The decoder is found beside the encoder.
-    let m = import(&fixtures().join("torch_dense_encoder.onnx"));
+    let m = import(&exchange_fixtures().join("torch_dense_encoder.onnx"));
     assert!(m.inference_only().is_none());
     let c = &m.config().model;
     assert_eq!(
@@ -70,9 +51,15 @@ fn pytorch_dense_onnx_pair_imports_as_a_native_model_with_pytorchs_outputs() {
         (Activation::Relu, Activation::Identity)
     );
     assert!(c.sigmoid_output);
-    let x = csv("images.csv");
-    let code = max_diff(&m.encode(&x).unwrap(), &csv("torch_dense_codes.csv"));
-    let recon = max_diff(&m.reconstruct(&x).unwrap(), &csv("torch_dense_recon.csv"));
+    let x = exchange_csv("images.csv");
+    let code = max_diff(
+        &m.encode(&x).unwrap(),
+        &exchange_csv("torch_dense_codes.csv"),
+    );
+    let recon = max_diff(
+        &m.reconstruct(&x).unwrap(),
+        &exchange_csv("torch_dense_recon.csv"),
+    );
     println!("torch_dense ONNX → native: max |Δcode| {code:.2e}, max |Δrecon| {recon:.2e}");
     assert!(code < 1e-4 && recon < 1e-4, "{code} {recon}");
 }
@@ -80,10 +67,10 @@ fn pytorch_dense_onnx_pair_imports_as_a_native_model_with_pytorchs_outputs() {
 #[test]
 fn pytorch_vae_onnx_pair_imports_as_a_native_vae() {
     let opts = ImportOptions {
-        decoder: Some(fixtures().join("torch_vae_decoder.onnx")),
+        decoder: Some(exchange_fixtures().join("torch_vae_decoder.onnx")),
         ..Default::default()
     };
-    let r = import::inspect(&fixtures().join("torch_vae_encoder.onnx"), &opts).unwrap();
+    let r = import::inspect(&exchange_fixtures().join("torch_vae_encoder.onnx"), &opts).unwrap();
     assert!(r.assumed.is_empty(), "{:?}", r.assumed);
     let names: Vec<&str> = r.layers.iter().map(|l| l.target.as_str()).collect();
     assert_eq!(
@@ -93,10 +80,13 @@ fn pytorch_vae_onnx_pair_imports_as_a_native_vae() {
     let m = r.build().unwrap();
     assert!(m.inference_only().is_none());
     assert_eq!((m.config().model.arch, m.latent()), (Arch::Vae, 2));
-    let x = csv("images.csv");
-    let mu = max_diff(&m.encode(&x).unwrap(), &csv("torch_vae_codes.csv"));
-    let lv = max_diff(&logvar(&m, &x), &csv("torch_vae_logvar.csv"));
-    let recon = max_diff(&m.reconstruct(&x).unwrap(), &csv("torch_vae_recon.csv"));
+    let x = exchange_csv("images.csv");
+    let mu = max_diff(&m.encode(&x).unwrap(), &exchange_csv("torch_vae_codes.csv"));
+    let lv = max_diff(&logvar(&m, &x), &exchange_csv("torch_vae_logvar.csv"));
+    let recon = max_diff(
+        &m.reconstruct(&x).unwrap(),
+        &exchange_csv("torch_vae_recon.csv"),
+    );
     println!(
         "torch_vae ONNX → native: max |Δμ| {mu:.2e}, |Δlogvar| {lv:.2e}, |Δrecon| {recon:.2e}"
     );
@@ -130,7 +120,7 @@ fn tract_run(path: &Path, x: &[f32], width: usize, idx: usize) -> Vec<f32> {
 /// `dir` as tanh_encoder.onnx / tanh_decoder.onnx.
 fn tanh_pair(dir: &Path) -> PathBuf {
     use prost::Message;
-    let bytes = std::fs::read(fixtures().join("torch_dense_encoder.onnx")).unwrap();
+    let bytes = std::fs::read(exchange_fixtures().join("torch_dense_encoder.onnx")).unwrap();
     let mut proto = pb::ModelProto::decode(bytes.as_slice()).unwrap();
     let graph = proto.graph.as_mut().unwrap();
     let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
@@ -138,7 +128,7 @@ fn tanh_pair(dir: &Path) -> PathBuf {
     let enc = dir.join("tanh_encoder.onnx");
     std::fs::write(&enc, export::onnx::encode(proto.graph.unwrap())).unwrap();
     std::fs::copy(
-        fixtures().join("torch_dense_decoder.onnx"),
+        exchange_fixtures().join("torch_dense_decoder.onnx"),
         dir.join("tanh_decoder.onnx"),
     )
     .unwrap();
@@ -163,13 +153,13 @@ fn a_graph_with_another_layer_runs_in_tract_for_inference_only() {
     let m = r.build().unwrap();
     assert_eq!(m.inference_only(), Some(INFERENCE_ONLY));
     assert_eq!(m.latent(), 8);
-    let x = csv("images.csv");
+    let x = exchange_csv("images.csv");
     let z = m.encode(&x).unwrap();
     assert_eq!(z, tract_run(&enc, &x, 784, 0));
     let dec = dir.path().join("tanh_decoder.onnx");
     assert_eq!(m.decode(&z).unwrap(), tract_run(&dec, &z, 8, 0));
     // Not PyTorch's code any more: the Tanh is run, not replaced.
-    assert!(max_diff(&z, &csv("torch_dense_codes.csv")) > 1e-3);
+    assert!(max_diff(&z, &exchange_csv("torch_dense_codes.csv")) > 1e-3);
     // More rows than one call into tract takes: the same codes, row for row.
     let many: Vec<f32> = x.iter().copied().cycle().take(784 * 16 * 70).collect();
     let zs = m.encode(&many).unwrap();
@@ -195,7 +185,7 @@ fn onnx_round_trip(m: &TrainedModel, label: &str) -> (TrainedModel, f32, f32) {
         ]
     );
     let back = import(&files[0]);
-    let x = csv("images.csv");
+    let x = exchange_csv("images.csv");
     let code = max_diff(&back.encode(&x).unwrap(), &m.encode(&x).unwrap());
     let recon = max_diff(&back.reconstruct(&x).unwrap(), &m.reconstruct(&x).unwrap());
     println!("{label} → ONNX → import: max |Δcode| {code:.2e}, max |Δrecon| {recon:.2e}");
@@ -214,7 +204,7 @@ fn bundled_dense_and_vae_come_back_from_onnx_native_and_equal() {
         assert_eq!(back.config().model, want, "{name}");
         assert!(code < 1e-5 && recon < 1e-5, "{name}: {code} {recon}");
         if name.starts_with("vae") {
-            let x = csv("images.csv");
+            let x = exchange_csv("images.csv");
             let lv = max_diff(&logvar(&back, &x), &logvar(&m, &x));
             assert!(lv < 1e-5, "{lv}");
         }
@@ -287,8 +277,8 @@ fn import_err(path: &Path, decoder: Option<PathBuf>) -> String {
 #[test]
 fn corrupt_and_truncated_files_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read(fixtures().join("torch_dense_encoder.onnx")).unwrap();
-    let dec = fixtures().join("torch_dense_decoder.onnx");
+    let good = std::fs::read(exchange_fixtures().join("torch_dense_encoder.onnx")).unwrap();
+    let dec = exchange_fixtures().join("torch_dense_decoder.onnx");
     let garbage = dir.path().join("garbage_encoder.onnx");
     std::fs::write(
         &garbage,
@@ -314,7 +304,7 @@ fn corrupt_and_truncated_files_are_errors_naming_the_file() {
         assert!(e.contains(&format!("cut{cut}_encoder.onnx")), "{cut}: {e}");
         // The same file as the decoder.
         let e = import_err(
-            &fixtures().join("torch_dense_encoder.onnx"),
+            &exchange_fixtures().join("torch_dense_encoder.onnx"),
             Some(p.clone()),
         );
         assert!(
@@ -326,7 +316,7 @@ fn corrupt_and_truncated_files_are_errors_naming_the_file() {
 
 #[test]
 fn widths_and_missing_halves_are_explained() {
-    let f = fixtures();
+    let f = exchange_fixtures();
     // A decoder of another code width.
     let e = import_err(
         &f.join("torch_dense_encoder.onnx"),
@@ -368,7 +358,7 @@ fn write_reference_outputs_to_tmp() {
         ("vae", io::load(&assets("vae-2d.safetensors")).unwrap()),
         ("conv", conv),
     ];
-    let x = csv("images.csv");
+    let x = exchange_csv("images.csv");
     for (name, m) in models {
         let dir = PathBuf::from(format!("/tmp/exp-{name}"));
         std::fs::create_dir_all(&dir).unwrap();

@@ -6,34 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
 use bottleneck_engine::data::Dataset;
 use bottleneck_engine::model::import::{import, inspect, ImportOptions};
 use bottleneck_engine::model::{io, TrainedModel};
 use bottleneck_engine::train::Trainer;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/exchange")
-}
+use common::{exchange_csv, exchange_fixtures, max_diff};
 
 fn fixture(name: &str) -> PathBuf {
-    fixtures().join(name)
-}
-
-/// A CSV of floats, no header: its rows concatenated.
-fn csv(name: &str) -> Vec<f32> {
-    let text = std::fs::read_to_string(fixture(name)).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .flat_map(|l| l.split(',').map(|v| v.trim().parse::<f32>().unwrap()))
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    exchange_fixtures().join(name)
 }
 
 /// (label, model file, decoder file, reference name)
@@ -83,12 +64,12 @@ fn options(decoder: Option<&str>) -> ImportOptions {
 
 #[test]
 fn every_fixture_reproduces_its_framework() {
-    let images = csv("images.csv");
+    let images = exchange_csv("images.csv");
     for &(label, file, decoder, reference) in FIXTURES {
         let m = import(&fixture(file), &options(decoder)).unwrap_or_else(|e| panic!("{e}"));
         let codes = m.encode(&images).unwrap();
-        let want_codes = csv(&format!("{reference}_codes.csv"));
-        let want_recon = csv(&format!("{reference}_recon.csv"));
+        let want_codes = exchange_csv(&format!("{reference}_codes.csv"));
+        let want_recon = exchange_csv(&format!("{reference}_recon.csv"));
         let dc = max_diff(&codes, &want_codes);
         let recon = m.decode(&codes).unwrap();
         let dr = max_diff(&recon, &want_recon);
@@ -160,7 +141,7 @@ fn the_report_lists_layers_code_and_assumptions() {
 
 #[test]
 fn a_choice_of_the_user_changes_the_model() {
-    let images = csv("images.csv");
+    let images = exchange_csv("images.csv");
     let file = fixture("torch_dense.safetensors");
     let default = import(&file, &ImportOptions::default()).unwrap();
     let linear = ImportOptions {
@@ -176,7 +157,7 @@ fn a_choice_of_the_user_changes_the_model() {
 
 #[test]
 fn an_imported_model_trains_saves_and_loads() {
-    let images = csv("images.csv");
+    let images = exchange_csv("images.csv");
     let data = Arc::new(Dataset::embedded().unwrap());
     for file in [
         "torch_vae.pt",

@@ -163,3 +163,34 @@ pub fn counted_precision_recall(scores: &[f32], anomalous: &[bool], threshold: f
     let positives = anomalous.iter().filter(|&&a| a).count() as f64;
     (tp / (tp + fp), tp / positives)
 }
+
+/// The model-exchange fixtures (`tests/fixtures/exchange`: PyTorch, Keras and ONNX models
+/// with their frameworks' own outputs).
+pub fn exchange_fixtures() -> std::path::PathBuf {
+    // This module serves the engine's tests and (by path) the application's.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = root.join("tests/fixtures/exchange");
+    if here.is_dir() {
+        here
+    } else {
+        root.join("../../tests/fixtures/exchange")
+    }
+}
+
+/// A CSV of floats of the exchange fixtures, no header: its rows concatenated.
+pub fn exchange_csv(name: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(exchange_fixtures().join(name)).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|l| l.split(',').map(|v| v.trim().parse::<f32>().unwrap()))
+        .collect()
+}
+
+/// The largest absolute difference of two equally long slices.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
