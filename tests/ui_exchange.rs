@@ -71,6 +71,12 @@ fn a_keras_file_opened_with_load_model_shows_its_layers_and_becomes_the_model() 
         Format::Keras.label()
     );
     assert!(m.inference_only().is_none(), "a recognised model is native");
+    h.step();
+    assert!(
+        h.query_by_label_contains("imported from Keras 3 (.keras)")
+            .is_some(),
+        "the status bar says where the model came from"
+    );
 }
 
 #[test]

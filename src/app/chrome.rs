@@ -345,9 +345,12 @@ impl App {
             ui.separator();
             match s.model() {
                 Some(m) => ui.label(format!(
-                    "Model: {} · {} epochs",
+                    "Model: {} · {}",
                     m.config().describe(),
-                    m.meta.epochs_trained
+                    match m.meta.origin {
+                        Some(_) => m.epoch_label(m.meta.epochs_trained),
+                        None => format!("{} epochs", m.meta.epochs_trained),
+                    }
                 )),
                 None => ui.label("Model: none yet"),
             };

@@ -81,7 +81,12 @@ impl ImportDialog {
                 let name = file_name(&self.path);
                 let note = match &model.meta.origin {
                     Some(o) if !o.assumed.is_empty() => {
-                        format!(" Assumed: {}.", o.assumed.join("; "))
+                        let said: Vec<&str> = o
+                            .assumed
+                            .iter()
+                            .map(|a| a.trim_end_matches(" (assumed)"))
+                            .collect();
+                        format!(" Assumed: {}.", said.join("; "))
                     }
                     _ => String::new(),
                 };
@@ -153,6 +158,12 @@ impl ImportDialog {
                         ui.visuals().warn_fg_color,
                         "Runs for inference only: every panel that encodes and decodes works; \
                          training, saving and drawing weights do not.",
+                    );
+                }
+                if !r.assumed.is_empty() {
+                    ui.label(
+                        "A state dict records tensors, not layers: what it does not say was \
+                         assumed, as the tutorials write it.",
                     );
                 }
                 for a in &r.assumed {

@@ -104,6 +104,11 @@ fn the_report_lists_layers_code_and_assumptions() {
         r.code_layer()
     );
     assert_eq!(r.layers[3].target, "logvar");
+    assert!(
+        !r.assumed.iter().any(|a| a.starts_with("code:")),
+        "a VAE's code is its linear mu head, not an assumption: {:?}",
+        r.assumed
+    );
 
     let r = inspect(&fixture("torch_conv.safetensors"), &o).unwrap();
     assert_eq!(r.config.channels, vec![8, 16]);

@@ -525,8 +525,9 @@ impl TrainConfig {
     pub fn describe(&self) -> String {
         let m = &self.model;
         let shape = match m.arch {
+            // The variant's name already says "conv": "conv 16-32-32, MSE".
             Arch::Conv => format!(
-                "conv {}-{}",
+                "{}-{}",
                 m.channels
                     .iter()
                     .map(|c| c.to_string())
@@ -560,6 +561,14 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conv_model_is_described_with_conv_once() {
+        // It read "conv conv 16-32-32, MSE".
+        let d = TrainConfig::preset(Variant::Conv, 32).describe();
+        assert_eq!(d.matches("conv").count(), 1, "{d}");
+        assert!(d.starts_with("conv 16-32-32"), "{d}");
+    }
 
     #[test]
     fn every_preset_is_valid() {

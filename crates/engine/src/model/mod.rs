@@ -293,6 +293,16 @@ impl TrainedModel {
         self.model.is_external().then_some(external::INFERENCE_ONLY)
     }
 
+    /// Where its weights stand after `epoch` epochs here: "epoch 12", or for an imported model
+    /// "imported from Keras 3 (.keras)" before any and "imported, then epoch 3" after.
+    pub fn epoch_label(&self, epoch: usize) -> String {
+        match &self.meta.origin {
+            Some(o) if epoch == 0 => format!("imported from {}", o.format),
+            Some(_) => format!("imported, then epoch {epoch}"),
+            None => format!("epoch {epoch}"),
+        }
+    }
+
     /// This model's identity, for cache keys.
     pub fn id(&self) -> Id {
         self.identity.id()

@@ -485,11 +485,11 @@ impl LatentPanel {
                 _ => format!("k = {}, shown as is", map.k),
             };
             ui.label(format!(
-                "{} {} images · {} · epoch {} · {proj}",
+                "{} {} images · {} · {} · {proj}",
                 widgets::thousands(map.points.len() as f64),
                 map.split.name(),
                 map.model.config().describe(),
-                map.epoch
+                map.model.epoch_label(map.epoch)
             ));
             if let Some(b) = self.panes[0].source.busy() {
                 ui.spinner();

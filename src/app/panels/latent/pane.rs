@@ -363,9 +363,9 @@ pub(super) fn ring(
 pub(super) fn map_title(ui: &mut egui::Ui, run: &str, map: &LatentMap, busy: Option<&str>) {
     ui.horizontal(|ui| {
         let text = format!(
-            "{run}: {} · epoch {}",
+            "{run}: {} · {}",
             map.model.config().describe(),
-            map.epoch
+            map.model.epoch_label(map.epoch)
         );
         ui.add(egui::Label::new(egui::RichText::new(text).strong()).truncate());
         if let Some(b) = busy {

@@ -299,7 +299,7 @@ impl Activations {
             if chosen {
                 format!("{what}: {value} (your choice)")
             } else {
-                format!("{what}: {value} (assumed: a state dict does not record activations)")
+                format!("{what}: {value} (assumed)")
             }
         };
         vec![

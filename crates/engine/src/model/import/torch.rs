@@ -55,10 +55,14 @@ pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, Impor
     let acts = Activations::ASSUMED.with(options);
     let (config, sources) = recognise(tensors, acts).map_err(at(path))?;
     let mut assumed = acts.assumed(options);
+    if config.arch == Arch::Vae {
+        // μ and log σ² are linear heads by definition: nothing is assumed of the code.
+        assumed.retain(|a| !a.starts_with("code:"));
+    }
     if config.arch == Arch::Conv {
         assumed.push(
             "convolutions: 3×3, stride 2, padding 1; transposed ones with the output padding \
-             that lands on 28×28 (assumed: a state dict does not record them)"
+             that lands on 28×28 (assumed)"
                 .into(),
         );
     }
