@@ -25,6 +25,19 @@ pub fn is_model_path(path: &Path) -> bool {
     import::format_of(path).is_some()
 }
 
+/// Opens a chosen model file: a Bottleneck model loads in run A's worker; a PyTorch, Keras or
+/// ONNX file opens the import dialog first.
+pub fn open_model(shared: &mut Shared, path: PathBuf) {
+    if is_import_path(&path) {
+        shared.import_request = Some(path);
+    } else {
+        shared.a().worker.send(crate::train::worker::Command::Load {
+            path,
+            data: shared.data.clone(),
+        });
+    }
+}
+
 /// The import dialog for one file.
 pub struct ImportDialog {
     pub path: PathBuf,
@@ -390,7 +403,7 @@ impl ExportDialog {
     /// Draws the dialog; `false` once it is closed.
     pub fn show(&mut self, ctx: &egui::Context, shared: &mut Shared) -> bool {
         self.poll(shared);
-        centred_window(ctx, "Export the model", 600.0, |ui| self.ui(ui, shared))
+        centred_window(ctx, "Export the model", 760.0, |ui| self.ui(ui, shared))
     }
 
     /// The dialog's contents; `true` when the user closed it.

@@ -368,7 +368,7 @@ impl App {
             .position(|f| exchange::is_model_path(f.path()))
         {
             let f = self.shared.dropped_files.remove(i);
-            panels::train::open_model(&mut self.shared, f.path().to_path_buf());
+            exchange::open_model(&mut self.shared, f.path().to_path_buf());
         }
 
         let ctx = ui.ctx().clone();

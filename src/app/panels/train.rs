@@ -358,7 +358,7 @@ impl TrainPanel {
 
     pub fn load(&mut self, shared: &mut Shared) {
         if let Some(p) = shared.dialog_override.clone() {
-            open_model(shared, p);
+            crate::app::exchange::open_model(shared, p);
         } else {
             self.load_dialog = Some(jobs::file_dialog(DialogKind::OpenModel, &shared.egui, ""));
         }
@@ -377,7 +377,7 @@ impl TrainPanel {
         }
         if let Some(paths) = jobs::take_done(&mut self.load_dialog) {
             if let Some(p) = paths.into_iter().next() {
-                open_model(shared, p);
+                crate::app::exchange::open_model(shared, p);
             }
         }
     }
@@ -1035,18 +1035,5 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 6, "no duplicates");
-    }
-}
-
-/// Opens a chosen model file: a Bottleneck model loads; a PyTorch, Keras or ONNX file opens
-/// the import dialog first.
-pub fn open_model(shared: &mut Shared, path: std::path::PathBuf) {
-    if crate::app::exchange::is_import_path(&path) {
-        shared.import_request = Some(path);
-    } else {
-        shared.a().worker.send(Command::Load {
-            path,
-            data: shared.data.clone(),
-        });
     }
 }

@@ -37,15 +37,14 @@ pub fn write(model: &TrainedModel, dir: &Path) -> Result<Vec<PathBuf>, ExportErr
 
 /// The Python lines that run the export in `dir` with onnxruntime (a VAE's first encoder
 /// output is `mu`).
-pub fn load_lines(dir: &Path) -> [String; 4] {
+pub fn load_lines(dir: &Path) -> [String; 5] {
     let file = |name: &str| python_path(&dir.join(name));
     [
         "import onnxruntime as ort".to_string(),
         format!("enc = ort.InferenceSession(\"{}\")", file("encoder.onnx")),
         format!("dec = ort.InferenceSession(\"{}\")", file("decoder.onnx")),
-        "z = enc.run(None, {\"x\": x})[0]; x_hat = dec.run(None, {\"z\": z})[0]  \
-         # x: float32 [N, 784] in 0..1"
-            .to_string(),
+        "z = enc.run(None, {\"x\": x})[0]  # x: float32 [N, 784], pixels in 0..1".to_string(),
+        "x_hat = dec.run(None, {\"z\": z})[0]".to_string(),
     ]
 }
 
