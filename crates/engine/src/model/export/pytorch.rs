@@ -24,13 +24,15 @@ pub fn write(model: &TrainedModel, dir: &Path) -> Result<Vec<PathBuf>, ExportErr
     Ok(vec![py, weights.clone(), io::sidecar_path(&weights)])
 }
 
-/// The three Python lines that load the export in `dir`.
-pub fn load_lines(dir: &Path) -> [String; 3] {
+/// The Python lines that load the export in `dir` and run it.
+pub fn load_lines(dir: &Path) -> [String; 4] {
     let d = python_path(dir);
     [
         format!("import sys; sys.path.insert(0, \"{d}\")"),
         "import model".to_string(),
-        format!("m = model.load(\"{d}\")  # m.encode(x), m.decode(z); x: float32 [N, 784] in 0..1"),
+        format!("m = model.load(\"{d}\")"),
+        "z = m.encode(x); x_hat = m.decode(z)  # x: float32 tensor [N, 784], pixels in 0..1"
+            .to_string(),
     ]
 }
 
@@ -54,7 +56,7 @@ fn act_body(a: Activation) -> &'static str {
 pub fn source(model: &TrainedModel, dir: &Path) -> String {
     let cfg: &ModelConfig = &model.config().model;
     let mut s = String::new();
-    let [l1, l2, l3] = load_lines(dir);
+    let [l1, l2, l3, l4] = load_lines(dir);
     let _ = write!(
         s,
         "\"\"\"{desc}, exported by Bottleneck {ver} (`bottleneck export … --format pytorch`).\n\n\
@@ -62,7 +64,7 @@ pub fn source(model: &TrainedModel, dir: &Path) -> String {
          are Bottleneck's tensor names, and the weights are in model.safetensors beside this file\n\
          (model.json is Bottleneck's own description: the folder also imports back into Bottleneck).\n\
          Trained on {data}, {epochs} epochs.\n\n\
-         To load it:\n\n    {l1}\n    {l2}\n    {l3}\n\"\"\"\n\n\
+         To load it:\n\n    {l1}\n    {l2}\n    {l3}\n    {l4}\n\"\"\"\n\n\
          import os\n\nimport torch\nfrom torch import nn\nfrom safetensors.torch import load_file\n\n\
          LATENT = {k}\n\n\n\
          class Autoencoder(nn.Module):\n    def __init__(self):\n        super().__init__()\n",
