@@ -1,5 +1,5 @@
 //! Fuzzing the model importers on stable Rust (the harness is `tests/fuzzing`): PyTorch state
-//! dicts as `.safetensors` and `.pt`, and Keras `.keras` files. A mutated zip entry is zipped
+//! dicts as `.safetensors` and `.pt`, Keras `.keras` files and ONNX encoder/decoder pairs. A mutated zip entry is zipped
 //! again with a correct checksum so the mutation reaches the pickle, JSON or HDF5 reader
 //! rather than stopping at the zip's CRC. Every case must give a model or an error naming the
 //! file, never a panic, within the allocation watch; the regressions below are cases the
@@ -227,6 +227,43 @@ fn keras_target(long: bool) {
     });
 }
 
+/// ONNX: an encoder and decoder pair exported by torch, one of them mutated (mostly the graph
+/// and the first initializers), read by prost and recognised or run by tract.
+fn onnx_target(long: bool) {
+    let enc = std::fs::read(exchange_path("torch_dense_encoder.onnx")).unwrap();
+    let dec = std::fs::read(exchange_path("torch_dense_decoder.onnx")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good_dec = dir.path().join("good_decoder.onnx");
+    std::fs::write(&good_dec, &dec).unwrap();
+    let bad_dec = dir.path().join("fuzz_decoder.onnx");
+    drive("onnx", long, |u| {
+        (|| -> arbitrary::Result<bool> {
+            if u.ratio(2, 3)? {
+                let mut w = enc.clone();
+                mutate_head(u, &mut w, 2048)?;
+                Ok(import_case(dir.path(), "fuzz.onnx", &w, Some(&good_dec)))
+            } else {
+                let mut w = dec.clone();
+                mutate_head(u, &mut w, 2048)?;
+                std::fs::write(&bad_dec, &w).unwrap();
+                Ok(import_case(dir.path(), "fuzz.onnx", &enc, Some(&bad_dec)))
+            }
+        })()
+        .unwrap_or(false)
+    });
+}
+
+#[test]
+fn fuzz_onnx() {
+    onnx_target(false);
+}
+
+#[test]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz_import -- --ignored"]
+fn fuzz_onnx_long() {
+    onnx_target(true);
+}
+
 #[test]
 fn fuzz_torch() {
     torch_target(false);
@@ -238,13 +275,13 @@ fn fuzz_keras() {
 }
 
 #[test]
-#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz_import -- --ignored"]
 fn fuzz_torch_long() {
     torch_target(true);
 }
 
 #[test]
-#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz -- --ignored"]
+#[ignore = "long: FUZZ_SECONDS=N cargo test --release --test fuzz_import -- --ignored"]
 fn fuzz_keras_long() {
     keras_target(true);
 }

@@ -119,6 +119,32 @@ impl Graph {
         if proto.output.is_empty() {
             return Err(ImportError::new(path, "is an ONNX graph without outputs"));
         }
+        // Every output must be computed by something (tract indexes them unchecked).
+        let made: HashSet<&str> = proto
+            .input
+            .iter()
+            .map(|i| i.name.as_str())
+            .chain(inits.iter().copied())
+            .chain(
+                proto
+                    .node
+                    .iter()
+                    .flat_map(|n| n.output.iter().map(String::as_str)),
+            )
+            .collect();
+        if let Some(o) = proto
+            .output
+            .iter()
+            .find(|o| !made.contains(o.name.as_str()))
+        {
+            return Err(ImportError::new(
+                path,
+                format!(
+                    "names an output '{}' that no node of the graph computes",
+                    o.name
+                ),
+            ));
+        }
         let (input, input_width) = (inputs[0].name.clone(), last_dim(inputs[0]));
         let outputs = proto
             .output
