@@ -40,6 +40,23 @@ const VARIANTS: [Variant; 7] = [
     Variant::Vae,
 ];
 
+/// Every variant, plus two that train on candle's autograd with their own draws: a conv AE
+/// with the contractive penalty (a Hutchinson probe) and a contractive VAE (ε drawn by the
+/// candle engine, not the fused one).
+fn cases() -> Vec<(String, TrainConfig)> {
+    let mut out: Vec<(String, TrainConfig)> = VARIANTS
+        .iter()
+        .map(|v| (v.to_string(), config(*v)))
+        .collect();
+    let mut conv = config(Variant::Conv);
+    conv.contractive = 1e-2;
+    out.push(("conv contractive".into(), conv));
+    let mut vae = config(Variant::Vae);
+    vae.contractive = 1e-2;
+    out.push(("vae contractive".into(), vae));
+    out
+}
+
 /// Every variable's bits, by name.
 fn bits(m: &TrainedModel) -> Vec<(String, Vec<u32>)> {
     let d = m.varmap.data().lock().unwrap();
@@ -83,8 +100,7 @@ fn rows(data: &Dataset, from: usize, n: usize) -> Vec<f32> {
 #[test]
 fn slow_step_leaves_the_same_weights_as_step() {
     let data = mnist();
-    for v in VARIANTS {
-        let cfg = config(v);
+    for (v, cfg) in cases() {
         let (mut a, mut b) = twins(&cfg, &data);
         // One ordinary step each first: the optimiser has state to carry.
         a.step().unwrap();
@@ -94,11 +110,7 @@ fn slow_step_leaves_the_same_weights_as_step() {
         assert_eq!(ra.terms, rb.terms, "{v}: the same loss");
         assert_eq!(slow.before.loss, rb.terms, "{v}");
         assert!(slow.applied, "{v}");
-        assert_same_weights(
-            &a.snapshot().unwrap(),
-            &b.snapshot().unwrap(),
-            &v.to_string(),
-        );
+        assert_same_weights(&a.snapshot().unwrap(), &b.snapshot().unwrap(), &v);
         // …and the same optimiser state and generator: the next ordinary steps agree too.
         a.step().unwrap();
         b.step().unwrap();
@@ -141,7 +153,12 @@ fn evaluate(model: &TrainedModel, s: &SlowStep) -> (f64, Vec<(Term, f64)>, Tenso
         .as_ref()
         .map(|e| Tensor::from_slice(e, (s.rows, cfg.model.latent), &Device::Cpu).unwrap());
     let fwd = model.model.forward(&x, eps.as_ref()).unwrap();
-    let jac = (cfg.contractive > 0.0).then(|| model.model.jacobian_sq_norm(&x, None).unwrap());
+    let probe = s
+        .probe
+        .as_ref()
+        .map(|p| Tensor::from_slice(p, (s.rows, d), &Device::Cpu).unwrap());
+    let jac =
+        (cfg.contractive > 0.0).then(|| model.model.jacobian_sq_norm(&x, probe.as_ref()).unwrap());
     let (total, terms) = loss::objective(cfg, &fwd, &t, jac.as_ref()).unwrap();
     let terms = loss::to_terms(&terms).unwrap();
     (terms.total(), terms.iter().collect(), total)
@@ -154,8 +171,7 @@ fn evaluate(model: &TrainedModel, s: &SlowStep) -> (f64, Vec<(Term, f64)>, Tenso
 #[test]
 fn reported_gradients_are_the_ones_adam_used() {
     let data = mnist();
-    for v in VARIANTS {
-        let cfg = config(v);
+    for (v, cfg) in cases() {
         let model = TrainedModel::new(&cfg, "test").unwrap();
         let before = TrainedModel::from_varmap(model.meta.clone(), &model.varmap).unwrap();
         let mut t = Trainer::from_model(model, data.clone()).unwrap();
@@ -202,8 +218,7 @@ fn reported_gradients_are_the_ones_adam_used() {
 #[test]
 fn loss_after_is_measured_on_the_updated_model() {
     let data = mnist();
-    for v in VARIANTS {
-        let cfg = config(v);
+    for (v, cfg) in cases() {
         let (mut a, mut b) = twins(&cfg, &data);
         let x = rows(&data, 20, 8);
         a.step_on(&x).unwrap();
@@ -232,8 +247,7 @@ fn the_record_names_every_layer_and_tensor() {
     let data = mnist();
     let x = rows(&data, 0, 3);
     let d = bottleneck_engine::PIXELS;
-    for v in VARIANTS {
-        let cfg = config(v);
+    for (v, cfg) in cases() {
         let mut t = Trainer::new(cfg.clone(), data.clone()).unwrap();
         let s = t.slow_step_on(&x).unwrap();
         let names: Vec<&str> = s.before.layers.iter().map(|l| l.name.as_str()).collect();
@@ -260,7 +274,7 @@ fn the_record_names_every_layer_and_tensor() {
         assert_eq!(s.grad_code.len(), 3 * cfg.model.latent);
         assert!(norm(&s.grad_code) > 0.0, "{v}: dL/dz");
         assert_eq!(s.corrupted.is_some(), cfg.noise.is_some(), "{v}");
-        if v == Variant::Vae {
+        if cfg.model.arch == bottleneck_engine::model::Arch::Vae {
             let i = |n: &str| names.iter().position(|x| *x == n).unwrap();
             assert!(i("mu") < i("logvar") && i("logvar") < i("sigma"));
             assert!(i("sigma") < i("eps") && i("eps") < i("z") && i("z") < i("dec.0"));
@@ -273,7 +287,7 @@ fn the_record_names_every_layer_and_tensor() {
             assert_eq!(s.eps.as_deref(), Some(eps.as_slice()));
             assert!(s.kl_per_dim.is_some());
         }
-        if v == Variant::Conv {
+        if v == "conv" {
             assert_eq!(s.before.layers[0].shape, vec![4, 14, 14]);
         }
         // The mean of the per-pixel loss is the reconstruction term.
@@ -406,4 +420,55 @@ fn bce_dense_and_denoising_mask_step() {
     let s = t.slow_step_on(&rows(&data, 0, 4)).unwrap();
     assert!(s.grad_recon.iter().all(|v| v.is_finite()));
     assert!(s.corrupted.as_ref().unwrap() != &s.batch);
+}
+
+/// The worker takes a slow step on command: `Event::SlowStep` with the record, then the
+/// paused run's snapshot, which is the stepped model. Bad rows are an error that leaves the
+/// run in place.
+#[test]
+fn the_worker_answers_a_slow_step() {
+    use bottleneck_engine::train::worker::{Command, Event, RunState, WorkerHandle};
+    use std::time::Duration;
+    let data = mnist();
+    let w = WorkerHandle::spawn(|| {}).unwrap();
+    let mut cfg = config(Variant::Dense);
+    cfg.epochs = 1000;
+    w.send(Command::Start {
+        config: cfg,
+        data: data.clone(),
+    });
+    w.send(Command::Pause);
+    let x = rows(&data, 30, 5);
+    w.send(Command::SlowStep {
+        rows: Some(vec![0.5; 100]),
+    });
+    w.send(Command::SlowStep {
+        rows: Some(x.clone()),
+    });
+    let (mut slow, mut snapshot, mut errors, mut paused) = (None, None, Vec::new(), false);
+    while let Some(e) = w.recv_timeout(Duration::from_secs(30)) {
+        match e {
+            Event::SlowStep(s) => slow = Some(s),
+            Event::Snapshot(s) if slow.is_some() => {
+                snapshot = Some(s);
+                break;
+            }
+            Event::Error(m) => errors.push(m),
+            Event::StateChanged(RunState::Paused) => paused = true,
+            Event::StateChanged(RunState::Idle) => panic!("the run ended"),
+            _ => {}
+        }
+    }
+    assert!(paused);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("784"), "{errors:?}");
+    let (slow, snapshot) = (slow.unwrap(), snapshot.unwrap());
+    assert_eq!(slow.batch, x);
+    let recon = snapshot.model.reconstruct(&x).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&recon),
+        bits(&slow.after.recon),
+        "the snapshot is the stepped model"
+    );
 }

@@ -74,6 +74,8 @@ pub struct SlowStep {
     pub corrupted: Option<Vec<f32>>,
     /// A VAE's ε, `rows × k` (the draws the step used).
     pub eps: Option<Vec<f32>>,
+    /// A conv contractive model's Hutchinson probe v, `rows × 784` (the step's draws).
+    pub probe: Option<Vec<f32>>,
     /// The batch through the model before the step. Its `loss` is the step's own (the
     /// numbers the engine computed and trained on).
     pub before: Pass,
@@ -349,6 +351,7 @@ impl Recorder {
             batch: before.batch,
             corrupted: before.corrupted,
             eps: before.inputs.eps.as_ref().map(values).transpose()?,
+            probe: before.inputs.probe.as_ref().map(values).transpose()?,
             before: before_pass,
             pixel_loss: before.pixel_loss,
             kl_per_dim: before.kl_per_dim,
