@@ -313,16 +313,19 @@ fn write_csv(path: &Path, values: &[f32], width: usize) {
     std::fs::write(path, s).unwrap();
 }
 
-/// The fixture's models: a small dense AE (MSE) and a small VAE (BCE + KL).
-fn fixture_configs() -> [(&'static str, TrainConfig); 2] {
+/// The fixture's models: a small dense AE (MSE), a small VAE (BCE + KL) and a small conv AE
+/// (MSE).
+fn fixture_configs() -> [(&'static str, TrainConfig); 3] {
     let mut dense = TrainConfig::preset(Variant::Dense, 2);
     dense.model.hidden = vec![16];
     let mut vae = TrainConfig::preset(Variant::Vae, 2);
     vae.model.hidden = vec![16];
-    [("dense", dense), ("vae", vae)]
+    let mut conv = TrainConfig::preset(Variant::Conv, 2);
+    conv.model.channels = vec![4, 8];
+    [("dense", dense), ("vae", vae), ("conv", conv)]
 }
 
-/// Writes `tests/fixtures/step/{dense,vae}`: each model trained 20 steps on the embedded
+/// Writes `tests/fixtures/step/{dense,vae,conv}`: each model trained 20 steps on the embedded
 /// digits, its PyTorch export, four test digits (`rows.csv`) and for the VAE the ε the slow
 /// step draws (`eps.csv`). Then `make_reference.py` writes `reference.json` beside them.
 /// Run with `cargo test --release -p bottleneck-engine --test slow_step -- --ignored`.
