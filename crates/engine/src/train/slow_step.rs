@@ -11,6 +11,15 @@
 //! or candle's gradient store handed to AdamW); the layer outputs and the gradients at x̂ and
 //! z come from a candle pass on the weights before the step with the same ε (the generator is
 //! copied, not advanced), the intermediate ones by making x̂ and z variables of their own.
+//!
+//! Taking one: [`Trainer::slow_step`] (the next training batch; also what
+//! `worker::Command::SlowStep { rows: None }` does, answered by `worker::Event::SlowStep`),
+//! [`Trainer::slow_step_on`] (rows one picks, e.g. a few test digits; `rows: Some(…)`), or
+//! [`step_model`] (a model on its own, with a fresh optimiser: `bottleneck step`). Reading
+//! one, in the order of the walk-through: `batch` and `corrupted`; `before.layers` (each
+//! layer's output, named, with its per-row shape), `eps`; `before.loss`, `pixel_loss`,
+//! `kl_per_dim`; `grad_recon`, `grad_code`, then `tensors` from the output side back
+//! (`grad_norm`); `tensors`' `update` and `update_norm`; `after` (`recon`, `code`, `loss`).
 
 use std::sync::Arc;
 

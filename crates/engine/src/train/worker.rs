@@ -47,6 +47,8 @@ pub enum Command {
     /// [`Command::Step`] in slow motion (`slow_step`): the same step, on the next training
     /// batch (`rows: None`) or on the given rows (`rows.len() / 784` images, values in 0..1;
     /// the batcher does not move), answered by [`Event::SlowStep`] before the usual events.
+    /// Like `Step`, only when paused or idle with a run in place (ignored while running; an
+    /// error without a run).
     SlowStep {
         rows: Option<Vec<f32>>,
     },
