@@ -148,6 +148,8 @@ pub struct RunView {
     pub history: Thinned<EpochRecord, MAX_CURVE_POINTS>,
     /// A message about the run shown in the Train panel (divergence, errors, finish).
     pub message: Option<(Level, String)>,
+    /// The record of the last step taken in slow motion (`Command::SlowStep`), for a Step view.
+    pub slow_step: Option<std::sync::Arc<crate::train::slow_step::SlowStep>>,
 }
 
 impl Default for RunView {
@@ -166,6 +168,7 @@ impl Default for RunView {
             step_curve: Thinned::default(),
             history: Thinned::default(),
             message: None,
+            slow_step: None,
         }
     }
 }
@@ -405,6 +408,7 @@ impl Run {
                 ));
                 self.set_snapshot(snapshot);
             }
+            Event::SlowStep(s) => self.view.slow_step = Some(s),
             Event::Saved(p) => follow.push(FollowUp::Notify(
                 Level::Info,
                 format!("Saved the model to {}.", p.display()),

@@ -1,6 +1,6 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `decode`, `denoise`, `bench`, `anomaly`,
-//! `compress`, `features`, `probe`, `project`). Every failure is one line on
+//! `compress`, `features`, `probe`, `project`, `step`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
@@ -16,6 +16,7 @@ pub mod report;
 pub mod rows;
 pub mod snapshot;
 pub mod soak;
+pub mod step;
 
 use std::path::PathBuf;
 
@@ -83,6 +84,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Write a saved model as ONNX (encoder.onnx, decoder.onnx) or PyTorch (model.py and weights).
     Export(export::ExportArgs),
+    /// One real training step of a model on the rows of a CSV file: the loss before and
+    /// after, and per tensor the gradient's norm and the update's (--json: one JSON object).
+    Step(step::StepArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -342,5 +346,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Project(a)) => project::run(a),
         Some(Command::Import(a)) => import::run(a),
         Some(Command::Export(a)) => export::run(a),
+        Some(Command::Step(a)) => step::run(a),
     }
 }

@@ -93,6 +93,40 @@ impl ConvAe {
         )
     }
 
+    /// Every layer's output of [`ConvAe::encode`] in order: each convolution's feature maps
+    /// `[B, c, h, w]`, then the code `[B, k]`.
+    pub fn encode_each(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let b = x.dim(0)?;
+        let mut outs = Vec::with_capacity(self.convs.len() + 1);
+        let mut h = x.reshape((b, 1, crate::SIDE, crate::SIDE))?;
+        for c in &self.convs {
+            h = c.conv(&h, self.act == Activation::Relu)?;
+            outs.push(h.clone());
+        }
+        outs.push(activate(
+            &self.enc_fc.forward(&h.flatten_from(1)?)?,
+            self.code_activation,
+        )?);
+        Ok(outs)
+    }
+
+    /// Every layer's output of [`ConvAe::decode_logits`] in order: the dense layer's as
+    /// feature maps `[B, c, s, s]`, then each transposed convolution's (the last are the
+    /// logits, `[B, 1, 28, 28]`).
+    pub fn decode_each(&self, z: &Tensor) -> Result<Vec<Tensor>> {
+        let b = z.dim(0)?;
+        let s = *self.sizes.last().unwrap();
+        let c = *self.channels.last().unwrap();
+        let mut h = activate(&self.dec_fc.forward(z)?, self.act)?.reshape((b, c, s, s))?;
+        let mut outs = vec![h.clone()];
+        let n = self.deconvs.len();
+        for (j, d) in self.deconvs.iter().enumerate() {
+            h = d.deconv(&h, j + 1 < n && self.act == Activation::Relu)?;
+            outs.push(h.clone());
+        }
+        Ok(outs)
+    }
+
     /// `[B, k]` → output logits `[B, 784]`.
     pub fn decode_logits(&self, z: &Tensor) -> Result<Tensor> {
         let b = z.dim(0)?;

@@ -61,6 +61,21 @@ impl Mlp {
         Ok(h)
     }
 
+    /// Every layer's output of [`Mlp::forward`], in order (the last is its result).
+    pub fn forward_each(&self, x: &Tensor, activate_last: bool) -> Result<Vec<Tensor>> {
+        let mut outs = Vec::with_capacity(self.layers.len());
+        let mut h = x.clone();
+        let n = self.layers.len();
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(&h)?;
+            if i + 1 < n || activate_last {
+                h = activate(&h, self.act)?;
+            }
+            outs.push(h.clone());
+        }
+        Ok(outs)
+    }
+
     /// Squared Frobenius norm of the Jacobian of `forward(x, false)` with respect to `x`, per
     /// row of `x`, computed exactly: for ReLU or identity layers the Jacobian is the product
     /// `W_n D_{n-1} W_{n-1} … D_1 W_1` with `D_i` the 0/1 diagonal of active units.

@@ -177,6 +177,102 @@ impl Autoencoder {
         })
     }
 
+    /// [`Autoencoder::forward`] with every layer's output, in order, each named after its layer
+    /// (`params::layers`' names: "enc.0", "mu", "conv.1", "dec_fc", "deconv.0", …), plus the
+    /// steps that are no layer: a VAE's "sigma", "eps" (when given) and "z" after "logvar",
+    /// and "recon" (the output after its sigmoid) last. A layer's output is after its
+    /// activation; the last decoder layer's are the logits. Dense outputs are `[B, n]`,
+    /// convolutional ones `[B, c, h, w]`. Same operations as `forward`, so the same numbers.
+    pub fn forward_layers(
+        &self,
+        x: &Tensor,
+        eps: Option<&Tensor>,
+    ) -> Result<(Forward, Vec<(String, Tensor)>)> {
+        let b = x.dim(0)?;
+        let mut outs: Vec<Tensor> = Vec::new();
+        let mut extra: Vec<(String, Tensor)> = Vec::new();
+        let (code, mu, logvar, z) = match &self.net {
+            Net::Dense(m) => {
+                let mut enc = m.encoder.forward_each(x, false)?;
+                let Some(last) = enc.pop() else {
+                    candle_core::bail!("the encoder has no layer");
+                };
+                let z = layers::activate(&last, m.code_activation)?;
+                outs.extend(enc);
+                outs.push(z.clone());
+                (z.clone(), None, None, z)
+            }
+            Net::Vae(m) => {
+                let trunk = m.trunk.forward_each(x, true)?;
+                let h = trunk.last().cloned().unwrap_or_else(|| x.clone());
+                let mu = candle_nn::Module::forward(&m.mu, &h)?;
+                let logvar = candle_nn::Module::forward(&m.logvar, &h)?;
+                outs.extend(trunk);
+                outs.push(mu.clone());
+                outs.push(logvar.clone());
+                let sigma = (&logvar * 0.5)?.exp()?;
+                extra.push(("sigma".into(), sigma.clone()));
+                let z = match eps {
+                    Some(e) => {
+                        extra.push(("eps".into(), e.clone()));
+                        (&mu + (sigma * e)?)?
+                    }
+                    None => mu.clone(),
+                };
+                extra.push(("z".into(), z.clone()));
+                (mu.clone(), Some(mu), Some(logvar), z)
+            }
+            Net::Conv(m) => {
+                let enc = m.encode_each(x)?;
+                let Some(z) = enc.last().cloned() else {
+                    candle_core::bail!("the encoder has no layer");
+                };
+                outs.extend(enc);
+                (z.clone(), None, None, z)
+            }
+            Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
+        };
+        let n_enc = outs.len();
+        let dec = match &self.net {
+            Net::Dense(m) => m.decoder.forward_each(&z, false)?,
+            Net::Vae(m) => m.decoder.forward_each(&z, false)?,
+            Net::Conv(m) => m.decode_each(&z)?,
+            Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
+        };
+        let Some(last) = dec.last() else {
+            candle_core::bail!("the decoder has no layer");
+        };
+        let logits = last.reshape((b, crate::PIXELS))?;
+        let recon = self.output(&logits)?;
+        outs.extend(dec);
+        let names: Vec<String> = params::layers(&self.cfg)
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        if names.len() != outs.len() {
+            candle_core::bail!(
+                "{} layer outputs for the {} layers of the layout",
+                outs.len(),
+                names.len()
+            );
+        }
+        let mut named: Vec<(String, Tensor)> = names.into_iter().zip(outs).collect();
+        let tail = named.split_off(n_enc);
+        named.extend(extra);
+        named.extend(tail);
+        named.push(("recon".into(), recon.clone()));
+        Ok((
+            Forward {
+                code,
+                logits,
+                recon,
+                mu,
+                logvar,
+            },
+            named,
+        ))
+    }
+
     /// Per-sample squared Frobenius norm of the Jacobian of the code with respect to the input.
     ///
     /// Dense encoders (and a VAE's μ) are exact: with ReLU or identity activations the Jacobian

@@ -23,6 +23,19 @@ use crate::model::params::{LayerSpec, ParamKind};
 /// Gradients by variable name.
 pub type NamedGrads = Vec<(String, Vec<f32>)>;
 
+/// What one step did to the parameters, recorded when asked (`train::slow_step`): per
+/// variable, in `model::params::tensors` order and candle's layouts, the gradient the
+/// optimiser consumed and the change it made (new − old values), and the noise drawn.
+#[derive(Clone, Debug, Default)]
+pub struct StepRecord {
+    pub grads: NamedGrads,
+    pub updates: NamedGrads,
+    /// The standard normal draws of the step (a VAE's ε, row-major `[B, k]`); empty if none.
+    pub eps: Vec<f32>,
+    /// Whether the update was applied (not when the loss or a gradient was not finite).
+    pub applied: bool,
+}
+
 /// A layer's place in the flat parameter vector: its weight, then its bias.
 #[derive(Clone, Debug)]
 pub struct Slot {
@@ -276,11 +289,65 @@ impl<L: LayerCode> Fused<L> {
         b: usize,
         rng: impl Into<Option<&'r mut ChaCha8Rng>>,
     ) -> candle_core::Result<LossTerms> {
+        self.step_recorded(input, target, b, rng, None)
+    }
+
+    /// [`Fused::step`], and when `record` is given, what it did: the summed gradient the Adam
+    /// pass read, the change of every parameter, the noise drawn. The step itself is the same
+    /// either way (recording only copies).
+    pub fn step_recorded<'r>(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        b: usize,
+        rng: impl Into<Option<&'r mut ChaCha8Rng>>,
+        record: Option<&mut StepRecord>,
+    ) -> candle_core::Result<LossTerms> {
         let (terms, finite) = self.forward_backward(input, target, b, rng.into())?;
-        if finite && terms.total().is_finite() {
+        let apply = finite && terms.total().is_finite();
+        let before = record.as_ref().map(|_| self.params.clone());
+        if apply {
             self.adam_update();
         }
+        if let (Some(r), Some(before)) = (record, before) {
+            r.grads = self.named(&self.summed_grad());
+            let change: Vec<f32> = self
+                .params
+                .iter()
+                .zip(&before)
+                .map(|(new, old)| new - old)
+                .collect();
+            r.updates = self.named(&change);
+            r.eps = if self.code.noise_per_row() > 0 {
+                self.eps[..b * self.code.noise_per_row()].to_vec()
+            } else {
+                Vec::new()
+            };
+            r.applied = apply;
+        }
         Ok(terms)
+    }
+
+    /// The gradient of the last forward/backward: the first lane's plus the second's, added
+    /// as the Adam pass adds them.
+    fn summed_grad(&self) -> Vec<f32> {
+        let plen = self.params.len();
+        let mut g = self.lanes[0].grad[..plen].to_vec();
+        if self.active == 2 {
+            kernels::add_assign(&mut g, &self.lanes[1].grad[..plen]);
+        }
+        g
+    }
+
+    /// A parameter-shaped buffer split into its tensors, by variable name (candle's layouts).
+    fn named(&self, buf: &[f32]) -> NamedGrads {
+        let mut out = Vec::new();
+        for s in &self.slots {
+            for which in [ParamKind::Weight, ParamKind::Bias] {
+                out.push((s.spec.var(which), s.tensor(which, buf)));
+            }
+        }
+        out
     }
 
     /// The gradient of the loss for one batch, by variable name (candle's layouts), without
@@ -293,17 +360,7 @@ impl<L: LayerCode> Fused<L> {
         rng: impl Into<Option<&'r mut ChaCha8Rng>>,
     ) -> candle_core::Result<(LossTerms, NamedGrads)> {
         let (terms, _) = self.forward_backward(input, target, b, rng.into())?;
-        let mut g = self.lanes[0].grad.clone();
-        if self.active == 2 {
-            kernels::add_assign(&mut g, &self.lanes[1].grad);
-        }
-        let mut out = Vec::new();
-        for s in &self.slots {
-            for which in [ParamKind::Weight, ParamKind::Bias] {
-                out.push((s.spec.var(which), s.tensor(which, &g)));
-            }
-        }
-        Ok((terms, out))
+        Ok((terms, self.named(&self.summed_grad())))
     }
 
     /// Forward and backward over the batch; leaves the summed gradient in the first lane's

@@ -12,6 +12,7 @@ pub mod framework;
 pub mod fused;
 pub mod fused_conv;
 pub mod kernels;
+pub mod slow_step;
 #[cfg(test)]
 mod test_support;
 pub mod worker;
@@ -301,6 +302,11 @@ impl Trainer {
 
     /// Trains one mini-batch.
     pub fn step(&mut self) -> Result<StepReport> {
+        self.step_with(None)
+    }
+
+    /// [`Trainer::step`], recording what it does when `rec` is given (`slow_step`).
+    fn step_with(&mut self, rec: Option<&mut slow_step::Recorder>) -> Result<StepReport> {
         let idx = match self.batcher.next_indices() {
             Some(i) => i.to_vec(),
             None => {
@@ -313,6 +319,67 @@ impl Trainer {
         };
         let step_in_epoch = self.batcher.position();
         batch::gather(&self.data.train, &idx, &mut self.clean, &mut self.labels);
+        let b = idx.len();
+        let started = Instant::now();
+        let terms = self.train_batch(b, step_in_epoch, rec)?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.epoch_terms.add_scaled(&terms, b as f64);
+        self.epoch_samples += b;
+        self.epoch_seconds += seconds;
+
+        let mut report = StepReport {
+            epoch: self.epoch + 1,
+            step: step_in_epoch,
+            steps_per_epoch: self.batcher.batches_per_epoch(),
+            terms,
+            batch_size: b,
+            seconds,
+            epoch_done: None,
+        };
+        if step_in_epoch == report.steps_per_epoch {
+            report.epoch_done = Some(self.finish_epoch()?);
+        }
+        Ok(report)
+    }
+
+    /// Trains one mini-batch of the given rows (`rows.len() / 784` images, values in 0..1)
+    /// instead of the next one of the data set: the same step as [`Trainer::step`] (the same
+    /// noise, engine, update and divergence guard), but the batcher does not move and the
+    /// epoch's running loss does not count it. Returns the loss terms before the update.
+    pub fn step_on(&mut self, rows: &[f32]) -> Result<LossTerms> {
+        let b = self.load_rows(rows)?;
+        self.train_batch(b, self.batcher.position(), None)
+    }
+
+    /// Puts `rows` in the batch buffer; gives the number of rows.
+    fn load_rows(&mut self, rows: &[f32]) -> Result<usize> {
+        let b = rows.len() / crate::PIXELS;
+        if b == 0 || !rows.len().is_multiple_of(crate::PIXELS) {
+            return Err(TrainError::Candle(candle_core::Error::Msg(format!(
+                "a step needs whole rows of {} values, got {}",
+                crate::PIXELS,
+                rows.len()
+            ))));
+        }
+        self.clean.clear();
+        self.clean.extend_from_slice(rows);
+        Ok(b)
+    }
+
+    /// One step on the `b` rows in `self.clean`: corrupts them for a denoising model, runs the
+    /// engine's forward, backward and update, and watches for divergence. `rec` records what
+    /// the step does (before, the model as it is; the engine's own gradients and update;
+    /// nothing else changes). Returns the loss terms before the update.
+    fn train_batch(
+        &mut self,
+        b: usize,
+        step_in_epoch: usize,
+        mut rec: Option<&mut slow_step::Recorder>,
+    ) -> Result<LossTerms> {
+        if rec.is_some() {
+            // The model's variables hold the weights the engine steps from.
+            self.sync_weights()?;
+        }
         // Only a denoising run needs a separate (corrupted) input.
         let input: &[f32] = match self.cfg.noise {
             Some(n) => {
@@ -323,26 +390,29 @@ impl Trainer {
             }
             None => &self.clean,
         };
-        let b = idx.len();
-        let started = Instant::now();
+        if let Some(r) = rec.as_deref_mut() {
+            // A copy of the generator: the step draws the same noise from the original.
+            r.before(&self.model, input, &self.clean, self.rng.clone())?;
+        }
+        let record = rec.map(|r| &mut r.record);
         let terms = match &mut self.engine {
             Engine::Fused(f) => f
-                .step(input, &self.clean, b, &mut self.rng)
+                .step_recorded(input, &self.clean, b, &mut self.rng, record)
                 .map_err(TrainError::from),
             Engine::FusedConv(f) => f
-                .step(input, &self.clean, b, None)
+                .step_recorded(input, &self.clean, b, None, record)
                 .map_err(TrainError::from),
             Engine::Candle(opt) => candle_step(
                 &self.cfg,
-                &self.model.model,
+                &self.model,
                 opt,
                 input,
                 &self.clean,
                 b,
                 &mut self.rng,
+                record,
             ),
         }?;
-        let seconds = started.elapsed().as_secs_f64();
         self.global_step += 1;
 
         let verdict = self.guard.observe(terms.total()).and_then(|best| {
@@ -361,12 +431,12 @@ impl Trainer {
         match verdict {
             Err(reason) => {
                 self.restore_checkpoint()?;
-                return Err(TrainError::Diverged {
+                Err(TrainError::Diverged {
                     epoch: self.epoch + 1,
                     step: step_in_epoch,
                     reason,
                     restored: self.checkpoint.label.clone(),
-                });
+                })
             }
             Ok(new_best) => {
                 self.steps_since_checkpoint += 1;
@@ -376,26 +446,9 @@ impl Trainer {
                         self.epoch + 1
                     ))?;
                 }
+                Ok(terms)
             }
         }
-
-        self.epoch_terms.add_scaled(&terms, b as f64);
-        self.epoch_samples += b;
-        self.epoch_seconds += seconds;
-
-        let mut report = StepReport {
-            epoch: self.epoch + 1,
-            step: step_in_epoch,
-            steps_per_epoch: self.batcher.batches_per_epoch(),
-            terms,
-            batch_size: b,
-            seconds,
-            epoch_done: None,
-        };
-        if step_in_epoch == report.steps_per_epoch {
-            report.epoch_done = Some(self.finish_epoch()?);
-        }
-        Ok(report)
     }
 
     fn finish_epoch(&mut self) -> Result<EpochRecord> {
@@ -571,21 +624,82 @@ pub(crate) fn objective_terms(
     Ok((terms, total))
 }
 
+/// One step of candle's engine: the objective, its gradient by autograd, AdamW's update (what
+/// `Optimizer::backward_step` does, in its two halves so that `record` can read the gradient
+/// the optimiser is given and the change it makes).
+#[allow(clippy::too_many_arguments)]
 fn candle_step(
     cfg: &TrainConfig,
-    model: &Autoencoder,
+    model: &TrainedModel,
     opt: &mut AdamW,
     input: &[f32],
     clean: &[f32],
     b: usize,
     rng: &mut ChaCha8Rng,
+    record: Option<&mut framework::StepRecord>,
 ) -> Result<LossTerms> {
     let x = Tensor::from_slice(input, (b, crate::PIXELS), &Device::Cpu)?;
     let target = Tensor::from_slice(clean, (b, crate::PIXELS), &Device::Cpu)?;
-    let (terms, total) = objective_terms(cfg, model, &x, &target, rng)?;
+    let (terms, total) = objective_terms(cfg, &model.model, &x, &target, rng)?;
     let out = loss::to_terms(&terms)?;
-    if out.is_finite() {
-        opt.backward_step(&total)?;
+    let apply = out.is_finite();
+    match record {
+        None => {
+            if apply {
+                let grads = total.backward()?;
+                opt.step(&grads)?;
+            }
+        }
+        Some(r) => {
+            let grads = total.backward()?;
+            let names: Vec<String> = crate::model::params::tensors(&cfg.model)
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect();
+            let vars = {
+                let data = model.varmap.data().lock().expect("varmap lock");
+                names
+                    .iter()
+                    .map(|n| {
+                        data.get(n)
+                            .cloned()
+                            .ok_or_else(|| candle_core::Error::Msg(format!("missing variable {n}")))
+                    })
+                    .collect::<candle_core::Result<Vec<Var>>>()?
+            };
+            let values = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
+            let before = vars
+                .iter()
+                .map(values)
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            r.grads = names
+                .iter()
+                .zip(&vars)
+                .map(|(n, v)| {
+                    let g = match grads.get(v.as_tensor()) {
+                        Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
+                        None => vec![0.0; v.elem_count()],
+                    };
+                    Ok((n.clone(), g))
+                })
+                .collect::<candle_core::Result<_>>()?;
+            if apply {
+                opt.step(&grads)?;
+            }
+            r.updates = names
+                .iter()
+                .zip(&vars)
+                .zip(before)
+                .map(|((n, v), old)| {
+                    let new = values(v)?;
+                    Ok((
+                        n.clone(),
+                        new.iter().zip(&old).map(|(a, b)| a - b).collect(),
+                    ))
+                })
+                .collect::<candle_core::Result<_>>()?;
+            r.applied = apply;
+        }
     }
     Ok(out)
 }

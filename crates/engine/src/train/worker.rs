@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use super::{TrainError, Trainer};
+use super::slow_step::SlowStep;
+use super::{StepReport, TrainError, Trainer};
 use crate::data::Dataset;
 use crate::id::{Id, Identity};
 use crate::model::io::{self, EpochRecord};
@@ -43,6 +44,14 @@ pub enum Command {
     Resume,
     /// Trains exactly one mini-batch (when paused or idle with a run in place).
     Step,
+    /// [`Command::Step`] in slow motion (`slow_step`): the same step, on the next training
+    /// batch (`rows: None`) or on the given rows (`rows.len() / 784` images, values in 0..1;
+    /// the batcher does not move), answered by [`Event::SlowStep`] before the usual events.
+    /// Like `Step`, only when paused or idle with a run in place (ignored while running; an
+    /// error without a run).
+    SlowStep {
+        rows: Option<Vec<f32>>,
+    },
     /// Ends the run, keeping the weights reached.
     Stop,
     /// Saves the current weights (the running model, or the last one) to this path.
@@ -126,6 +135,8 @@ pub enum Event {
         snapshot: Snapshot,
     },
     Saved(PathBuf),
+    /// What a [`Command::SlowStep`] did (the record of the real step).
+    SlowStep(Arc<SlowStep>),
     Loaded {
         /// The file it came from; `None` for a model handed over in memory (`Command::Adopt`).
         path: Option<PathBuf>,
@@ -332,6 +343,22 @@ impl Worker {
                     }
                 }
             }
+            Command::SlowStep { rows } => {
+                if self.trainer.is_none() {
+                    self.emit(Event::Error(
+                        "there is no run to step: start or continue training first".into(),
+                    ));
+                } else if self.state != RunState::Running {
+                    if self.state == RunState::Idle {
+                        self.set_state(RunState::Paused);
+                    }
+                    self.slow_one(rows);
+                    self.flush_steps();
+                    if self.state == RunState::Paused {
+                        self.publish_snapshot(SnapshotKind::Plain);
+                    }
+                }
+            }
             Command::Stop => {
                 if self.trainer.is_some() {
                     self.flush_steps();
@@ -409,47 +436,88 @@ impl Worker {
             return;
         }
         match t.step() {
-            Ok(r) => {
-                let p = &mut self.pending;
-                p.terms.add_scaled(&r.terms, 1.0);
-                p.samples += r.batch_size;
-                p.seconds += r.seconds;
-                p.steps += 1;
-                p.global_step += 1;
-                let summary_base = (r.epoch, r.step, r.steps_per_epoch);
-                let due = p
-                    .last_sent
-                    .is_none_or(|s| s.elapsed() >= STEP_EVENT_INTERVAL);
-                if due || r.epoch_done.is_some() {
-                    self.flush_steps_with(summary_base);
-                }
-                if let Some(record) = r.epoch_done {
-                    match self.make_snapshot() {
-                        Ok(snapshot) => self.emit(Event::Epoch { record, snapshot }),
-                        Err(e) => self.emit(Event::Error(format!(
-                            "cannot publish the epoch's model: {e}"
-                        ))),
-                    }
-                    if self.trainer.as_ref().is_some_and(|t| t.is_finished()) {
-                        self.publish_snapshot(SnapshotKind::Finished);
-                        self.end_run();
-                    }
+            Ok(r) => self.stepped(r),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// One step in slow motion (see [`Command::SlowStep`]).
+    fn slow_one(&mut self, rows: Option<Vec<f32>>) {
+        let Some(t) = self.trainer.as_mut() else {
+            return;
+        };
+        if rows.is_none() && t.is_finished() {
+            // As an ordinary step would: the run is over.
+            self.train_one();
+            return;
+        }
+        if let Some(x) = &rows {
+            let d = crate::PIXELS;
+            if x.is_empty() || !x.len().is_multiple_of(d) {
+                let n = x.len();
+                self.emit(Event::Error(format!(
+                    "cannot step on {n} values: a step needs whole rows of {d} pixels"
+                )));
+                return;
+            }
+        }
+        let r = match rows {
+            None => t.slow_step().map(|(r, s)| (Some(r), s)),
+            Some(x) => t.slow_step_on(&x).map(|s| (None, s)),
+        };
+        match r {
+            Ok((report, slow)) => {
+                self.emit(Event::SlowStep(Arc::new(slow)));
+                if let Some(r) = report {
+                    self.stepped(r);
                 }
             }
-            Err(e) => {
-                self.flush_steps();
-                let message = e.to_string();
-                if matches!(e, TrainError::Diverged { .. }) {
-                    match self.make_snapshot() {
-                        Ok(snapshot) => self.emit(Event::Diverged { message, snapshot }),
-                        Err(e2) => self.emit(Event::Error(format!("{message} ({e2})"))),
-                    }
-                } else {
-                    self.emit(Event::Error(format!("training stopped: {message}")));
-                }
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// Accounts for a step taken: the step losses, the epoch's end.
+    fn stepped(&mut self, r: StepReport) {
+        let p = &mut self.pending;
+        p.terms.add_scaled(&r.terms, 1.0);
+        p.samples += r.batch_size;
+        p.seconds += r.seconds;
+        p.steps += 1;
+        p.global_step += 1;
+        let summary_base = (r.epoch, r.step, r.steps_per_epoch);
+        let due = p
+            .last_sent
+            .is_none_or(|s| s.elapsed() >= STEP_EVENT_INTERVAL);
+        if due || r.epoch_done.is_some() {
+            self.flush_steps_with(summary_base);
+        }
+        if let Some(record) = r.epoch_done {
+            match self.make_snapshot() {
+                Ok(snapshot) => self.emit(Event::Epoch { record, snapshot }),
+                Err(e) => self.emit(Event::Error(format!(
+                    "cannot publish the epoch's model: {e}"
+                ))),
+            }
+            if self.trainer.as_ref().is_some_and(|t| t.is_finished()) {
+                self.publish_snapshot(SnapshotKind::Finished);
                 self.end_run();
             }
         }
+    }
+
+    /// A step failed: diverged (the snapshot holds the restored weights) or an error.
+    fn failed(&mut self, e: TrainError) {
+        self.flush_steps();
+        let message = e.to_string();
+        if matches!(e, TrainError::Diverged { .. }) {
+            match self.make_snapshot() {
+                Ok(snapshot) => self.emit(Event::Diverged { message, snapshot }),
+                Err(e2) => self.emit(Event::Error(format!("{message} ({e2})"))),
+            }
+        } else {
+            self.emit(Event::Error(format!("training stopped: {message}")));
+        }
+        self.end_run();
     }
 
     fn flush_steps(&mut self) {
