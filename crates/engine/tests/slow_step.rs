@@ -30,22 +30,14 @@ fn config(v: Variant) -> TrainConfig {
     c
 }
 
-const VARIANTS: [Variant; 7] = [
-    Variant::Dense,
-    Variant::Deep,
-    Variant::Conv,
-    Variant::Denoising,
-    Variant::Sparse,
-    Variant::Contractive,
-    Variant::Vae,
-];
-
 /// Every variant, plus two that train on candle's autograd with their own draws: a conv AE
 /// with the contractive penalty (a Hutchinson probe) and a contractive VAE (ε drawn by the
 /// candle engine, not the fused one).
 fn cases() -> Vec<(String, TrainConfig)> {
-    let mut out: Vec<(String, TrainConfig)> = VARIANTS
+    // Every variant but the linear one (the dense engine without activations).
+    let mut out: Vec<(String, TrainConfig)> = Variant::ALL
         .iter()
+        .filter(|v| **v != Variant::Linear)
         .map(|v| (v.to_string(), config(*v)))
         .collect();
     let mut conv = config(Variant::Conv);

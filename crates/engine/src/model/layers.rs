@@ -50,15 +50,8 @@ impl Mlp {
 
     /// Runs the stack; the last layer is activated only when `activate_last`.
     pub fn forward(&self, x: &Tensor, activate_last: bool) -> Result<Tensor> {
-        let mut h = x.clone();
-        let n = self.layers.len();
-        for (i, l) in self.layers.iter().enumerate() {
-            h = l.forward(&h)?;
-            if i + 1 < n || activate_last {
-                h = activate(&h, self.act)?;
-            }
-        }
-        Ok(h)
+        let outs = self.forward_each(x, activate_last)?;
+        Ok(outs.last().cloned().unwrap_or_else(|| x.clone()))
     }
 
     /// Every layer's output of [`Mlp::forward`], in order (the last is its result).
