@@ -199,6 +199,7 @@ pub fn drive(name: &str, long: bool, case: impl Fn(&mut Unstructured) -> bool) {
             .unwrap_or(10.0)
     });
     let replay: Option<u64> = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok());
+    let trace = std::env::var_os("FUZZ_TRACE").is_some();
     let base: u64 = if long {
         rand::rng().next_u64()
     } else {
@@ -211,6 +212,10 @@ pub fn drive(name: &str, long: bool, case: impl Fn(&mut Unstructured) -> bool) {
     let mut buf = vec![0u8; 4096];
     loop {
         let seed = replay.unwrap_or(base.wrapping_add(execs));
+        if trace {
+            // The last seed printed names a case that hangs or exhausts memory.
+            eprintln!("fuzz {name}: FUZZ_SEED={seed}");
+        }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         rng.fill_bytes(&mut buf);
         LARGEST.store(0, Ordering::Relaxed);

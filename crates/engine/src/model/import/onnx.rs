@@ -438,7 +438,10 @@ fn floats(t: &pb::TensorProto) -> Result<(Vec<usize>, Vec<f32>), String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| "has a negative dimension".to_string()))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("has a tensor '{}' of impossible size {shape:?}", t.name))?;
     let values: Vec<f32> = if !t.raw_data.is_empty() {
         t.raw_data
             .chunks_exact(4)
@@ -621,7 +624,9 @@ fn rows(g: &Graph, role: &str) -> Vec<LayerRow> {
         .map(|t| {
             (
                 t.name.as_str(),
-                t.dims.iter().map(|&d| d.max(0) as usize).product(),
+                t.dims
+                    .iter()
+                    .fold(1usize, |a, &d| a.saturating_mul(d.max(0) as usize)),
             )
         })
         .collect();
