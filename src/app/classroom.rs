@@ -300,6 +300,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num6,
             Key::Num7,
             Key::Num8,
+            Key::Num9,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {
