@@ -243,7 +243,7 @@ impl StepPanel {
             {
                 self.take_step(shared);
             }
-            ui.label("on");
+            let on = ui.label("on");
             egui::ComboBox::from_id_salt("step-source")
                 .selected_text(match self.source {
                     Source::TestDigits => "8 test digits",
@@ -256,13 +256,16 @@ impl StepPanel {
                         Source::NextBatch,
                         "the next training batch",
                     );
-                });
+                })
+                .response
+                .labelled_by(on.id);
             if self.source == Source::TestDigits {
                 let n = shared.data.test.len();
-                ui.label("from test digit");
+                let l = ui.label("from test digit");
                 ui.add(
                     egui::DragValue::new(&mut self.start).range(0..=n.saturating_sub(TEST_DIGITS)),
-                );
+                )
+                .labelled_by(l.id);
             }
             if self.waiting {
                 ui.spinner();
@@ -343,13 +346,14 @@ impl StepPanel {
                 if layer.shape.len() == 3 && layer.shape.iter().product::<usize>() != crate::PIXELS
                 {
                     ui.horizontal(|ui| {
-                        ui.label("Feature maps of digit");
+                        let l = ui.label("Feature maps of digit");
                         ui.add(
                             egui::DragValue::new(&mut self.example)
-                                .range(1..=n.max(1))
+                                .range(0..=n.saturating_sub(1))
                                 .custom_formatter(|v, _| format!("{}", v as usize + 1))
                                 .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
-                        );
+                        )
+                        .labelled_by(l.id);
                     });
                 }
                 views::layer_view(ui, &mut self.tex, rec, layer, self.example);
@@ -379,7 +383,7 @@ impl StepPanel {
                 let t = self.tex.get(&ctx, "grad-recon", || {
                     views::signed_tiles(&rec.grad_recon, n)
                 });
-                ui.label("dL/dx̂, the gradient at the reconstruction (orange: too bright, blue: too dark):");
+                ui.label("dL/d(recon), the gradient at the reconstruction (orange: too bright, blue: too dark):");
                 views::image(ui, &t, width, "gradient at the reconstruction");
                 ui.add_space(4.0);
                 let k = rec.config.model.latent;
@@ -488,7 +492,7 @@ pub fn describe(rec: &SlowStep, stage: Stage) -> (String, String) {
                 "sigma" => "σ = exp(log σ² / 2), the spread the code is drawn with.".to_string(),
                 "eps" => "ε: the noise drawn for this step, one number per dimension from N(0, 1).".to_string(),
                 "z" => "z = μ + σ·ε: the code the decoder reads. Sampling this way lets the gradient flow back to μ and σ.".to_string(),
-                "recon" => "After the sigmoid: the reconstructions x̂, pixel values between 0 and 1.".to_string(),
+                "recon" => "After the sigmoid: the reconstructions, pixel values between 0 and 1.".to_string(),
                 _ if l.shape.len() == 3 => format!(
                     "A convolution slides {} small 3x3 filters over its input: each gives one feature map of {}x{}.",
                     l.shape[0], l.shape[1], l.shape[2]

@@ -276,9 +276,24 @@ pub fn draw(
                 painter.rect(b, 2.0, fill, stroke, egui::StrokeKind::Middle);
             }
         }
-        let below = pos2(centers[i].x, boxes[i].bottom().max(mid_y) + 4.0);
-        let caption = n.caption();
         let color = if on { accent } else { text };
+        let stacked = lanes_in(n.column) > 1;
+        let bottom = match n.kind {
+            Kind::Sample | Kind::Corrupt => centers[i].y + (b.width() * 0.6).max(9.0),
+            _ => boxes[i].bottom(),
+        };
+        if stacked {
+            // Heads share a column: one line each, right under its box.
+            painter.text(
+                pos2(centers[i].x, bottom + 2.0),
+                Align2::CENTER_TOP,
+                n.caption(),
+                font.clone(),
+                color,
+            );
+            continue;
+        }
+        let caption = n.caption();
         // Stack the parts of a long caption: the name over the size.
         let (a, b2) = caption.split_once(' ').unwrap_or((&caption, ""));
         let (a, b2) = if n.kind == Kind::Sample {
@@ -286,7 +301,8 @@ pub fn draw(
         } else {
             (a, b2)
         };
-        let below = pos2(below.x, below.y.min(rect.bottom() - caption_h + 2.0));
+        let y = (bottom.max(mid_y) + 4.0).min(rect.bottom() - caption_h + 2.0);
+        let below = pos2(centers[i].x, y);
         painter.text(below, Align2::CENTER_TOP, a, font.clone(), color);
         painter.text(
             below + vec2(0.0, 13.0),

@@ -190,7 +190,9 @@ pub fn layer_view(
         let h = (n as f32 * 12.0).min(200.0);
         let resp = ui.add(egui::Image::new(&t).fit_to_exact_size(vec2(width, h)));
         widgets::name_widget(&resp, "heat strip");
-        if per <= 8 {
+        let vae_code = matches!(layer.name.as_str(), "sigma" | "eps" | "z")
+            && rec.config.model.arch == crate::model::config::Arch::Vae;
+        if per <= 8 && !vae_code {
             values_table(ui, &layer.name, &layer.values, per, n, false);
         }
     }
