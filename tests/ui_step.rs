@@ -89,11 +89,6 @@ fn advanced_by(m: &TrainedModel, before: &HashMap<String, Vec<f32>>, rec: &SlowS
     moved
 }
 
-/// Some value of the current model differs from `before`.
-fn moved(m: &TrainedModel, before: &HashMap<String, Vec<f32>>) -> bool {
-    before.iter().any(|(name, old)| weights(m, name) != *old)
-}
-
 fn shown(h: &AppHarness, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
 }
@@ -236,13 +231,10 @@ fn a_conv_step_shows_feature_maps() {
         h.run_steps(2);
     }
     walk(&mut h, &rec);
-    // The model moved. (Not asserted here: that it moved by exactly the recorded update. On
-    // this conv model in the app it moved about twice as far, although `step_model` on the
-    // same rows moves by exactly its record: see the test below.)
     assert!(wait_until(&mut h, T, |a| a
         .shared
         .model()
-        .is_some_and(|m| moved(m, &before))));
+        .is_some_and(|m| advanced_by(m, &before, &rec))));
 }
 
 #[test]

@@ -139,7 +139,7 @@ impl StepPanel {
     }
 
     /// *One step in slow motion*: run A's model takes one real step. With no run in place the
-    /// current model continues, paused (so the step is the model's, not a new one's).
+    /// current model is taken up paused (`Command::Hold`), so the step is the model's own.
     pub fn take_step(&mut self, shared: &mut Shared) {
         if Self::blocked(shared).is_some() {
             return;
@@ -148,12 +148,10 @@ impl StepPanel {
         let run = shared.a();
         if run.view.state == RunState::Idle {
             if let Some(model) = run.model().cloned() {
-                run.worker.send(Command::Continue {
+                run.worker.send(Command::Hold {
                     model,
                     data: shared.data.clone(),
-                    epochs: 1,
                 });
-                run.worker.send(Command::Pause);
             }
         }
         shared.a().worker.send(Command::SlowStep { rows });
