@@ -269,3 +269,30 @@ fn engine_conv_step_model_advances_by_its_update() {
     let (rec, after) = bottleneck::train::slow_step::step_model(m, &rows).unwrap();
     assert!(advanced_by(&after, &before, &rec));
 }
+
+/// The other variants (untrained presets): every sub-step shows, the loss terms of each (L1,
+/// contractive) are the record's, and the model moves by the record's update.
+#[test]
+fn deep_denoising_sparse_and_contractive_steps_are_walked() {
+    for v in [
+        Variant::Deep,
+        Variant::Denoising,
+        Variant::Sparse,
+        Variant::Contractive,
+    ] {
+        let cfg = TrainConfig::preset(v, 2);
+        let model = Arc::new(TrainedModel::new(&cfg, "test").unwrap());
+        let (mut h, _dir) = open(model.clone());
+        let before = copy(&model);
+        let rec = step(&mut h);
+        assert_eq!(rec.corrupted.is_some(), v == Variant::Denoising, "{v:?}");
+        walk(&mut h, &rec);
+        assert!(
+            wait_until(&mut h, T, |a| a
+                .shared
+                .model()
+                .is_some_and(|m| advanced_by(m, &before, &rec))),
+            "{v:?}"
+        );
+    }
+}
