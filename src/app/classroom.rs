@@ -250,7 +250,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–8: a panel.
+    /// 1–9: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -271,8 +271,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 8",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features",
+        "1 – 9",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features, One step",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
