@@ -187,8 +187,14 @@ pub fn layer_view(
         ui.label(format!(
             "{n} rows (one per digit) of {per} values (orange positive, blue negative, black 0)."
         ));
+        // Stretched: a row per digit, 12 points tall; a narrow layer's cells at most 48 wide.
         let h = (n as f32 * 12.0).min(200.0);
-        let resp = ui.add(egui::Image::new(&t).fit_to_exact_size(vec2(width, h)));
+        let w = width.min(per as f32 * 48.0);
+        let resp = ui.add(
+            egui::Image::new(&t)
+                .maintain_aspect_ratio(false)
+                .fit_to_exact_size(vec2(w, h)),
+        );
         widgets::name_widget(&resp, "heat strip");
         let vae_code = matches!(layer.name.as_str(), "sigma" | "eps" | "z")
             && rec.config.model.arch == crate::model::config::Arch::Vae;
