@@ -359,7 +359,12 @@ impl StepPanel {
                     && matches!(layer.name.as_str(), "sigma" | "eps" | "z")
                 {
                     ui.add_space(4.0);
-                    views::sampling_table(ui, rec);
+                    ui.horizontal_top(|ui| {
+                        views::sampling_table(ui, rec);
+                        ui.vertical(|ui| self.code_map(ui, rec, &layer.name));
+                    });
+                } else {
+                    self.code_map(ui, rec, &layer.name);
                 }
             }
             Stage::Loss => {
@@ -450,6 +455,39 @@ impl StepPanel {
                 }
             }
         }
+    }
+}
+
+impl StepPanel {
+    /// At a 2-D code, the batch's codes on a small map (a VAE's z: arrows from μ to z).
+    fn code_map(&self, ui: &mut egui::Ui, rec: &SlowStep, name: &str) {
+        let k = rec.config.model.latent;
+        let Some(layer) = rec.before.layers.iter().find(|l| l.name == name) else {
+            return;
+        };
+        let code = match rec.config.model.arch {
+            Arch::Vae => name == "z",
+            Arch::Conv => name == "enc_fc",
+            Arch::Dense => name.starts_with("enc.") && layer.shape == [k],
+        };
+        if k != 2 || !code {
+            return;
+        }
+        let n = views::shown(rec);
+        ui.add_space(4.0);
+        views::latent_moves(
+            ui,
+            &rec.before.code,
+            &layer.values,
+            n,
+            200.0,
+            "codes of the batch",
+        );
+        ui.weak(if rec.config.model.arch == Arch::Vae {
+            "The batch's codes: from μ to the z drawn with ε."
+        } else {
+            "The batch's codes, numbered as the digits."
+        });
     }
 }
 

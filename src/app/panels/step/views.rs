@@ -403,7 +403,9 @@ pub fn latent_moves(
     for i in 0..n {
         let a = at(&from[i * k..i * k + k]);
         let b = at(&to[i * k..i * k + k]);
-        painter.arrow(a, b - a, Stroke::new(2.0, super::network::GRAD));
+        if (b - a).length() > 0.5 {
+            painter.arrow(a, b - a, Stroke::new(2.0, super::network::GRAD));
+        }
         painter.circle_filled(a, 4.0, text);
         painter.text(
             a + vec2(5.0, -5.0),
