@@ -196,6 +196,10 @@ fn a_vae_step_shows_mu_sigma_eps_and_z() {
     let eps = rec.eps.as_ref().unwrap();
     assert!(shown(&h, &format!("{:.4}", z[0])));
     assert!(shown(&h, &format!("{:.4}", eps[0])));
+    assert!(
+        h.query_by_label("codes of the batch").is_some(),
+        "the 2-D codes on their map"
+    );
     // Back to the start and through every part.
     while state(&h).step.pos > 0 {
         h.get_by_label("Back").click();
