@@ -28,6 +28,7 @@ fn key_elements(tab: Tab) -> &'static [&'static str] {
         Tab::Anomaly => &["Error histogram", "ROC curve"],
         Tab::Compression => &["Rate-distortion plot"],
         Tab::Features => &["Encoder weights", "Traversal grid", "Probe plot"],
+        Tab::Step => &["network"],
     }
 }
 

@@ -21,11 +21,11 @@ pub struct Lesson {
     pub tab: Tab,
 }
 
-/// Plain → sparse → deep → convolutional → denoising → variational, the order of the Keras
-/// tutorial ("Building Autoencoders in Keras") and of most courses, then the overcomplete
+/// Plain (and what one of its training steps does) → sparse → deep → convolutional →
+/// denoising → variational, the order of the Keras tutorial ("Building Autoencoders in Keras") and of most courses, then the overcomplete
 /// autoencoder that copies (seen in the Features and Denoise panels) and the autoencoder as a
 /// codec (the Compression panel).
-pub const LESSONS: [Lesson; 8] = [
+pub const LESSONS: [Lesson; 9] = [
     Lesson {
         title: "A plain autoencoder",
         text: "An encoder squeezes each 784-pixel digit into k = 32 numbers (the code); a decoder rebuilds the \
@@ -35,6 +35,18 @@ pub const LESSONS: [Lesson; 8] = [
         latent: 32,
         epochs: 10,
         tab: Tab::Train,
+    },
+    Lesson {
+        title: "What one step does",
+        text: "Training is thousands of steps of one kind. Press \"One step in slow motion\" and take one \
+               apart on 8 test digits: the forward pass layer by layer, the loss of every pixel, the \
+               gradients flowing back, the change Adam makes to each weight, and the loss measured again \
+               after. Press it again a few times: the loss of those digits falls step by step. The step is \
+               real: the model keeps it.",
+        variant: Variant::Dense,
+        latent: 2,
+        epochs: 10,
+        tab: Tab::Step,
     },
     Lesson {
         title: "A sparse autoencoder",
@@ -250,7 +262,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–8: a panel.
+    /// 1–9: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -271,8 +283,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 8",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features",
+        "1 – 9",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features, One step",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
@@ -300,6 +312,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num6,
             Key::Num7,
             Key::Num8,
+            Key::Num9,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {
@@ -374,6 +387,7 @@ mod tests {
             order,
             vec![
                 Variant::Dense,
+                Variant::Dense,
                 Variant::Sparse,
                 Variant::Deep,
                 Variant::Conv,
@@ -397,6 +411,9 @@ mod tests {
             );
             let said = |s: &str| l.text.contains(s);
             match l.variant {
+                Variant::Dense if l.tab == Tab::Step => {
+                    assert!(said("One step in slow motion") && said("8 test digits"));
+                }
                 Variant::Dense if l.tab == Tab::Compression => {
                     assert!(said("32-number code") && said("8 bits") && said("32 bytes"));
                     assert_eq!(c.model.latent, 32);

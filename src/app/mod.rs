@@ -25,6 +25,7 @@ use panels::features::FeaturesPanel;
 use panels::interpolate::{self, InterpolatePanel};
 use panels::latent::LatentPanel;
 use panels::pca::PcaPanel;
+use panels::step::StepPanel;
 use panels::train::TrainPanel;
 
 use std::path::PathBuf;
@@ -53,10 +54,11 @@ pub enum Tab {
     Anomaly,
     Compression,
     Features,
+    Step,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Train,
         Tab::Latent,
         Tab::Interpolate,
@@ -65,6 +67,7 @@ impl Tab {
         Tab::Anomaly,
         Tab::Compression,
         Tab::Features,
+        Tab::Step,
     ];
 
     pub fn label(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Tab {
             Tab::Anomaly => "Anomaly",
             Tab::Compression => "Compression",
             Tab::Features => "Features",
+            Tab::Step => "One step",
         }
     }
 
@@ -91,6 +95,7 @@ impl Tab {
             Tab::Anomaly => "Anomaly",
             Tab::Compression => "Compress",
             Tab::Features => "Features",
+            Tab::Step => "Step",
         }
     }
 
@@ -105,6 +110,7 @@ impl Tab {
             Tab::Anomaly => "anomaly",
             Tab::Compression => "compression",
             Tab::Features => "features",
+            Tab::Step => "step",
         }
     }
 
@@ -165,6 +171,7 @@ pub struct App {
     pub anomaly: AnomalyPanel,
     pub compression: CompressionPanel,
     pub features: FeaturesPanel,
+    pub step: StepPanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -246,6 +253,7 @@ impl App {
             anomaly: AnomalyPanel::new(&shared),
             compression: CompressionPanel::new(),
             features: FeaturesPanel::new(),
+            step: StepPanel::new(),
             shared,
             tab,
             frames: FrameStats::default(),
@@ -430,6 +438,7 @@ impl App {
                 Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
                 Tab::Compression => self.compression.ui(ui, &mut self.shared),
                 Tab::Features => self.features.ui(ui, &mut self.shared),
+                Tab::Step => self.step.ui(ui, &mut self.shared),
             }
         });
 

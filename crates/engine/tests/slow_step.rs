@@ -467,3 +467,41 @@ fn the_worker_answers_a_slow_step() {
         "the snapshot is the stepped model"
     );
 }
+
+/// `Command::Hold` takes a model up as a paused run: no batch is trained before the slow step
+/// that follows (no step losses come), and the snapshot after it is the stepped model.
+#[test]
+fn a_held_model_takes_exactly_the_slow_step() {
+    use bottleneck_engine::train::worker::{Command, Event, RunState, WorkerHandle};
+    use std::time::Duration;
+    let data = mnist();
+    let w = WorkerHandle::spawn(|| {}).unwrap();
+    let model = Arc::new(TrainedModel::new(&config(Variant::Dense), "held").unwrap());
+    w.send(Command::Hold {
+        model,
+        data: data.clone(),
+    });
+    let x = rows(&data, 0, 8);
+    w.send(Command::SlowStep {
+        rows: Some(x.clone()),
+    });
+    let (mut slow, mut snapshot, mut states) = (None, None, Vec::new());
+    while let Some(e) = w.recv_timeout(Duration::from_secs(30)) {
+        match e {
+            Event::Steps(_) => panic!("a batch was trained"),
+            Event::SlowStep(s) => slow = Some(s),
+            Event::Snapshot(s) if slow.is_some() => {
+                snapshot = Some(s);
+                break;
+            }
+            Event::StateChanged(s) => states.push(s),
+            Event::Error(m) => panic!("{m}"),
+            _ => {}
+        }
+    }
+    assert_eq!(states.last(), Some(&RunState::Paused));
+    let (slow, snapshot) = (slow.unwrap(), snapshot.unwrap());
+    let recon = snapshot.model.reconstruct(&x).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&recon), bits(&slow.after.recon));
+}

@@ -9,4 +9,5 @@ pub mod features;
 pub mod interpolate;
 pub mod latent;
 pub mod pca;
+pub mod step;
 pub mod train;

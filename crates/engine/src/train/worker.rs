@@ -40,6 +40,13 @@ pub enum Command {
         data: Arc<Dataset>,
         epochs: usize,
     },
+    /// Takes `model` up as a run of one more epoch that starts paused: no batch is trained
+    /// until a command says so (a `Step` or `SlowStep` of the model as it is; `Continue`
+    /// followed by `Pause` could train a batch in between).
+    Hold {
+        model: Arc<TrainedModel>,
+        data: Arc<Dataset>,
+    },
     Pause,
     Resume,
     /// Trains exactly one mini-batch (when paused or idle with a run in place).
@@ -317,6 +324,17 @@ impl Worker {
                 match Trainer::from_model(m, data) {
                     Ok(t) => self.begin(t),
                     Err(e) => self.emit(Event::Error(format!("cannot continue training: {e}"))),
+                }
+            }
+            Command::Hold { model, data } => {
+                let mut m = (*model).clone();
+                m.meta.config.epochs = m.meta.epochs_trained + 1;
+                match Trainer::from_model(m, data) {
+                    Ok(t) => {
+                        self.begin(t);
+                        self.set_state(RunState::Paused);
+                    }
+                    Err(e) => self.emit(Event::Error(format!("cannot take the model up: {e}"))),
                 }
             }
             Command::Pause => {
