@@ -505,3 +505,45 @@ fn a_held_model_takes_exactly_the_slow_step() {
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&recon), bits(&slow.after.recon));
 }
+
+#[test]
+fn continuing_or_holding_a_model_leaves_the_original_weights_alone() {
+    // The worker trained a clone that shared its Vars with the model it was given, so the
+    // model shown by the app (and its epoch history) changed as the run trained.
+    use bottleneck_engine::train::worker::{Command, Event, WorkerHandle};
+    use std::time::Duration;
+    let data = mnist();
+    for variant in [Variant::Dense, Variant::Conv, Variant::Contractive] {
+        let original = Arc::new(TrainedModel::new(&config(variant), "shown").unwrap());
+        let x = rows(&data, 0, 8);
+        let before = original.reconstruct(&x).unwrap();
+        let w = WorkerHandle::spawn(|| {}).unwrap();
+        w.send(Command::Hold {
+            model: original.clone(),
+            data: data.clone(),
+        });
+        w.send(Command::SlowStep {
+            rows: Some(x.clone()),
+        });
+        w.send(Command::Continue {
+            model: original.clone(),
+            data: data.clone(),
+            epochs: 1,
+        });
+        let (mut stepped, mut finished) = (false, false);
+        while let Some(e) = w.recv_timeout(Duration::from_secs(120)) {
+            match e {
+                Event::SlowStep(_) => stepped = true,
+                Event::Finished(_) => {
+                    finished = true;
+                    break;
+                }
+                Event::Error(m) => panic!("{m}"),
+                _ => {}
+            }
+        }
+        assert!(stepped && finished, "{variant}: the runs never reported");
+        let after = original.reconstruct(&x).unwrap();
+        assert!(before == after, "{variant}: the original model changed");
+    }
+}

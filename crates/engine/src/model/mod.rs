@@ -367,6 +367,15 @@ impl TrainedModel {
         })
     }
 
+    /// A copy with weights of its own: training it leaves this model as it is (a plain
+    /// `clone` shares the weights). An inference-only model is cloned (it has no weights).
+    pub fn independent_copy(&self) -> Result<Self> {
+        if self.inference_only().is_some() {
+            return Ok(self.clone());
+        }
+        Self::from_varmap(self.meta.clone(), &self.varmap)
+    }
+
     /// An imported network run for inference only (see [`external`]): no weights, and its
     /// configuration has a linear output (the network's output is used as it is).
     pub fn external(

@@ -319,7 +319,14 @@ impl Worker {
                 data,
                 epochs,
             } => {
-                let mut m = (*model).clone();
+                // The model shown elsewhere (a snapshot, the epoch history, run B) must not
+                // change as this run trains: train a copy with weights of its own.
+                let mut m = match model.independent_copy() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return self.emit(Event::Error(format!("cannot continue training: {e}")))
+                    }
+                };
                 m.meta.config.epochs = m.meta.epochs_trained + epochs.max(1);
                 match Trainer::from_model(m, data) {
                     Ok(t) => self.begin(t),
@@ -327,7 +334,12 @@ impl Worker {
                 }
             }
             Command::Hold { model, data } => {
-                let mut m = (*model).clone();
+                let mut m = match model.independent_copy() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return self.emit(Event::Error(format!("cannot take the model up: {e}")))
+                    }
+                };
                 m.meta.config.epochs = m.meta.epochs_trained + 1;
                 match Trainer::from_model(m, data) {
                     Ok(t) => {
