@@ -346,7 +346,15 @@ fn draw_bars(
     let room = bar_h - 14.0;
     for (i, n) in net.nodes.iter().enumerate() {
         let Some(t) = weight(n) else { continue };
-        let x = boxes[i].center().x;
+        // A VAE's μ and log σ² heads share an x: their bars and numbers go either side.
+        let twin = (0..boxes.len())
+            .find(|&j| j != i && (boxes[j].center().x - boxes[i].center().x).abs() < 1.0);
+        let side = match twin {
+            Some(j) if j > i => -1.0,
+            Some(_) => 1.0,
+            None => 0.0,
+        };
+        let x = boxes[i].center().x + side * 14.0;
         let one = |v: f64, max: f64, dx: f32, color: Color32| {
             let h = if max > 0.0 {
                 (v / max) as f32 * room
@@ -361,9 +369,14 @@ fn draw_bars(
             one(t.update_norm, max_u, 5.0, UPDATE);
         } else {
             one(t.grad_norm, max_g, 0.0, GRAD);
+            let (at, align) = match side {
+                s if s < 0.0 => (pos2(x - 8.0, top), Align2::RIGHT_TOP),
+                s if s > 0.0 => (pos2(x + 8.0, top), Align2::LEFT_TOP),
+                _ => (pos2(x, top), Align2::CENTER_TOP),
+            };
             painter.text(
-                pos2(x, top),
-                Align2::CENTER_TOP,
+                at,
+                align,
                 format!("{:.2e}", t.grad_norm),
                 font.clone(),
                 text,

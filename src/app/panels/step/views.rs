@@ -106,9 +106,26 @@ pub fn gray_tiles(values: &[f32], n: usize) -> ColorImage {
     tile(&digits(values, n, widgets::digit_image), COLS)
 }
 
-/// Signed 784-wide rows as diverging 28×28 tiles, scaled to the largest |v| shown.
+/// The 99th percentile of |v| (finite values): a scale that a few outliers do not set (a
+/// BCE gradient at the reconstruction is huge where x̂ nears 0 or 1 and small elsewhere).
+pub fn robust_abs(values: &[f32]) -> f32 {
+    let mut a: Vec<f32> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v.abs())
+        .collect();
+    if a.is_empty() {
+        return 1e-12;
+    }
+    let k = (a.len() * 99 / 100).min(a.len() - 1);
+    let (_, v, _) = a.select_nth_unstable_by(k, f32::total_cmp);
+    v.max(1e-12)
+}
+
+/// Signed 784-wide rows as diverging 28×28 tiles, ±the 99th percentile of |v| shown at the
+/// ends (larger values saturate).
 pub fn signed_tiles(values: &[f32], n: usize) -> ColorImage {
-    let s = max_abs(&values[..(n * PIXELS).min(values.len())]);
+    let s = robust_abs(&values[..(n * PIXELS).min(values.len())]);
     tile(
         &digits(values, n, |d| diverging_image(d, SIDE, SIDE, s)),
         COLS,
@@ -422,6 +439,18 @@ pub fn latent_moves(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_few_outliers_do_not_set_the_gradient_image_scale() {
+        // The VAE's BCE gradient image was black but for one pixel: the scale was its max.
+        let mut v = vec![0.01f32; 784 * 8];
+        v[5] = 400.0;
+        v[700] = -300.0;
+        let s = robust_abs(&v);
+        assert!((s - 0.01).abs() < 1e-6, "{s}");
+        assert_eq!(robust_abs(&[]), 1e-12);
+        assert_eq!(robust_abs(&[f32::NAN, 2.0]), 2.0);
+    }
 
     #[test]
     fn tiles_lay_images_out_row_by_row() {
