@@ -137,6 +137,20 @@ fn walk(h: &mut AppHarness, rec: &SlowStep) {
     assert!(h.query_by_label("5 The update").is_some());
 }
 
+/// Back to the first part, then through every part; the model has moved by exactly the
+/// recorded update.
+fn rewind_walk_and_check(h: &mut AppHarness, rec: &SlowStep, before: &HashMap<String, Vec<f32>>) {
+    while state(h).step.pos > 0 {
+        h.get_by_label("Back").click();
+        h.run_steps(2);
+    }
+    walk(h, rec);
+    assert!(wait_until(h, T, |a| a
+        .shared
+        .model()
+        .is_some_and(|m| advanced_by(m, before, rec))));
+}
+
 #[test]
 fn a_dense_step_is_walked_part_by_part_and_the_model_takes_it() {
     let model = Arc::new(builtin("dense-2d"));
@@ -200,16 +214,7 @@ fn a_vae_step_shows_mu_sigma_eps_and_z() {
         h.query_by_label("codes of the batch").is_some(),
         "the 2-D codes on their map"
     );
-    // Back to the start and through every part.
-    while state(&h).step.pos > 0 {
-        h.get_by_label("Back").click();
-        h.run_steps(2);
-    }
-    walk(&mut h, &rec);
-    assert!(wait_until(&mut h, T, |a| a
-        .shared
-        .model()
-        .is_some_and(|m| advanced_by(m, &before, &rec))));
+    rewind_walk_and_check(&mut h, &rec, &before);
 }
 
 #[test]
@@ -230,15 +235,7 @@ fn a_conv_step_shows_feature_maps() {
         h.run_steps(2);
     }
     assert!(h.query_by_label("feature maps").is_some());
-    while state(&h).step.pos > 0 {
-        h.get_by_label("Back").click();
-        h.run_steps(2);
-    }
-    walk(&mut h, &rec);
-    assert!(wait_until(&mut h, T, |a| a
-        .shared
-        .model()
-        .is_some_and(|m| advanced_by(m, &before, &rec))));
+    rewind_walk_and_check(&mut h, &rec, &before);
 }
 
 #[test]

@@ -529,6 +529,14 @@ pub fn describe(rec: &SlowStep, stage: Stage) -> (String, String) {
                 "eps" => "ε: the noise drawn for this step, one number per dimension from N(0, 1).".to_string(),
                 "z" => "z = μ + σ·ε: the code the decoder reads. Sampling this way lets the gradient flow back to μ and σ.".to_string(),
                 "recon" => "After the sigmoid: the reconstructions, pixel values between 0 and 1.".to_string(),
+                _ if l.shape.len() == 3 && !l.name.contains("conv") => format!(
+                    "A dense layer from the code: each of its {per} units multiplies the code by its weights and adds a bias; its output is read as {} maps of {}x{} for the transposed convolutions.",
+                    l.shape[0], l.shape[1], l.shape[2]
+                ),
+                _ if l.shape.len() == 3 && l.name.starts_with("deconv") => format!(
+                    "A transposed convolution spreads each input value through {} small 3x3 filters at stride 2: each gives one feature map of {}x{}, twice the size of its input.",
+                    l.shape[0], l.shape[1], l.shape[2]
+                ),
                 _ if l.shape.len() == 3 => format!(
                     "A convolution slides {} small 3x3 filters over its input: each gives one feature map of {}x{}.",
                     l.shape[0], l.shape[1], l.shape[2]

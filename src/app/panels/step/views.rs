@@ -318,7 +318,7 @@ pub fn terms_table(ui: &mut egui::Ui, rec: &SlowStep) {
             ui.monospace(loss_text(rec.before.loss.get(t).unwrap_or(f64::NAN)));
             ui.end_row();
         }
-        ui.strong("total (their sum)");
+        ui.strong("the terms' sum");
         ui.monospace(format!("total {}", loss_text(rec.loss_before().total())));
         ui.end_row();
     });
