@@ -16,13 +16,12 @@
 //! `[in, out]` and are transposed to Bottleneck's `[out, in]`. `/optimizer` is never read.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::{assemble, dense_config, Activations, Format, ImportError, ImportOptions};
-use super::{Recognised, SourceLayer};
+use super::{at, zip_entry, Recognised, SourceLayer};
 use crate::model::config::{Activation, ModelConfig};
 
 /// The largest `config.json` read.
@@ -152,18 +151,27 @@ fn recognise(
     Ok((config, sources, acts))
 }
 
+/// The sentence for a `.keras` zip without the entry `name`.
+fn missing(name: &str) -> String {
+    format!("has no {name} (expected a Keras 3 .keras file)")
+}
+
 /// The Dense layers and weights of a `.keras` file.
 fn read(path: &Path) -> Result<KerasModel, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot be read ({e})"))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|_| "is not a .keras file (not a zip; Keras 3 model.save writes one)")?;
-    let config = entry(&mut zip, "config.json", MAX_CONFIG)?;
+    let config = zip_entry(&mut zip, "config.json", MAX_CONFIG, || {
+        missing("config.json")
+    })?;
     let config: Value = serde_json::from_slice(&config)
         .map_err(|e| format!("has a config.json that is not JSON ({e})"))?;
     let mut dense = Vec::new();
     let mut encoder_end = None;
     walk(&config, "", "", 0, &mut dense, &mut encoder_end)?;
-    let h5 = entry(&mut zip, "model.weights.h5", MAX_WEIGHTS)?;
+    let h5 = zip_entry(&mut zip, "model.weights.h5", MAX_WEIGHTS, || {
+        missing("model.weights.h5")
+    })?;
     let options = hdf5_reader::OpenOptions::default().with_max_read_bytes(MAX_WEIGHTS as usize);
     let h5 = hdf5_reader::Hdf5File::from_vec_with_options(h5, options)
         .map_err(|e| format!("has a model.weights.h5 that cannot be read ({e})"))?;
@@ -207,26 +215,6 @@ fn read(path: &Path) -> Result<KerasModel, String> {
         encoder_end,
         weights,
     })
-}
-
-/// A zip entry's bytes, refusing one larger than `limit`.
-fn entry<R: Read + std::io::Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    name: &str,
-    limit: u64,
-) -> Result<Vec<u8>, String> {
-    let e = zip
-        .by_name(name)
-        .map_err(|_| format!("has no {name} (expected a Keras 3 .keras file)"))?;
-    if e.size() > limit {
-        return Err(format!("has a {name} of {} bytes, too large", e.size()));
-    }
-    // Grows with what is actually there, not with what the entry claims.
-    let mut buf = Vec::new();
-    e.take(limit)
-        .read_to_end(&mut buf)
-        .map_err(|err| format!("cannot read its {name} ({err})"))?;
-    Ok(buf)
 }
 
 /// A float dataset's values (as f32) and shape.
@@ -356,11 +344,6 @@ fn walk(
         }
     }
     Ok(())
-}
-
-/// Turns a reader's sentence into an error naming `path`.
-fn at(path: &Path) -> impl Fn(String) -> ImportError + '_ {
-    move |m| ImportError::new(path, m)
 }
 
 #[cfg(test)]

@@ -46,6 +46,36 @@ impl ImportError {
     }
 }
 
+/// Turns a reader's sentence into an error naming `path`.
+fn at(path: &Path) -> impl Fn(String) -> ImportError + '_ {
+    move |m| ImportError::new(path, m)
+}
+
+/// A zip entry's bytes (the `.pt` and `.keras` readers'), refusing one larger than `limit`;
+/// `missing` is the sentence when there is no such entry.
+fn zip_entry<R: std::io::Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    limit: u64,
+    missing: impl FnOnce() -> String,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let entry = zip.by_name(name).map_err(|_| missing())?;
+    if entry.size() > limit {
+        return Err(format!(
+            "has an entry '{name}' of {} bytes, too large",
+            entry.size()
+        ));
+    }
+    // Grows with what is actually there, not with what the entry claims.
+    let mut buf = Vec::new();
+    entry
+        .take(limit)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read '{name}' ({e})"))?;
+    Ok(buf)
+}
+
 /// The user's answers to what a file does not say. `None` keeps what the file says, or the
 /// assumption (ReLU between layers, a linear code, a sigmoid output: what tutorials write).
 #[derive(Clone, Debug, Default, PartialEq)]

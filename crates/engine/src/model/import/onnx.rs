@@ -14,8 +14,8 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use super::{
-    assemble, dense_config, Activations, Format, ImportError, ImportOptions, LayerRow, Recognised,
-    SourceLayer, Weights,
+    assemble, at, dense_config, Activations, Format, ImportError, ImportOptions, LayerRow,
+    Recognised, SourceLayer, Weights,
 };
 use crate::model::config::{Activation, ModelConfig};
 use crate::model::external::ExternalNet;
@@ -57,8 +57,9 @@ pub fn inspect(path: &Path, options: &ImportOptions) -> Result<Recognised, Impor
         (_, Err(e)) => Err(Unmapped::Other(format!("the decoder {e}"))),
     };
     match native {
-        Ok((config, sources)) => assemble(Format::Onnx, files, config, sources, Vec::new())
-            .map_err(|m| ImportError::new(path, m)),
+        Ok((config, sources)) => {
+            assemble(Format::Onnx, files, config, sources, Vec::new()).map_err(at(path))
+        }
         Err(Unmapped::Width(p, m)) => Err(ImportError::new(&p, m)),
         Err(Unmapped::Other(why)) => external(&enc, &dec, files, &why),
     }

@@ -29,7 +29,7 @@ use candle_core::DType;
 
 use super::torch_pickle::{self, NamedTensor};
 use super::{assemble, dense_config, format_of, Activations, Format, ImportError, ImportOptions};
-use super::{Recognised, SourceLayer};
+use super::{at, Recognised, SourceLayer};
 use crate::model::config::{Arch, ModelConfig};
 
 /// The largest state dict read (an MNIST autoencoder is a few MB).
@@ -495,11 +495,6 @@ fn conv_model(
         sources.push(l.source(out));
     }
     Ok((config, sources))
-}
-
-/// Turns a reader's sentence into an error naming `path`.
-fn at(path: &Path) -> impl Fn(String) -> ImportError + '_ {
-    move |m| ImportError::new(path, m)
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 //! are read only after their sizes are checked against the zip entries.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
+
+use super::zip_entry;
 
 /// A tensor read from a state dict: name, shape, values as f32.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
@@ -501,7 +502,7 @@ pub fn read(path: &Path) -> Result<Vec<NamedTensor>, String> {
         ));
     };
     let folder = pkl.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let pickle = read_entry(&mut zip, pkl, MAX_PICKLE)?;
+    let pickle = zip_entry(&mut zip, pkl, MAX_PICKLE, || no_entry(pkl))?;
     let mut m = Machine {
         data: &pickle,
         pos: 0,
@@ -519,7 +520,10 @@ pub fn read(path: &Path) -> Result<Vec<NamedTensor>, String> {
         };
         let t = tensor_ref(&m, name.to_string(), v)?;
         let size = t.dtype.size_in_bytes() as u64;
-        let bytes = read_entry(&mut zip, &format!("{folder}data/{}", t.key), MAX_STORAGE)?;
+        let bytes = {
+            let name = format!("{folder}data/{}", t.key);
+            zip_entry(&mut zip, &name, MAX_STORAGE, || no_entry(&name))?
+        };
         if (bytes.len() as u64) < (t.storage_numel as u64).saturating_mul(size) {
             return Err(format!(
                 "the data of '{}' is shorter than its storage",
@@ -571,28 +575,9 @@ fn state_dict(m: &Machine, root: Id) -> Result<Vec<(Id, Id)>, String> {
     Err("holds a dict without tensors (expected model.state_dict())".into())
 }
 
-/// A zip entry's bytes, refusing entries larger than `limit`.
-fn read_entry<R: std::io::Read + std::io::Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    name: &str,
-    limit: u64,
-) -> Result<Vec<u8>, String> {
-    let entry = zip
-        .by_name(name)
-        .map_err(|_| format!("has no entry '{name}'"))?;
-    if entry.size() > limit {
-        return Err(format!(
-            "has an entry '{name}' of {} bytes, too large",
-            entry.size()
-        ));
-    }
-    // Grows with what is actually there, not with what the entry claims.
-    let mut buf = Vec::new();
-    entry
-        .take(limit)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read '{name}' ({e})"))?;
-    Ok(buf)
+/// The sentence for a `.pt` without the entry `name`.
+fn no_entry(name: &str) -> String {
+    format!("has no entry '{name}'")
 }
 
 /// Little-endian floats of `dtype` as f32.
