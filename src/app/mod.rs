@@ -356,27 +356,13 @@ impl App {
         let started = Instant::now();
         self.shared.poll();
         self.shared.dropped_files = ui.ctx().input(|i| i.raw.dropped_files.clone());
-        // A folder or a CSV file dropped on the window opens as a dataset.
-        if let Some(i) = self
-            .shared
-            .dropped_files
-            .iter()
-            .position(|f| dataset_ui::is_dataset_path(f.path()))
-        {
-            let f = self.shared.dropped_files.remove(i);
-            self.sidebar
-                .dataset
-                .open_path(&self.shared, f.path().to_path_buf());
+        // A folder, CSV or NumPy file dropped on the window opens as a dataset.
+        if let Some(p) = self.shared.take_dropped(dataset_ui::is_dataset_path) {
+            self.sidebar.dataset.open_path(&self.shared, p);
         }
         // A model file dropped on the window loads (or opens the import dialog).
-        if let Some(i) = self
-            .shared
-            .dropped_files
-            .iter()
-            .position(|f| exchange::is_model_path(f.path()))
-        {
-            let f = self.shared.dropped_files.remove(i);
-            exchange::open_model(&mut self.shared, f.path().to_path_buf());
+        if let Some(p) = self.shared.take_dropped(exchange::is_model_path) {
+            exchange::open_model(&mut self.shared, p);
         }
 
         let ctx = ui.ctx().clone();

@@ -9,7 +9,7 @@
 //! latest always kept), the session's models at most [`MAX_SESSION_MODELS`] and the notices 20.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -553,6 +553,13 @@ impl Shared {
         } else {
             1.0
         }
+    }
+
+    /// Takes the first file dropped this frame whose path `wanted` accepts (the panels see the
+    /// rest).
+    pub fn take_dropped(&mut self, wanted: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+        let i = self.dropped_files.iter().position(|f| wanted(f.path()))?;
+        Some(self.dropped_files.remove(i).path().to_path_buf())
     }
 
     /// Run A: the form's model.
