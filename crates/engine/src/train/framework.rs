@@ -516,7 +516,8 @@ mod tests {
             .slots()
             .iter()
             .find(|s| s.spec.name == layer)
-            .map(|s| s.w_off + 3)
+            // candle's weight [0][3] (output 0, input 3), wherever the layout keeps it.
+            .map(|s| s.w_off + if s.transposed { 3 * s.output() } else { 3 })
             .unwrap();
         f.params_mut()[at] = f32::NAN;
     }

@@ -1,6 +1,9 @@
 //! Elementwise kernels of the fused engine, written so the compiler vectorises them, and
-//! compiled twice: for AVX2+FMA (chosen at run time when the CPU has it) and for the baseline
-//! target. Each public function dispatches; the bodies are plain Rust shared by both builds.
+//! compiled three times: for AVX-512, for AVX2+FMA (chosen at run time by what the CPU has)
+//! and for the baseline target. Each public function dispatches; the bodies are plain Rust
+//! shared by all builds (the sparse products ran 15 % faster built for AVX-512 on Zen 4, the
+//! memory-bound passes alike). The one exception is the compaction of the first layer's input
+//! ([`Csr::fill`]), written with AVX-512 intrinsics.
 //! Also: a sparse-times-dense product for inputs that are mostly zeros (MNIST digits are about
 //! 80 % black), used by the first layer.
 
@@ -10,6 +13,15 @@ macro_rules! dispatch {
         pub fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
+                if std::is_x86_feature_detected!("avx512f") {
+                    #[target_feature(enable = "avx512f,avx2,fma")]
+                    unsafe fn avx512($($arg: $ty),*) -> $ret {
+                        $generic($($arg),*)
+                    }
+                    // SAFETY: the CPU supports AVX-512F (checked just above), and with it
+                    // AVX2 and FMA.
+                    return unsafe { avx512($($arg),*) };
+                }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     #[target_feature(enable = "avx2,fma")]
                     unsafe fn avx2($($arg: $ty),*) -> $ret {
@@ -473,20 +485,12 @@ impl Csr {
     /// Rebuilds from `x`; returns the fraction of nonzero entries.
     pub fn fill(&mut self, x: &[f32], d: usize) -> f32 {
         let rows = x.len() / d.max(1);
-        // Branch-free compaction: write every entry, advance only past nonzeros.
-        self.cols.resize(x.len() + 1, 0);
-        self.vals.resize(x.len() + 1, 0.0);
+        // Room for a whole vector's store past the last nonzero.
+        self.cols.resize(x.len() + COMPACT_SLACK, 0);
+        self.vals.resize(x.len() + COMPACT_SLACK, 0.0);
         self.row_start.clear();
         self.row_start.push(0);
-        let mut nnz = 0;
-        for row in x.chunks_exact(d) {
-            for (j, &v) in row.iter().enumerate() {
-                self.cols[nnz] = j as u32;
-                self.vals[nnz] = v;
-                nnz += (v != 0.0) as usize;
-            }
-            self.row_start.push(nnz);
-        }
+        let nnz = compact(x, d, &mut self.cols, &mut self.vals, &mut self.row_start);
         self.cols.truncate(nnz);
         self.vals.truncate(nnz);
         // Counting sort into columns; `next` reuses `rows_of`'s neighbour buffer.
@@ -513,6 +517,100 @@ impl Csr {
         }
         nnz as f32 / x.len().max(1) as f32
     }
+}
+
+/// Entries [`compact`] may write past the last nonzero (one AVX-512 vector).
+const COMPACT_SLACK: usize = 16;
+
+/// Writes the nonzero entries of the rows of `x` (`d` wide) to `cols`/`vals` in order, pushes
+/// each row's end to `row_start`, returns their count. `cols` and `vals` hold `x.len() +
+/// COMPACT_SLACK` entries. With AVX-512 sixteen values at a time (compressed in a register
+/// and stored whole: on Zen 4 the compressing store to memory is microcoded and slower than
+/// the scalar loop); otherwise branch-free, one value at a time.
+fn compact(
+    x: &[f32],
+    d: usize,
+    cols: &mut [u32],
+    vals: &mut [f32],
+    row_start: &mut Vec<usize>,
+) -> usize {
+    assert!(cols.len() >= x.len() + COMPACT_SLACK && vals.len() >= x.len() + COMPACT_SLACK);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above); the buffers have the slack the
+        // whole-vector stores need (asserted above).
+        return unsafe { compact_avx512(x, d, cols, vals, row_start) };
+    }
+    let mut nnz = 0;
+    for row in x.chunks_exact(d) {
+        nnz = compact_row(row, 0, nnz, cols, vals);
+        row_start.push(nnz);
+    }
+    nnz
+}
+
+/// The branch-free compaction of `row[from..]` (its columns counted from 0) after entry `nnz`:
+/// every entry is written, the count advances only past nonzeros. Returns the new count.
+#[inline(always)]
+fn compact_row(
+    row: &[f32],
+    from: usize,
+    mut nnz: usize,
+    cols: &mut [u32],
+    vals: &mut [f32],
+) -> usize {
+    for (j, &v) in row.iter().enumerate().skip(from) {
+        cols[nnz] = j as u32;
+        vals[nnz] = v;
+        nnz += (v != 0.0) as usize;
+    }
+    nnz
+}
+
+/// [`compact`] with AVX-512: per 16 values a not-equal-to-zero mask (true for NaN, as `!=`),
+/// the kept values and their column numbers compressed to the front of a register, the whole
+/// register stored, the count advanced by the mask's population.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `cols`/`vals` must hold `x.len() + COMPACT_SLACK`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn compact_avx512(
+    x: &[f32],
+    d: usize,
+    cols: &mut [u32],
+    vals: &mut [f32],
+    row_start: &mut Vec<usize>,
+) -> usize {
+    use std::arch::x86_64::*;
+    let zero = _mm512_setzero_ps();
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let mut nnz = 0;
+    for row in x.chunks_exact(d) {
+        let mut j = 0;
+        while j + 16 <= d {
+            // SAFETY: j + 16 <= d = row.len(); nnz + 16 <= entries so far + 16 <= x.len() +
+            // COMPACT_SLACK, the buffers' length.
+            unsafe {
+                let v = _mm512_loadu_ps(row.as_ptr().add(j));
+                let keep = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, zero);
+                let at = _mm512_add_epi32(iota, _mm512_set1_epi32(j as i32));
+                _mm512_storeu_ps(
+                    vals.as_mut_ptr().add(nnz),
+                    _mm512_maskz_compress_ps(keep, v),
+                );
+                _mm512_storeu_epi32(
+                    cols.as_mut_ptr().add(nnz) as *mut i32,
+                    _mm512_maskz_compress_epi32(keep, at),
+                );
+                nnz += keep.count_ones() as usize;
+            }
+            j += 16;
+        }
+        nnz = compact_row(row, j, nnz, cols, vals);
+        row_start.push(nnz);
+    }
+    nnz
 }
 
 /// Width of the register blocks in the sparse products (8 AVX registers of 8 floats).
@@ -720,6 +818,43 @@ mod tests {
                 assert!(!all_finite(&x), "{bad} at {at}");
                 x[at] = keep;
             }
+        }
+    }
+
+    /// The compaction keeps exactly the entries `v != 0.0` (NaN kept, −0 dropped) in order,
+    /// with their columns and each row's end, for rows whose width is and is not a multiple of
+    /// the vector width, whichever build (AVX-512 or not) this CPU runs.
+    #[test]
+    fn compaction_keeps_exactly_the_nonzero_entries() {
+        for d in [784usize, 16, 37, 5, 1] {
+            let rows = 9;
+            let x: Vec<f32> = (0..rows * d)
+                .map(|i| match (i * 7919) % 11 {
+                    0 => f32::NAN,
+                    1 => -0.0,
+                    2 => 1e-40,
+                    3 | 4 => (i as f32) * 0.01 - 3.0,
+                    _ => 0.0,
+                })
+                .collect();
+            let mut csr = Csr::default();
+            csr.fill(&x, d);
+            let mut want_cols = Vec::new();
+            let mut want_vals = Vec::new();
+            let mut want_starts = vec![0];
+            for row in x.chunks_exact(d) {
+                for (j, &v) in row.iter().enumerate() {
+                    if v != 0.0 {
+                        want_cols.push(j as u32);
+                        want_vals.push(v.to_bits());
+                    }
+                }
+                want_starts.push(want_cols.len());
+            }
+            assert_eq!(csr.cols, want_cols, "columns, d = {d}");
+            let got: Vec<u32> = csr.vals.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want_vals, "values, d = {d}");
+            assert_eq!(csr.row_start, want_starts, "row ends, d = {d}");
         }
     }
 }
