@@ -98,6 +98,8 @@ fn a_cvae_saves_loads_and_refuses_to_encode_without_a_class() {
     assert!(e.contains("conditional VAE"), "{e}");
     // A plain VAE samples from its prior; a dense AE does not generate.
     let dense = TrainedModel::new(&TrainConfig::preset(Variant::Dense, 2), "t").unwrap();
-    let e = generate::prior_samples(&dense, 4, 1).unwrap_err().to_string();
+    let e = generate::prior_samples(&dense, 4, 1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("train a conditional VAE"), "{e}");
 }

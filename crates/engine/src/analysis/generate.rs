@@ -154,7 +154,9 @@ pub fn style_plane(
 /// `n` standard normal codes of size `k` from `seed`.
 pub fn prior_codes(n: usize, k: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n * k).map(|_| StandardNormal.sample(&mut rng)).collect()
+    (0..n * k)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect()
 }
 
 /// `per_class` prior samples of every class of a conditional VAE, class by class (the same

@@ -535,7 +535,11 @@ impl TrainedModel {
         let mut out = Vec::new();
         for start in (0..n).step_by(1024) {
             let end = (start + 1024).min(n);
-            let x = Tensor::from_slice(&rows[start * width..end * width], (end - start, width), &Device::Cpu)?;
+            let x = Tensor::from_slice(
+                &rows[start * width..end * width],
+                (end - start, width),
+                &Device::Cpu,
+            )?;
             let y = if classes > 0 {
                 Some(cvae::one_hot(&labels[start..end], classes)?)
             } else {

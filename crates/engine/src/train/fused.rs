@@ -12,9 +12,9 @@
 //! `VarMap` are `framework`'s; the layer names and sizes are `model::params`'. The unit tests
 //! check the gradients against candle's autograd on the same weights.
 
+use super::cond;
 pub use super::framework::NamedGrads;
 use super::framework::{Chunk, Fused, LayerCode, Slot};
-use super::cond;
 use super::kernels::{self, OutputLoss};
 use crate::linalg::{matmul, SERIAL};
 use crate::model::config::{Activation, Arch, TrainConfig};

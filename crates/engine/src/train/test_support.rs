@@ -40,7 +40,9 @@ pub fn autograd(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let xt = Tensor::from_slice(input, (b, crate::PIXELS), &Device::Cpu).unwrap();
     let tt = Tensor::from_slice(target, (b, crate::PIXELS), &Device::Cpu).unwrap();
-    let labels: Vec<u8> = (0..b).map(|i| (i % cfg.model.classes.max(1)) as u8).collect();
+    let labels: Vec<u8> = (0..b)
+        .map(|i| (i % cfg.model.classes.max(1)) as u8)
+        .collect();
     let y = crate::train::one_hot_for(cfg, &labels).unwrap();
     let (terms, total) =
         crate::train::objective_terms(cfg, &model.model, &xt, &tt, y.as_ref(), &mut rng).unwrap();
