@@ -10,4 +10,5 @@ train dense-2d     --variant dense     --latent 2  --epochs 40
 train vae-2d       --variant vae       --latent 2  --epochs 40
 train dense-32d    --variant dense     --latent 32 --epochs 30
 train denoising-32d --variant denoising --latent 32 --epochs 30 --noise 0.5
+train cvae-4d      --variant cvae      --latent 4  --epochs 30
 ls -l "$here"

@@ -262,7 +262,7 @@ pub enum Shortcut {
     PlayPause,
     /// S: one training step.
     Step,
-    /// 1–9: a panel.
+    /// 1–9, 0: a panel.
     Tab(Tab),
     /// Left/Right arrows: nudge the interpolation slider.
     Nudge(i32),
@@ -283,8 +283,8 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("Space", "Start, pause or resume training"),
     ("S", "Train one step (batch)"),
     (
-        "1 – 9",
-        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features, One step",
+        "1 – 9, 0",
+        "Train, Latent space, Interpolate, Denoise, PCA vs AE, Anomaly, Compression, Features, One step, Generate",
     ),
     ("Left / Right", "Move the interpolation slider"),
     ("L", "Show or hide the lessons"),
@@ -313,6 +313,7 @@ pub fn read_shortcuts(ctx: &egui::Context) -> Vec<Shortcut> {
             Key::Num7,
             Key::Num8,
             Key::Num9,
+            Key::Num0,
         ];
         for (k, t) in tabs.iter().zip(Tab::ALL) {
             if plain && i.key_pressed(*k) {

@@ -55,10 +55,11 @@ pub enum Tab {
     Compression,
     Features,
     Step,
+    Generate,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 9] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Train,
         Tab::Latent,
         Tab::Interpolate,
@@ -68,6 +69,7 @@ impl Tab {
         Tab::Compression,
         Tab::Features,
         Tab::Step,
+        Tab::Generate,
     ];
 
     pub fn label(self) -> &'static str {
@@ -81,6 +83,7 @@ impl Tab {
             Tab::Compression => "Compression",
             Tab::Features => "Features",
             Tab::Step => "One step",
+            Tab::Generate => "Generate",
         }
     }
 
@@ -96,6 +99,7 @@ impl Tab {
             Tab::Compression => "Compress",
             Tab::Features => "Features",
             Tab::Step => "Step",
+            Tab::Generate => "Generate",
         }
     }
 
@@ -111,6 +115,7 @@ impl Tab {
             Tab::Compression => "compression",
             Tab::Features => "features",
             Tab::Step => "step",
+            Tab::Generate => "generate",
         }
     }
 
@@ -172,6 +177,7 @@ pub struct App {
     pub compression: CompressionPanel,
     pub features: FeaturesPanel,
     pub step: StepPanel,
+    pub generate: panels::generate::GeneratePanel,
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
@@ -254,6 +260,7 @@ impl App {
             compression: CompressionPanel::new(),
             features: FeaturesPanel::new(),
             step: StepPanel::new(),
+            generate: panels::generate::GeneratePanel::new(),
             shared,
             tab,
             frames: FrameStats::default(),
@@ -288,6 +295,7 @@ impl App {
             && !self.anomaly.working()
             && !self.compression.working()
             && !self.features.working()
+            && !self.generate.working()
             && !self.exporter.busy()
     }
 
@@ -425,6 +433,7 @@ impl App {
                 Tab::Compression => self.compression.ui(ui, &mut self.shared),
                 Tab::Features => self.features.ui(ui, &mut self.shared),
                 Tab::Step => self.step.ui(ui, &mut self.shared),
+                Tab::Generate => self.generate.ui(ui, &mut self.shared),
             }
         });
 

@@ -247,5 +247,9 @@ pub fn variant_help(v: Variant) -> &'static str {
         Variant::Contractive => "Penalises the encoder's sensitivity to its input (its Jacobian).",
         Variant::Vae => "Encodes a distribution; decoding samples from the prior makes new images.",
         Variant::Linear => "No activations at all: it learns the same subspace as PCA.",
+        Variant::Cvae => {
+            "A VAE given the class label: the code keeps the style, so any digit can be \
+             written in your hand (Generate panel)."
+        }
     }
 }

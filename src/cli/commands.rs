@@ -339,7 +339,7 @@ pub fn encode(a: EncodeArgs) -> anyhow::Result<()> {
     let mut labels = Vec::new();
     let mut codes = Vec::new();
     for s in splits {
-        codes.extend(model.encode(&s.images)?);
+        codes.extend(model.encode_labelled(&s.images, &s.labels)?);
         labels.extend_from_slice(&s.labels);
     }
     let rows = labels.len();

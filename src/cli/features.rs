@@ -46,7 +46,7 @@ pub struct ProbeArgs {
 }
 
 /// Writes an egui image as a PNG, each pixel drawn `scale`×`scale`.
-fn save_png(img: &egui::ColorImage, scale: u32, path: &Path) -> anyhow::Result<()> {
+pub(super) fn save_png(img: &egui::ColorImage, scale: u32, path: &Path) -> anyhow::Result<()> {
     let [w, h] = img.size;
     let out = image::RgbImage::from_fn(w as u32 * scale, h as u32 * scale, |x, y| {
         let c = img.pixels[(y / scale) as usize * w + (x / scale) as usize];

@@ -1,6 +1,6 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `decode`, `denoise`, `bench`, `anomaly`,
-//! `compress`, `features`, `probe`, `project`, `step`). Every failure is one line on
+//! `compress`, `features`, `probe`, `project`, `step`, `generate`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compress;
 pub mod export;
 pub mod features;
+pub mod generate;
 pub mod harness;
 pub mod import;
 pub mod project;
@@ -87,6 +88,10 @@ pub enum Command {
     /// One real training step of a model on the rows of a CSV file: the loss before and
     /// after, and per tensor the gradient's norm and the update's (--json: one JSON object).
     Step(step::StepArgs),
+    /// A conditional VAE writes each style row (--style) as every class, or draws prior
+    /// samples of every class; how often a pixel probe recognises the class asked for, and how
+    /// well style is kept.
+    Generate(generate::GenerateArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -147,7 +152,8 @@ fn parse_preprocess(s: &str) -> Result<crate::data::Preprocess, String> {
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArg,
-    /// dense, deep, conv, denoising, sparse, contractive, vae or linear.
+    /// dense, deep, conv, denoising, sparse, contractive, vae, linear or cvae (conditional
+    /// VAE: the class label goes into the encoder and the decoder).
     #[arg(long, default_value = "dense", value_parser = parse_variant)]
     pub variant: crate::model::Variant,
     /// Size of the code.
@@ -347,5 +353,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(a)) => import::run(a),
         Some(Command::Export(a)) => export::run(a),
         Some(Command::Step(a)) => step::run(a),
+        Some(Command::Generate(a)) => generate::run(a),
     }
 }

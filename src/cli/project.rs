@@ -59,7 +59,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<()> {
     }
     let k = model.latent().max(1);
     let codes = model
-        .encode(&split.images)
+        .encode_labelled(&split.images, &split.labels)
         .with_context(|| format!("cannot encode the {} images", a.split))?;
     let n = split.len();
     eprintln!(

@@ -14,7 +14,7 @@ use crate::data::csv::read_matrix;
 use crate::model::io;
 
 /// `rows` of `width` values as CSV with the header `{prefix}1,…,{prefix}{width}`.
-fn matrix_csv(prefix: &str, values: &[f32], width: usize) -> String {
+pub(super) fn matrix_csv(prefix: &str, values: &[f32], width: usize) -> String {
     let mut out = (1..=width)
         .map(|j| format!("{prefix}{j}"))
         .collect::<Vec<_>>()
@@ -30,7 +30,7 @@ fn matrix_csv(prefix: &str, values: &[f32], width: usize) -> String {
     out
 }
 
-fn write_out(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_out(path: &Path, text: &str) -> anyhow::Result<()> {
     io::write_atomic(path, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }

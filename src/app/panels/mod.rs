@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod compression;
 pub mod denoise;
 pub mod features;
+pub mod generate;
 pub mod interpolate;
 pub mod latent;
 pub mod pca;

@@ -83,9 +83,9 @@ pub fn compare(
     };
     let test_codes = match test_codes {
         Some(c) if c.len() == test.len() * k => c.to_vec(),
-        _ => model.encode(&test.images)?,
+        _ => model.encode_labelled(&test.images, &test.labels)?,
     };
-    let train_codes = model.encode(&train.images)?;
+    let train_codes = model.encode_labelled(&train.images, &train.labels)?;
     let ae_test_mse = test_mse(model, data)?;
     let pca_test_mse = pca.mse(&test.images, k) as f64;
     let ae_knn = metrics::knn_accuracy(
@@ -119,6 +119,14 @@ pub fn compare(
 
 /// Per-pixel MSE of reconstructing `data`'s test images.
 pub fn test_mse(model: &TrainedModel, data: &Dataset) -> Result<f64, CompareError> {
+    if model.classes() > 0 {
+        // A conditional VAE reconstructs each image given its class.
+        let recon = model.reconstruct_labelled(&data.test.images, &data.test.labels)?;
+        if recon.len() != data.test.images.len() {
+            return Err(CompareError::OutputMismatch);
+        }
+        return Ok(metrics::mse(&recon, &data.test.images) as f64);
+    }
     let (mut sum, mut values, mut matched) = (0.0f64, 0usize, true);
     model.reconstruct_each(&data.test.images, |x, recon| {
         matched &= recon.len() == x.len();

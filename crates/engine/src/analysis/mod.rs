@@ -11,7 +11,8 @@
 //! and PNG (the Compression panel and `bottleneck compress`). `embed`, `tsne` and `umap` draw
 //! wide codes on non-linear maps, `neighbours` finds exact nearest neighbours for them, and
 //! `trust` measures how far such a map can be trusted; `posterior` is a VAE's q(z | x) (its
-//! σ-ellipses and samples).
+//! σ-ellipses and samples); `generate` is what a conditional VAE and a VAE's prior draw, and how
+//! well (the Generate panel and `bottleneck generate`).
 
 pub mod anomaly;
 pub mod codec;
@@ -19,6 +20,7 @@ pub mod compare;
 pub mod denoise;
 pub mod embed;
 pub mod features;
+pub mod generate;
 pub mod map_method;
 pub mod metrics;
 pub mod neighbours;

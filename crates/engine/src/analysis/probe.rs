@@ -332,8 +332,8 @@ pub fn sweep(
         _ => Arc::new(Pca::fit(&train.images, crate::PIXELS, k.max(1))?),
     };
     let kp = k.min(pca.n_components());
-    let code_train = model.encode(&train.images)?;
-    let code_test = model.encode(&test.images)?;
+    let code_train = model.encode_labelled(&train.images, &train.labels)?;
+    let code_test = model.encode_labelled(&test.images, &test.labels)?;
     let pca_train = pca.project(&train.images, kp);
     let pca_test = pca.project(&test.images, kp);
     let mut order: Vec<usize> = (0..n).collect();

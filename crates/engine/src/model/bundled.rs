@@ -42,11 +42,12 @@ macro_rules! bundled {
 }
 
 /// The models shipped with Bottleneck; the first is the one the app opens with.
-pub const ALL: [Bundled; 4] = [
+pub const ALL: [Bundled; 5] = [
     bundled!("dense-2d", "Dense autoencoder, 2-D code"),
     bundled!("vae-2d", "Variational autoencoder, 2-D code"),
     bundled!("dense-32d", "Dense autoencoder, 32-D code"),
     bundled!("denoising-32d", "Denoising autoencoder, 32-D code"),
+    bundled!("cvae-4d", "Conditional VAE, 4-D style code"),
 ];
 
 impl Bundled {
@@ -71,10 +72,12 @@ mod tests {
     fn every_bundled_model_loads_and_is_trained() {
         let data = crate::data::Dataset::embedded().unwrap();
         let x = &data.test.images[..200 * crate::PIXELS];
+        let labels = &data.test.labels[..200];
         for b in ALL {
             let m = b.load().unwrap_or_else(|e| panic!("{}: {e}", b.key));
             assert!(m.meta.epochs_trained >= 20, "{}", b.key);
-            let r = m.reconstruct(x).unwrap();
+            // (The conditional VAE reconstructs each digit given its class.)
+            let r = m.reconstruct_labelled(x, labels).unwrap();
             let mse = crate::analysis::metrics::mse(&r, x);
             assert!(mse < 0.05, "{}: reconstruction MSE {mse}", b.key);
         }
@@ -83,6 +86,7 @@ mod tests {
             find("vae-2d").unwrap().load().unwrap().config().variant,
             crate::model::Variant::Vae
         );
+        assert_eq!(find("cvae-4d").unwrap().load().unwrap().classes(), 10);
         assert!(find("nope").is_none());
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod conv;
 pub mod convgeom;
 pub mod convops;
+pub mod cvae;
 pub mod dense;
 pub mod export;
 pub mod external;
@@ -42,6 +43,7 @@ enum Net {
     Dense(dense::DenseAe),
     Conv(conv::ConvAe),
     Vae(vae::Vae),
+    Cvae(cvae::Cvae),
     /// An imported graph run for inference only (see [`external`]).
     External(std::sync::Arc<dyn external::ExternalNet>),
 }
@@ -89,6 +91,7 @@ impl Autoencoder {
         let net = match cfg.arch {
             Arch::Dense => Net::Dense(dense::DenseAe::new(cfg, vb)?),
             Arch::Conv => Net::Conv(conv::ConvAe::new(cfg, vb)?),
+            Arch::Vae if cfg.classes > 0 => Net::Cvae(cvae::Cvae::new(cfg, vb)?),
             Arch::Vae => Net::Vae(vae::Vae::new(cfg, vb)?),
         };
         Ok(Self {
@@ -115,25 +118,57 @@ impl Autoencoder {
         self.cfg.latent
     }
 
-    /// The deterministic code of `x`: z, or μ for a VAE.
+    /// Classes a conditional VAE is conditioned on (0 for any other model).
+    pub fn classes(&self) -> usize {
+        match &self.net {
+            Net::Cvae(m) => m.classes,
+            _ => 0,
+        }
+    }
+
+    /// Whether encoding and decoding need each row's class (a conditional VAE).
+    pub fn is_conditional(&self) -> bool {
+        self.classes() > 0
+    }
+
+    /// The deterministic code of `x`: z, or μ for a VAE. A conditional VAE refuses (it needs
+    /// the class: [`Autoencoder::encode_cond`]).
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        self.encode_cond(x, None)
+    }
+
+    /// [`Autoencoder::encode`] given the rows' one-hot classes `y` (`[B, classes]`), which
+    /// only a conditional VAE reads (and needs).
+    pub fn encode_cond(&self, x: &Tensor, y: Option<&Tensor>) -> Result<Tensor> {
         match &self.net {
             Net::Dense(m) => m.encode(x),
             Net::Conv(m) => m.encode(x),
             Net::Vae(m) => Ok(m.encode_dist(x)?.0),
+            Net::Cvae(m) => Ok(m.encode_dist(x, needs_class(y)?)?.0),
             Net::External(n) => run_external(x, |v, b| n.encode(v, b)),
         }
     }
 
     pub fn decode_logits(&self, z: &Tensor) -> Result<Tensor> {
+        self.decode_logits_cond(z, None)
+    }
+
+    /// [`Autoencoder::decode_logits`] given one-hot classes (see `encode_cond`).
+    pub fn decode_logits_cond(&self, z: &Tensor, y: Option<&Tensor>) -> Result<Tensor> {
         match &self.net {
             Net::Dense(m) => m.decode_logits(z),
             Net::Conv(m) => m.decode_logits(z),
             Net::Vae(m) => m.decode_logits(z),
+            Net::Cvae(m) => m.decode_logits(z, needs_class(y)?),
             // The imported network's final output (its configuration has no sigmoid output,
             // so `output` leaves it as it is).
             Net::External(n) => run_external(z, |v, b| n.decode(v, b)),
         }
+    }
+
+    /// Codes `[B, k]` → images `[B, 784]`, given one-hot classes (see `encode_cond`).
+    pub fn decode_cond(&self, z: &Tensor, y: Option<&Tensor>) -> Result<Tensor> {
+        self.output(&self.decode_logits_cond(z, y)?)
     }
 
     fn output(&self, logits: &Tensor) -> Result<Tensor> {
@@ -152,21 +187,35 @@ impl Autoencoder {
     /// A full pass. For a VAE, `eps` (`[B, k]`, standard normal) is the reparameterisation
     /// noise; without it the decoder sees μ (the deterministic reconstruction).
     pub fn forward(&self, x: &Tensor, eps: Option<&Tensor>) -> Result<Forward> {
-        let (code, mu, logvar, z) = match &self.net {
-            Net::Vae(m) => {
-                let (mu, logvar) = m.encode_dist(x)?;
+        self.forward_cond(x, None, eps)
+    }
+
+    /// [`Autoencoder::forward`] given the rows' one-hot classes (see `encode_cond`).
+    pub fn forward_cond(
+        &self,
+        x: &Tensor,
+        y: Option<&Tensor>,
+        eps: Option<&Tensor>,
+    ) -> Result<Forward> {
+        let dist = match &self.net {
+            Net::Cvae(m) => Some(m.encode_dist(x, needs_class(y)?)?),
+            Net::Vae(m) => Some(m.encode_dist(x)?),
+            _ => None,
+        };
+        let (code, mu, logvar, z) = match dist {
+            Some((mu, logvar)) => {
                 let z = match eps {
                     Some(e) => (&mu + ((&logvar * 0.5)?.exp()? * e)?)?,
                     None => mu.clone(),
                 };
                 (mu.clone(), Some(mu), Some(logvar), z)
             }
-            _ => {
+            None => {
                 let z = self.encode(x)?;
                 (z.clone(), None, None, z)
             }
         };
-        let logits = self.decode_logits(&z)?;
+        let logits = self.decode_logits_cond(&z, y)?;
         let recon = self.output(&logits)?;
         Ok(Forward {
             code,
@@ -231,6 +280,7 @@ impl Autoencoder {
                 (z.clone(), None, None, z)
             }
             Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
+            Net::Cvae(_) => candle_core::bail!("{}", cvae::NEEDS_CLASS),
         };
         let n_enc = outs.len();
         let dec = match &self.net {
@@ -238,6 +288,7 @@ impl Autoencoder {
             Net::Vae(m) => m.decoder.forward_each(&z, false)?,
             Net::Conv(m) => m.decode_each(&z)?,
             Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
+            Net::Cvae(_) => candle_core::bail!("{}", cvae::NEEDS_CLASS),
         };
         let Some(last) = dec.last() else {
             candle_core::bail!("the decoder has no layer");
@@ -295,6 +346,9 @@ impl Autoencoder {
                 .jacobian_sq_norm(x)
             }
             Net::External(_) => candle_core::bail!("{}", external::INFERENCE_ONLY),
+            Net::Cvae(_) => {
+                candle_core::bail!("the contractive penalty is not available for a conditional VAE")
+            }
             Net::Conv(m) => {
                 const H: f64 = 1e-2;
                 let v = match probe {
@@ -307,6 +361,11 @@ impl Autoencoder {
             }
         }
     }
+}
+
+/// The one-hot classes a conditional VAE needs, or why it cannot go on without them.
+fn needs_class(y: Option<&Tensor>) -> Result<&Tensor> {
+    y.ok_or_else(|| candle_core::Error::Msg(cvae::NEEDS_CLASS.into()))
 }
 
 /// A model with its weights and settings, independent of any trainer: what is saved, loaded,
@@ -429,6 +488,66 @@ impl TrainedModel {
     /// Images from `n` codes (row-major `n × k`).
     pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
         self.map_batches(codes, self.latent(), |z| self.model.decode(z))
+    }
+
+    /// Classes a conditional VAE is conditioned on (0 for any other model).
+    pub fn classes(&self) -> usize {
+        self.model.classes()
+    }
+
+    /// Codes of `n` images given their classes (`labels`, one per image): a conditional VAE's
+    /// μ(x, y); any other model ignores the labels.
+    pub fn encode_labelled(&self, images: &[f32], labels: &[u8]) -> Result<Vec<f32>> {
+        self.labelled(images, crate::PIXELS, labels, |x, y| {
+            self.model.encode_cond(x, y)
+        })
+    }
+
+    /// Images from `n` codes, each decoded as the class `labels` gives it (see
+    /// `encode_labelled`).
+    pub fn decode_labelled(&self, codes: &[f32], labels: &[u8]) -> Result<Vec<f32>> {
+        self.labelled(codes, self.latent(), labels, |z, y| {
+            self.model.decode_cond(z, y)
+        })
+    }
+
+    /// Deterministic reconstructions given the images' classes (see `encode_labelled`).
+    pub fn reconstruct_labelled(&self, images: &[f32], labels: &[u8]) -> Result<Vec<f32>> {
+        self.labelled(images, crate::PIXELS, labels, |x, y| {
+            Ok(self.model.forward_cond(x, y, None)?.recon)
+        })
+    }
+
+    /// Runs `f` on `rows` (`width` values each) with their one-hot `labels` (when the model
+    /// reads them), 1,024 rows at a time.
+    fn labelled(
+        &self,
+        rows: &[f32],
+        width: usize,
+        labels: &[u8],
+        f: impl Fn(&Tensor, Option<&Tensor>) -> Result<Tensor>,
+    ) -> Result<Vec<f32>> {
+        let n = rows.len() / width.max(1);
+        if labels.len() != n {
+            candle_core::bail!("{} labels for {n} rows", labels.len());
+        }
+        let classes = self.classes();
+        let mut out = Vec::new();
+        for start in (0..n).step_by(1024) {
+            let end = (start + 1024).min(n);
+            let x = Tensor::from_slice(
+                &rows[start * width..end * width],
+                (end - start, width),
+                &Device::Cpu,
+            )?;
+            let y = if classes > 0 {
+                Some(cvae::one_hot(&labels[start..end], classes)?)
+            } else {
+                None
+            };
+            out.extend(f(&x, y.as_ref())?.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
     }
 
     /// Deterministic reconstructions (μ for a VAE).

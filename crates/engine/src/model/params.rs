@@ -119,17 +119,18 @@ pub fn encoder_sizes(cfg: &ModelConfig) -> Vec<usize> {
     s
 }
 
-/// Layer sizes of the VAE's trunk: input, hidden… (the heads follow).
+/// Layer sizes of the VAE's trunk: input, hidden… (the heads follow). A conditional VAE's
+/// input is the pixels and the one-hot label.
 pub fn trunk_sizes(cfg: &ModelConfig) -> Vec<usize> {
-    let mut s = vec![crate::PIXELS];
+    let mut s = vec![crate::PIXELS + cfg.classes];
     s.extend(&cfg.hidden);
     s
 }
 
 /// Layer sizes of the dense decoder: code, hidden (mirrored, or an imported model's own)…,
-/// output.
+/// output. A conditional VAE's decoder input is the code and the one-hot label.
 pub fn decoder_sizes(cfg: &ModelConfig) -> Vec<usize> {
-    let mut s = vec![cfg.latent];
+    let mut s = vec![cfg.latent + cfg.classes];
     s.extend(cfg.decoder_widths());
     s.push(crate::PIXELS);
     s
@@ -287,6 +288,7 @@ mod tests {
             Variant::Conv,
             Variant::Deep,
             Variant::Linear,
+            Variant::Cvae,
         ] {
             let cfg = TrainConfig::preset(v, 3);
             let model = TrainedModel::new(&cfg, "test").unwrap();

@@ -141,6 +141,12 @@ pub trait LayerCode: Sync + Sized {
         0
     }
 
+    /// Values of the condition each row comes with (a conditional VAE's one-hot class; 0
+    /// for none), set before a step with [`Fused::set_condition`].
+    fn cond_per_row(&self) -> usize {
+        0
+    }
+
     /// The KL term's weight β, for a VAE.
     fn kl_weight(&self) -> Option<f32> {
         None
@@ -168,6 +174,8 @@ pub struct Chunk<'a> {
     pub t: &'a [f32],
     /// The rows' standard normal draws (`noise_per_row` each).
     pub eps: &'a [f32],
+    /// The rows' condition (`cond_per_row` values each; empty if none).
+    pub cond: &'a [f32],
     /// The whole batch's size (the loss is a mean over the whole batch).
     pub b: usize,
 }
@@ -189,6 +197,8 @@ pub struct Fused<L: LayerCode> {
     adam: kernels::Adam,
     lanes: Vec<Lane<L::Buffers>>,
     eps: Vec<f32>,
+    /// The next step's rows' condition (see [`Fused::set_condition`]).
+    cond: Vec<f32>,
     /// Lanes holding gradients after the last forward/backward (1 or 2).
     active: usize,
 }
@@ -212,6 +222,7 @@ impl<L: LayerCode> Fused<L> {
             adam: kernels::Adam::new(cfg, len),
             lanes: Vec::new(),
             eps: Vec::new(),
+            cond: Vec::new(),
             active: 1,
         };
         s.read_from(varmap)?;
@@ -271,6 +282,13 @@ impl<L: LayerCode> Fused<L> {
             let values = s.tensor(which, &self.params);
             var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu)?)
         })
+    }
+
+    /// The condition of the next step's rows, `cond_per_row` values a row (a conditional
+    /// VAE's one-hot classes); kept until set again.
+    pub fn set_condition(&mut self, rows: &[f32]) {
+        self.cond.clear();
+        self.cond.extend_from_slice(rows);
     }
 
     /// Root mean square of all parameters (after the last update).
@@ -387,6 +405,14 @@ impl<L: LayerCode> Fused<L> {
             self.eps
                 .extend((0..b * k).map(|_| -> f32 { StandardNormal.sample(rng) }));
         }
+        let nc = self.code.cond_per_row();
+        if self.cond.len() != b * nc {
+            candle_core::bail!(
+                "{} step: expected {nc} condition values for each of {b} rows, got {}",
+                L::NAME,
+                self.cond.len()
+            );
+        }
         let threads = rayon::current_num_threads().clamp(1, b);
         let chunk = b.div_ceil(threads);
         let n_chunks = b.div_ceil(chunk);
@@ -394,7 +420,7 @@ impl<L: LayerCode> Fused<L> {
             self.lanes.resize_with(n_chunks, Lane::default);
         }
         let plen = self.params.len();
-        let (code, params, eps) = (&self.code, &self.params, &self.eps);
+        let (code, params, eps, cond) = (&self.code, &self.params, &self.eps, &self.cond);
         self.lanes[..n_chunks]
             .par_iter_mut()
             .enumerate()
@@ -408,6 +434,7 @@ impl<L: LayerCode> Fused<L> {
                     x: &input[r0 * d..r1 * d],
                     t: &target[r0 * d..r1 * d],
                     eps,
+                    cond: &cond[r0 * nc..r1 * nc],
                     b,
                 };
                 lane.sums = code.run_chunk(params, &mut lane.bufs, &mut lane.grad, rows);

@@ -12,6 +12,7 @@
 //! `VarMap` are `framework`'s; the layer names and sizes are `model::params`'. The unit tests
 //! check the gradients against candle's autograd on the same weights.
 
+use super::cond;
 pub use super::framework::NamedGrads;
 use super::framework::{Chunk, Fused, LayerCode, Slot};
 use super::kernels::{self, OutputLoss};
@@ -40,6 +41,9 @@ pub struct Buffers {
     g_lv: Vec<f32>,
     /// The chunk's input in sparse form.
     csr: kernels::Csr,
+    /// A conditional VAE's encoder and decoder inputs, the one-hot class beside (`cond`).
+    xin: Vec<f32>,
+    zin: Vec<f32>,
 }
 
 /// The dense layer code: encoder (or VAE trunk and heads) and decoder.
@@ -53,6 +57,8 @@ pub struct DenseNet {
     l1: f32,
     beta: f32,
     latent: usize,
+    /// A conditional VAE's classes (0 for none).
+    classes: usize,
 }
 
 /// The fused engine for dense AEs and VAEs.
@@ -180,6 +186,7 @@ impl LayerCode for DenseNet {
             l1: cfg.l1,
             beta: cfg.beta,
             latent: m.latent,
+            classes: m.classes,
         })
     }
 
@@ -195,16 +202,36 @@ impl LayerCode for DenseNet {
         self.heads.as_ref().map(|_| self.beta)
     }
 
+    fn cond_per_row(&self) -> usize {
+        self.classes
+    }
+
     fn l1(&self) -> f32 {
         self.l1
     }
 
     /// Forward and backward for one chunk of rows.
     fn run_chunk(&self, p: &[f32], w: &mut Buffers, grad: &mut [f32], c: Chunk) -> [f64; 3] {
-        let Chunk { x, t, eps, b } = c;
+        let Chunk {
+            x,
+            t,
+            eps,
+            b,
+            cond: y,
+        } = c;
         let d = crate::PIXELS;
-        let rows = x.len() / d;
+        let rows = t.len() / d;
         self.ensure(w, rows);
+        let nc = self.classes;
+        // A conditional VAE's inputs with the class beside them (`cond`); taken out of the
+        // buffers for the pass and put back at its end.
+        let (mut xin, mut zin) = (std::mem::take(&mut w.xin), std::mem::take(&mut w.zin));
+        let (x, d_in) = if nc > 0 {
+            cond::beside(x, d, y, nc, &mut xin);
+            (&xin[..], d + nc)
+        } else {
+            (x, d)
+        };
         let act = Some(self.act);
         let relu = self.act == Activation::Relu;
         let vae = self.heads.is_some();
@@ -212,7 +239,7 @@ impl LayerCode for DenseNet {
         let n_enc = self.enc.len();
         let n_dec = self.dec.len();
         // Mostly-black inputs go through the sparse first-layer products.
-        let use_sparse = w.csr.fill(x, d) < SPARSE_BELOW;
+        let use_sparse = w.csr.fill(x, d_in) < SPARSE_BELOW;
 
         // ---- forward: encoder ----
         for (j, l) in self.enc.iter().enumerate() {
@@ -248,6 +275,9 @@ impl LayerCode for DenseNet {
                 *z = mu + (0.5 * lvar).exp() * e;
                 kl_sum += (-0.5 * (1.0 + lvar - mu * mu - lvar.exp())) as f64;
             }
+            if nc > 0 {
+                cond::beside(&w.z[..n], k, y, nc, &mut zin);
+            }
         }
         let l1_sum = if self.l1 > 0.0 {
             let code: &[f32] = if vae { &w.mu } else { &w.enc[n_enc - 1] };
@@ -260,6 +290,7 @@ impl LayerCode for DenseNet {
         for (j, l) in self.dec.iter().enumerate() {
             let (before, after) = w.dec.split_at_mut(j);
             let inp: &[f32] = match j {
+                0 if nc > 0 => &zin,
                 0 if vae => &w.z,
                 0 => &w.enc[n_enc - 1],
                 _ => &before[j - 1],
@@ -288,6 +319,7 @@ impl LayerCode for DenseNet {
         for j in (0..n_dec).rev() {
             let l = &self.dec[j];
             let inp: &[f32] = match j {
+                0 if nc > 0 => &zin,
                 0 if vae => &w.z,
                 0 => &w.enc[n_enc - 1],
                 _ => &w.dec[j - 1],
@@ -296,6 +328,10 @@ impl LayerCode for DenseNet {
             // The code is linear: no mask at j == 0.
             dense_input_grad(p, l, &w.g_a, rows, &mut w.g_b, inp, relu && j > 0);
             std::mem::swap(&mut w.g_a, &mut w.g_b);
+        }
+        if nc > 0 {
+            // The gradient at [z, y]: z's columns only.
+            cond::keep_columns(&mut w.g_a, k + nc, k, rows);
         }
         // w.g_a: gradient at the code (z for a VAE).
 
@@ -373,6 +409,7 @@ impl LayerCode for DenseNet {
                 std::mem::swap(&mut w.g_a, &mut w.g_b);
             }
         }
+        (w.xin, w.zin) = (xin, zin);
         [rec_sum, l1_sum, kl_sum]
     }
 }

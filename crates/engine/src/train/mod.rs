@@ -8,6 +8,7 @@
 //! threads, gradient fold, Adam through `kernels`). A step whose loss is not
 //! finite, or whose smoothed loss runs away, stops training and restores the last good weights.
 
+mod cond;
 pub mod framework;
 pub mod fused;
 pub mod fused_conv;
@@ -47,6 +48,9 @@ pub enum TrainError {
     },
     #[error("the dataset's training split is empty")]
     EmptyData,
+    /// A conditional VAE continued on a data set with other classes, or a step with no labels.
+    #[error("{0}")]
+    Classes(String),
     /// An imported graph run for inference only (the sentence says why).
     #[error("{0}")]
     InferenceOnly(&'static str),
@@ -202,7 +206,15 @@ impl Trainer {
         Self::with_engine(cfg, data, EngineChoice::Auto)
     }
 
-    pub fn with_engine(cfg: TrainConfig, data: Arc<Dataset>, engine: EngineChoice) -> Result<Self> {
+    pub fn with_engine(
+        mut cfg: TrainConfig,
+        data: Arc<Dataset>,
+        engine: EngineChoice,
+    ) -> Result<Self> {
+        if cfg.model.classes > 0 {
+            // A conditional VAE takes the data set's classes.
+            cfg.model.classes = data_classes(&data);
+        }
         cfg.validate().map_err(TrainError::Config)?;
         let model = TrainedModel::new(&cfg, &data.name)?;
         Self::from_model_with(model, data, engine)
@@ -225,6 +237,15 @@ impl Trainer {
         cfg.validate().map_err(TrainError::Config)?;
         if data.train.is_empty() {
             return Err(TrainError::EmptyData);
+        }
+        let classes = cfg.model.classes;
+        if classes > 0 && data_classes(&data) > classes {
+            return Err(TrainError::Classes(format!(
+                "this conditional VAE knows {classes} classes, but {} has {}: train a new one \
+                 on it",
+                data.name,
+                data_classes(&data)
+            )));
         }
         let engine = if choice == EngineChoice::Auto && fused::FusedMlp::supports(&cfg) {
             Engine::Fused(Box::new(fused::FusedMlp::new(&cfg, &model.varmap)?))
@@ -353,6 +374,12 @@ impl Trainer {
 
     /// Puts `rows` in the batch buffer; gives the number of rows.
     fn load_rows(&mut self, rows: &[f32]) -> Result<usize> {
+        if self.cfg.model.classes > 0 {
+            return Err(TrainError::Classes(format!(
+                "{}; a step on rows of pixels has no classes",
+                crate::model::cvae::NEEDS_CLASS
+            )));
+        }
         let b = rows.len() / crate::PIXELS;
         if b == 0 || !rows.len().is_multiple_of(crate::PIXELS) {
             return Err(TrainError::Candle(candle_core::Error::Msg(format!(
@@ -395,10 +422,20 @@ impl Trainer {
             r.before(&self.model, input, &self.clean, self.rng.clone())?;
         }
         let record = rec.map(|r| &mut r.record);
+        let classes = self.cfg.model.classes;
+        let onehot = if classes > 0 {
+            Some(crate::model::cvae::one_hot_rows(&self.labels, classes)?)
+        } else {
+            None
+        };
         let terms = match &mut self.engine {
-            Engine::Fused(f) => f
-                .step_recorded(input, &self.clean, b, &mut self.rng, record)
-                .map_err(TrainError::from),
+            Engine::Fused(f) => {
+                if let Some(y) = &onehot {
+                    f.set_condition(y);
+                }
+                f.step_recorded(input, &self.clean, b, &mut self.rng, record)
+                    .map_err(TrainError::from)
+            }
             Engine::FusedConv(f) => f
                 .step_recorded(input, &self.clean, b, None, record)
                 .map_err(TrainError::from),
@@ -408,7 +445,7 @@ impl Trainer {
                 opt,
                 input,
                 &self.clean,
-                b,
+                &self.labels,
                 &mut self.rng,
                 record,
             ),
@@ -571,9 +608,10 @@ pub fn evaluate(model: &TrainedModel, split: &Split) -> candle_core::Result<Loss
         }
         let x = Tensor::from_slice(&input, (b, crate::PIXELS), &Device::Cpu)?;
         let target = Tensor::from_slice(clean, (b, crate::PIXELS), &Device::Cpu)?;
-        let (terms, _) = objective_terms(cfg, &model.model, &x, &target, &mut rng)?;
+        let y = one_hot_for(cfg, &split.labels[start..end])?;
+        let (terms, _) = objective_terms(cfg, &model.model, &x, &target, y.as_ref(), &mut rng)?;
         let mut t = loss::to_terms(&terms)?;
-        let det = model.model.forward(&target, None)?;
+        let det = model.model.forward_cond(&target, y.as_ref(), None)?;
         t.set(
             Term::Mse,
             (det.recon - &target)?
@@ -595,12 +633,28 @@ fn randn(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> candle_core::Result<Ten
     Tensor::from_vec(v, shape, &Device::Cpu)
 }
 
-/// Forward pass and objective with candle tensors (autograd-ready).
+/// The rows' one-hot classes when `cfg` is a conditional VAE's.
+pub(crate) fn one_hot_for(cfg: &TrainConfig, labels: &[u8]) -> candle_core::Result<Option<Tensor>> {
+    match cfg.model.classes {
+        0 => Ok(None),
+        c => crate::model::cvae::one_hot(labels, c).map(Some),
+    }
+}
+
+/// The classes a data set's labels need: its named classes, or more if a label goes past them.
+pub fn data_classes(data: &Dataset) -> usize {
+    let top = data.present_classes().last().map_or(0, |&l| l as usize + 1);
+    data.num_classes().max(top)
+}
+
+/// Forward pass and objective with candle tensors (autograd-ready). `y`: the rows' one-hot
+/// classes, for a conditional VAE.
 pub(crate) fn objective_terms(
     cfg: &TrainConfig,
     model: &Autoencoder,
     x: &Tensor,
     target: &Tensor,
+    y: Option<&Tensor>,
     rng: &mut ChaCha8Rng,
 ) -> candle_core::Result<(Vec<(Term, Tensor)>, Tensor)> {
     let b = x.dim(0)?;
@@ -609,7 +663,7 @@ pub(crate) fn objective_terms(
     } else {
         None
     };
-    let fwd = model.forward(x, eps.as_ref())?;
+    let fwd = model.forward_cond(x, y, eps.as_ref())?;
     let jac = if cfg.contractive > 0.0 {
         let probe = if cfg.model.arch == Arch::Conv {
             Some(randn(rng, (b, crate::PIXELS))?)
@@ -634,13 +688,15 @@ fn candle_step(
     opt: &mut AdamW,
     input: &[f32],
     clean: &[f32],
-    b: usize,
+    labels: &[u8],
     rng: &mut ChaCha8Rng,
     record: Option<&mut framework::StepRecord>,
 ) -> Result<LossTerms> {
+    let b = clean.len() / crate::PIXELS;
     let x = Tensor::from_slice(input, (b, crate::PIXELS), &Device::Cpu)?;
     let target = Tensor::from_slice(clean, (b, crate::PIXELS), &Device::Cpu)?;
-    let (terms, total) = objective_terms(cfg, &model.model, &x, &target, rng)?;
+    let y = one_hot_for(cfg, labels)?;
+    let (terms, total) = objective_terms(cfg, &model.model, &x, &target, y.as_ref(), rng)?;
     let out = loss::to_terms(&terms)?;
     let apply = out.is_finite();
     match record {

@@ -383,6 +383,13 @@ impl Trainer {
     /// [`Trainer::step`] in slow motion: the same step on the next training batch (the model
     /// after it is bit-identical), with the record of what it did.
     pub fn slow_step(&mut self) -> Result<(StepReport, SlowStep)> {
+        if self.config().model.classes > 0 {
+            return Err(TrainError::Classes(
+                "one step in slow motion does not show a conditional VAE (its layers take the \
+                 class beside the pixels and the code); step a VAE instead"
+                    .into(),
+            ));
+        }
         let mut rec = Recorder::default();
         let report = self.step_with(Some(&mut rec))?;
         self.sync_weights()?;

@@ -27,7 +27,8 @@ pub fn batch(b: usize, seed: u64, ink: f32) -> Vec<f32> {
 }
 
 /// Loss and gradients of candle's objective on the model's weights, for `b` rows of `input`
-/// and `target`, noise drawn from `seed`.
+/// and `target`, noise drawn from `seed`; a conditional VAE's row `i` has class
+/// `i % classes` ([`labels`]).
 pub fn autograd(
     cfg: &TrainConfig,
     model: &TrainedModel,
@@ -39,8 +40,12 @@ pub fn autograd(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let xt = Tensor::from_slice(input, (b, crate::PIXELS), &Device::Cpu).unwrap();
     let tt = Tensor::from_slice(target, (b, crate::PIXELS), &Device::Cpu).unwrap();
+    let labels: Vec<u8> = (0..b)
+        .map(|i| (i % cfg.model.classes.max(1)) as u8)
+        .collect();
+    let y = crate::train::one_hot_for(cfg, &labels).unwrap();
     let (terms, total) =
-        crate::train::objective_terms(cfg, &model.model, &xt, &tt, &mut rng).unwrap();
+        crate::train::objective_terms(cfg, &model.model, &xt, &tt, y.as_ref(), &mut rng).unwrap();
     let grads = total.backward().unwrap();
     let data = model.varmap.data().lock().unwrap();
     let out = data
@@ -57,6 +62,12 @@ pub fn autograd(
         .to_scalar::<f64>()
         .unwrap();
     (total, out)
+}
+
+/// The classes [`autograd`] gives `b` rows of a model with `classes` classes, one-hot.
+pub fn labels(b: usize, classes: usize) -> Vec<f32> {
+    let l: Vec<u8> = (0..b).map(|i| (i % classes.max(1)) as u8).collect();
+    crate::model::cvae::one_hot_rows(&l, classes).unwrap()
 }
 
 /// The engine's loss and every variable's gradient agree with autograd's.

@@ -625,7 +625,7 @@ enum SnapshotError {
 
 /// A snapshot of `model` with the codes of `data`'s test images.
 pub fn snapshot_of(model: Arc<TrainedModel>, data: &Dataset) -> candle_core::Result<Snapshot> {
-    let codes = model.encode(&data.test.images)?;
+    let codes = model.encode_labelled(&data.test.images, &data.test.labels)?;
     Ok(Snapshot {
         id: Identity::new().id(),
         epoch: model.meta.epochs_trained,

@@ -250,7 +250,7 @@ fn prepare_map(
         Some(c) => c,
         None => Arc::new(
             req.model
-                .encode(&split.images)
+                .encode_labelled(&split.images, &split.labels)
                 .map_err(|e| format!("Cannot encode the {} images: {e}", req.split.name()))?,
         ),
     };
@@ -292,7 +292,7 @@ fn codes_match(model: &TrainedModel, split: &Split, codes: &[f32], k: usize) -> 
     if m == 0 {
         return true;
     }
-    match model.encode(&split.images[..m * PIXELS]) {
+    match model.encode_labelled(&split.images[..m * PIXELS], &split.labels[..m]) {
         Ok(fresh) => fresh
             .iter()
             .zip(&codes[..m * k])

@@ -66,10 +66,14 @@ impl PcaPanel {
     pub(super) fn build_grid(&mut self, ctx: &egui::Context, a: &Analysis, data: &Dataset) {
         let idx = crate::app::panels::train::pick_grid(&data.test.labels, GRID);
         let n = idx.len();
-        let originals = data.test.subset(&idx).images;
+        let shown = data.test.subset(&idx);
+        let originals = shown.images;
         let px = crate::PIXELS;
         let pca_recon = a.pca.reconstruct(&a.pca.project(&originals, a.k), a.k);
-        let ae_recon = a.model.reconstruct(&originals).unwrap_or_default();
+        let ae_recon = a
+            .model
+            .reconstruct_labelled(&originals, &shown.labels)
+            .unwrap_or_default();
         let sq = |r: &[f32]| -> Vec<f32> {
             if r.len() != originals.len() {
                 return vec![0.0; originals.len()];

@@ -602,9 +602,13 @@ impl TrainPanel {
         );
         if self.grid_key != Some(key) || self.grid_tex.is_none() {
             self.grid_indices = pick_grid(&shared.data.test.labels, GRID);
-            let originals = shared.data.test.subset(&self.grid_indices).images;
-            let recon = shared.model().and_then(|m| m.reconstruct(&originals).ok());
-            let recon_b = b_model.and_then(|m| m.reconstruct(&originals).ok());
+            let shown = shared.data.test.subset(&self.grid_indices);
+            let (originals, labels) = (shown.images, shown.labels);
+            // A conditional VAE reconstructs each digit given its class.
+            let recon = shared
+                .model()
+                .and_then(|m| m.reconstruct_labelled(&originals, &labels).ok());
+            let recon_b = b_model.and_then(|m| m.reconstruct_labelled(&originals, &labels).ok());
             let mut rows = vec![recon.as_deref()];
             if names.is_some() {
                 rows.push(recon_b.as_deref());

@@ -388,6 +388,7 @@ pub fn dense_config(
         sigmoid_output: acts.sigmoid_output,
         code_activation: if vae { Activation::Identity } else { acts.code },
         decoder_hidden: (dec_hidden != mirrored).then_some(dec_hidden),
+        classes: 0,
     })
 }
 

@@ -483,6 +483,7 @@ fn conv_model(
         sigmoid_output: acts.sigmoid_output,
         code_activation: acts.code,
         decoder_hidden: None,
+        classes: 0,
     };
     let mut sources = Vec::with_capacity(n + decoder.len());
     for l in encoder {
