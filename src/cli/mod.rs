@@ -1,6 +1,6 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `decode`, `denoise`, `bench`, `anomaly`,
-//! `compress`, `features`, `probe`, `project`, `step`). Every failure is one line on
+//! `compress`, `features`, `probe`, `project`, `step`, `lessons`). Every failure is one line on
 //! stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
@@ -11,6 +11,7 @@ pub mod export;
 pub mod features;
 pub mod harness;
 pub mod import;
+pub mod lessons;
 pub mod project;
 pub mod report;
 pub mod rows;
@@ -45,6 +46,9 @@ pub struct Cli {
     pub invert: bool,
     #[command(flatten)]
     pub import: import::ImportFlags,
+    /// Open the app on this lesson file, at its first step.
+    #[arg(long, value_name = "FILE")]
+    pub lesson: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -87,6 +91,9 @@ pub enum Command {
     /// One real training step of a model on the rows of a CSV file: the loss before and
     /// after, and per tensor the gradient's norm and the update's (--json: one JSON object).
     Step(step::StepArgs),
+    /// List the built-in lessons and the lesson files opened in the app, with their topics
+    /// and steps.
+    Lessons(lessons::LessonsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -329,7 +336,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     preprocess: cli.preprocess.unwrap_or_default(),
                     invert: cli.invert,
                 });
-            crate::app::run(&cli.data.unwrap_or_default(), options)
+            crate::app::run(&cli.data.unwrap_or_default(), options, cli.lesson)
         }
         Some(Command::Train(a)) => commands::train(a),
         Some(Command::Eval(a)) => commands::eval(a),
@@ -347,5 +354,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(a)) => import::run(a),
         Some(Command::Export(a)) => export::run(a),
         Some(Command::Step(a)) => step::run(a),
+        Some(Command::Lessons(a)) => lessons::run(a),
     }
 }
