@@ -174,6 +174,10 @@ pub fn settled(
     };
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
     let step_index = req.step;
+    let step_images = step
+        .as_ref()
+        .filter(|s| s.panel == Tab::Interpolate)
+        .and_then(|s| s.view.images.clone());
     let projection = req.projection;
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let builder = egui_kittest::Harness::builder()
@@ -223,6 +227,10 @@ pub fn settled(
     }
     if let Some(a) = harness.state_mut().as_mut() {
         a.prepare_demo();
+        // A lesson's own endpoints win over the demo's.
+        if let Some(images) = step_images {
+            a.lessons.pending_images = Some(images);
+        }
     }
     // A few more frames for the demo's own work and for layouts to settle.
     let settle = Instant::now();
