@@ -88,7 +88,11 @@ fn lessons_move_through_the_course_and_set_the_form() {
             Some(lessons::ModelChoice::Train(c)) => assert_eq!(&a.shared.settings.train, c),
             Some(lessons::ModelChoice::Bundled(k)) => assert_eq!(
                 a.shared.settings.train.model.latent,
-                bottleneck::model::bundled::find(k).unwrap().load().unwrap().latent()
+                bottleneck::model::bundled::find(k)
+                    .unwrap()
+                    .load()
+                    .unwrap()
+                    .latent()
             ),
             None => {}
         }

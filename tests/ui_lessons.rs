@@ -76,7 +76,11 @@ fn every_built_in_lesson_parses_and_its_text_types_no_figure() {
         let l = lessons::built_in(i)
             .unwrap()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!l.title.is_empty() && !l.topics.is_empty(), "{}", COURSE[i].0);
+        assert!(
+            !l.title.is_empty() && !l.topics.is_empty(),
+            "{}",
+            COURSE[i].0
+        );
         assert!(!l.steps.is_empty());
         assert_eq!(l.origin, Origin::BuiltIn(COURSE[i].0));
         for s in &l.steps {
@@ -230,8 +234,14 @@ fn a_teachers_lesson_opens_from_the_menu_and_plays_with_its_own_data() {
     assert_eq!(a.shared.data.train.len() + a.shared.data.test.len(), 120);
     assert_eq!(a.tab, Tab::Train);
     assert_eq!(a.shared.settings.train.model.latent, 2);
-    assert_eq!(a.shared.hidden_controls, vec![Control::Dataset, Control::Contractive]);
-    assert!(h.query_by_label("Open dataset…").is_none(), "the dataset control is hidden");
+    assert_eq!(
+        a.shared.hidden_controls,
+        vec![Control::Dataset, Control::Contractive]
+    );
+    assert!(
+        h.query_by_label("Open dataset…").is_none(),
+        "the dataset control is hidden"
+    );
     assert!(h
         .query_by_label_contains("Shapes, a teacher's own lesson · Step 1 of 2")
         .is_some());
@@ -248,7 +258,10 @@ fn a_teachers_lesson_opens_from_the_menu_and_plays_with_its_own_data() {
     let m = revealed(state(&h), 0).unwrap().unwrap();
     let a = state(&h);
     let model = a.shared.model().unwrap();
-    assert!(lessons::trained_for(model, &a.lessons.config_of(&l.steps[0].clone().unwrap()).unwrap()));
+    assert!(lessons::trained_for(
+        model,
+        &a.lessons.config_of(&l.steps[0].clone().unwrap()).unwrap()
+    ));
     let want = independent_test_mse(a);
     assert!(
         (m.value - want).abs() <= 1e-5 * want.max(1e-3),
@@ -287,7 +300,10 @@ fn a_lesson_dropped_on_the_window_opens_and_a_malformed_one_names_file_line_and_
     let l = a.lessons.lesson.clone().unwrap();
     assert_eq!(l.title, "A lesson with mistakes");
     assert_eq!(l.steps.len(), 4);
-    assert!(l.steps[0].is_ok() && l.steps[3].is_ok(), "good steps stay good");
+    assert!(
+        l.steps[0].is_ok() && l.steps[3].is_ok(),
+        "good steps stay good"
+    );
     let file = fixture("broken.lesson").display().to_string();
     let e = l.steps[1].as_ref().unwrap_err();
     assert_eq!((e.file.as_str(), e.line), (file.as_str(), 13));
@@ -306,7 +322,11 @@ fn a_lesson_dropped_on_the_window_opens_and_a_malformed_one_names_file_line_and_
     h.run_steps(2);
     h.get_by_label("Next").click();
     h.run_steps(2);
-    assert_eq!(state(&h).tab, Tab::Pca, "the step after the bad ones is set up");
+    assert_eq!(
+        state(&h).tab,
+        Tab::Pca,
+        "the step after the bad ones is set up"
+    );
 
     // A file that is no lesson at all: an error card naming the file and the line.
     let dir = tempfile::tempdir().unwrap();

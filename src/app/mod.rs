@@ -295,9 +295,10 @@ impl App {
                     }
                 }
             }
-            Err(e) => self
-                .shared
-                .notify(Level::Warning, format!("The last lesson cannot be reopened: {e}")),
+            Err(e) => self.shared.notify(
+                Level::Warning,
+                format!("The last lesson cannot be reopened: {e}"),
+            ),
         }
     }
 

@@ -92,6 +92,16 @@ impl AnswerKind {
         }
     }
 
+    /// How much the guess entry's − and + buttons (and a drag by one point) move a guess.
+    pub fn guess_step(self) -> f64 {
+        match self {
+            AnswerKind::TestMse | AnswerKind::PcaTestMse | AnswerKind::AeVsPca => 0.005,
+            AnswerKind::AnomalyAuc => 0.05,
+            AnswerKind::ActiveUnits | AnswerKind::CodecPsnr => 1.0,
+            AnswerKind::KnnAccuracy | AnswerKind::ProbeAccuracy => 5.0,
+        }
+    }
+
     /// Whether the answer measures the model on screen (the anomaly detector trains its own).
     pub fn needs_model(self) -> bool {
         self != AnswerKind::AnomalyAuc

@@ -34,9 +34,10 @@ pub fn apply(app: &mut App) {
                         app.shared.settings.train = m.config().clone();
                         app.shared.a().adopt(Arc::new(m), app.shared.data.clone());
                     }
-                    Err(e) => app
-                        .shared
-                        .notify(Level::Error, format!("Built-in model {key} is damaged: {e}")),
+                    Err(e) => app.shared.notify(
+                        Level::Error,
+                        format!("Built-in model {key} is damaged: {e}"),
+                    ),
                 }
             }
         }

@@ -34,7 +34,11 @@ impl Lessons {
             Err(_) => "(cannot be shown)".into(),
         };
         ui.horizontal(|ui| {
-            ui.strong(format!("{} · Step {} of {n}: {step_title}", lesson.title, self.index + 1));
+            ui.strong(format!(
+                "{} · Step {} of {n}: {step_title}",
+                lesson.title,
+                self.index + 1
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button("Close").clicked() {
                     self.open = false;
@@ -147,8 +151,21 @@ impl Lessons {
                 });
             } else {
                 ui.horizontal_wrapped(|ui| {
-                    ui.label("A guess:");
-                    ui.add(egui::DragValue::new(&mut a.entry).speed(0.01).max_decimals(4));
+                    let label = ui.label("A guess:");
+                    let step = q.answer.guess_step();
+                    if ui.button("−").on_hover_text("Lower the guess.").clicked() {
+                        a.entry = (a.entry - step).max(0.0);
+                    }
+                    ui.add(
+                        egui::DragValue::new(&mut a.entry)
+                            .speed(step)
+                            .range(0.0..=f64::MAX)
+                            .max_decimals(4),
+                    )
+                    .labelled_by(label.id);
+                    if ui.button("+").on_hover_text("Raise the guess.").clicked() {
+                        a.entry += step;
+                    }
                     if !unit.is_empty() {
                         ui.label(unit);
                     }

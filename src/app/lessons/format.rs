@@ -317,7 +317,11 @@ impl Block<'_> {
     fn parse<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, LessonError> {
         toml::from_str::<T>(&self.toml).map_err(|e| {
             let line = e.span().map_or(self.open + 1, |s| {
-                self.open + 1 + self.toml[..s.start.min(self.toml.len())].matches('\n').count()
+                self.open
+                    + 1
+                    + self.toml[..s.start.min(self.toml.len())]
+                        .matches('\n')
+                        .count()
             });
             let msg = e.message().trim().replace('\n', " ");
             self.err(line, format!("in the {what}: {msg}"))
@@ -471,7 +475,11 @@ fn step(b: &Block, dir: Option<&Path>) -> Result<Step, LessonError> {
         })?);
     }
     let model = raw.model.map(|m| model(b, m)).transpose()?;
-    let view = raw.view.map(|v| view(b, v)).transpose()?.unwrap_or_default();
+    let view = raw
+        .view
+        .map(|v| view(b, v))
+        .transpose()?
+        .unwrap_or_default();
     let question = raw.question.map(|q| question(b, q)).transpose()?;
     let text = b.body.trim().to_string();
     if raw.title.trim().is_empty() {
@@ -570,10 +578,7 @@ fn model(b: &Block, m: RawModel) -> Result<ModelChoice, LessonError> {
     }
     if let Some(n) = &m.noise {
         let kind = noise(b, "noise", n)?;
-        let factor = m
-            .noise_level
-            .or(c.noise.map(|s| s.factor))
-            .unwrap_or(0.5);
+        let factor = m.noise_level.or(c.noise.map(|s| s.factor)).unwrap_or(0.5);
         c.noise = Some(NoiseSpec { kind, factor });
     } else if let Some(level) = m.noise_level {
         match c.noise.as_mut() {
@@ -629,13 +634,14 @@ fn view(b: &Block, v: RawView) -> Result<PanelState, LessonError> {
             })
         })
         .transpose()?;
-    let noise_kind = v.noise.as_deref().map(|n| noise(b, "noise", n)).transpose()?;
+    let noise_kind = v
+        .noise
+        .as_deref()
+        .map(|n| noise(b, "noise", n))
+        .transpose()?;
     if let Some(l) = v.level {
         if !(0.0..=1.0).contains(&l) {
-            return Err(b.err(
-                b.line_of("level"),
-                format!("level {l} is outside 0 … 1"),
-            ));
+            return Err(b.err(b.line_of("level"), format!("level {l} is outside 0 … 1")));
         }
     }
     if let Some(t) = v.t {
@@ -690,15 +696,13 @@ fn question(b: &Block, q: RawQuestion) -> Result<Question, LessonError> {
     let outcomes = answer.outcomes();
     let choices = match (q.choices, outcomes.is_empty()) {
         (None, true) => Vec::new(),
-        (Some(_), true) => {
-            return Err(b.err(
-                b.line_of("choices"),
-                format!(
-                    "answer {} is a number: the class types a guess, so the question has no choices",
-                    answer.name()
-                ),
-            ))
-        }
+        (Some(_), true) => return Err(b.err(
+            b.line_of("choices"),
+            format!(
+                "answer {} is a number: the class types a guess, so the question has no choices",
+                answer.name()
+            ),
+        )),
         (None, false) => outcomes.iter().map(|s| s.to_string()).collect(),
         (Some(c), false) if c.len() == outcomes.len() => c,
         (Some(c), false) => {
@@ -738,7 +742,10 @@ mod tests {
         assert_eq!(s.panel, Tab::Pca);
         assert_eq!(s.line, 7);
         let c = s.config().unwrap();
-        assert_eq!((c.variant, c.model.latent, c.epochs), (Variant::Linear, 8, 3));
+        assert_eq!(
+            (c.variant, c.model.latent, c.epochs),
+            (Variant::Linear, 8, 3)
+        );
     }
 
     #[test]

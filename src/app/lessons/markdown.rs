@@ -1,6 +1,6 @@
 //! A step's text: the small part of Markdown a lesson needs, drawn with egui. Paragraphs
 //! (blank lines between), `# headings`, `- ` or `* ` bullet lists, `**bold**` and `*italic*`
-//! inside a line. Formulas are plain Unicode (L = ‖x − x̂‖²), as everywhere in the app.
+//! inside a line. Formulas are plain Unicode (L = mean (x̂ − x)²), as everywhere in the app.
 
 use egui::text::{LayoutJob, TextFormat};
 use egui::{FontId, TextStyle};
@@ -33,7 +33,10 @@ pub fn blocks(text: &str) -> Vec<Block> {
         } else if let Some(b) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")) {
             flush(&mut para, &mut out);
             out.push(Block::Bullet(b.trim().to_string()));
-        } else if matches!(out.last(), Some(Block::Bullet(_))) && para.is_empty() && line.starts_with("  ") {
+        } else if matches!(out.last(), Some(Block::Bullet(_)))
+            && para.is_empty()
+            && line.starts_with("  ")
+        {
             // A bullet's continuation line.
             if let Some(Block::Bullet(b)) = out.last_mut() {
                 b.push(' ');

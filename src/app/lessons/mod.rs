@@ -27,23 +27,71 @@ use crate::train::worker::RunState;
 
 /// The built-in course, in teaching order: (file name, text).
 pub const COURSE: [(&str, &str); 16] = [
-    ("01-what-an-autoencoder-is.lesson", include_str!("../../../assets/lessons/01-what-an-autoencoder-is.lesson")),
-    ("02-mse-vs-bce.lesson", include_str!("../../../assets/lessons/02-mse-vs-bce.lesson")),
-    ("03-vanilla-deep-conv.lesson", include_str!("../../../assets/lessons/03-vanilla-deep-conv.lesson")),
-    ("04-undercomplete-overcomplete.lesson", include_str!("../../../assets/lessons/04-undercomplete-overcomplete.lesson")),
-    ("05-denoising.lesson", include_str!("../../../assets/lessons/05-denoising.lesson")),
-    ("06-sparse.lesson", include_str!("../../../assets/lessons/06-sparse.lesson")),
-    ("07-contractive.lesson", include_str!("../../../assets/lessons/07-contractive.lesson")),
-    ("08-vae.lesson", include_str!("../../../assets/lessons/08-vae.lesson")),
-    ("09-interpolation-generation.lesson", include_str!("../../../assets/lessons/09-interpolation-generation.lesson")),
+    (
+        "01-what-an-autoencoder-is.lesson",
+        include_str!("../../../assets/lessons/01-what-an-autoencoder-is.lesson"),
+    ),
+    (
+        "02-mse-vs-bce.lesson",
+        include_str!("../../../assets/lessons/02-mse-vs-bce.lesson"),
+    ),
+    (
+        "03-vanilla-deep-conv.lesson",
+        include_str!("../../../assets/lessons/03-vanilla-deep-conv.lesson"),
+    ),
+    (
+        "04-undercomplete-overcomplete.lesson",
+        include_str!("../../../assets/lessons/04-undercomplete-overcomplete.lesson"),
+    ),
+    (
+        "05-denoising.lesson",
+        include_str!("../../../assets/lessons/05-denoising.lesson"),
+    ),
+    (
+        "06-sparse.lesson",
+        include_str!("../../../assets/lessons/06-sparse.lesson"),
+    ),
+    (
+        "07-contractive.lesson",
+        include_str!("../../../assets/lessons/07-contractive.lesson"),
+    ),
+    (
+        "08-vae.lesson",
+        include_str!("../../../assets/lessons/08-vae.lesson"),
+    ),
+    (
+        "09-interpolation-generation.lesson",
+        include_str!("../../../assets/lessons/09-interpolation-generation.lesson"),
+    ),
     // Slot: "Style and content" (the conditional VAE and the Generate panel) comes here.
-    ("10-one-training-step.lesson", include_str!("../../../assets/lessons/10-one-training-step.lesson")),
-    ("11-ae-vs-pca.lesson", include_str!("../../../assets/lessons/11-ae-vs-pca.lesson")),
-    ("12-maps-of-wide-codes.lesson", include_str!("../../../assets/lessons/12-maps-of-wide-codes.lesson")),
-    ("13-anomaly-detection.lesson", include_str!("../../../assets/lessons/13-anomaly-detection.lesson")),
-    ("14-features.lesson", include_str!("../../../assets/lessons/14-features.lesson")),
-    ("15-reconstruction-vs-representation.lesson", include_str!("../../../assets/lessons/15-reconstruction-vs-representation.lesson")),
-    ("16-compression.lesson", include_str!("../../../assets/lessons/16-compression.lesson")),
+    (
+        "10-one-training-step.lesson",
+        include_str!("../../../assets/lessons/10-one-training-step.lesson"),
+    ),
+    (
+        "11-ae-vs-pca.lesson",
+        include_str!("../../../assets/lessons/11-ae-vs-pca.lesson"),
+    ),
+    (
+        "12-maps-of-wide-codes.lesson",
+        include_str!("../../../assets/lessons/12-maps-of-wide-codes.lesson"),
+    ),
+    (
+        "13-anomaly-detection.lesson",
+        include_str!("../../../assets/lessons/13-anomaly-detection.lesson"),
+    ),
+    (
+        "14-features.lesson",
+        include_str!("../../../assets/lessons/14-features.lesson"),
+    ),
+    (
+        "15-reconstruction-vs-representation.lesson",
+        include_str!("../../../assets/lessons/15-reconstruction-vs-representation.lesson"),
+    ),
+    (
+        "16-compression.lesson",
+        include_str!("../../../assets/lessons/16-compression.lesson"),
+    ),
 ];
 
 /// Built-in lesson `i` (0-based), parsed.
@@ -97,7 +145,9 @@ pub enum Reveal {
     /// Not asked yet.
     Waiting,
     /// Training the step's model first (`seen_running` once the run has started).
-    Training { seen_running: bool },
+    Training {
+        seen_running: bool,
+    },
     Measuring(Task<Result<Measured, String>>),
     Done(Result<Measured, String>),
 }
@@ -273,7 +323,10 @@ impl Lessons {
     }
 
     fn measure_task(&self, step: &Step, shared: &Shared) -> Task<Result<Measured, String>> {
-        let kind = step.question.as_ref().map_or(AnswerKind::TestMse, |q| q.answer);
+        let kind = step
+            .question
+            .as_ref()
+            .map_or(AnswerKind::TestMse, |q| q.answer);
         let model = shared.model().cloned();
         let data = shared.data.clone();
         let mut detector = answer::detector(step.view.held_out.as_deref(), data.num_classes());
@@ -304,15 +357,21 @@ impl Lessons {
                         *seen_running = true;
                         None
                     } else if *seen_running {
-                        let ok = cfg.as_ref().is_none_or(|c| {
-                            shared.model().is_some_and(|m| trained_for(m, c))
-                        });
+                        let ok = cfg
+                            .as_ref()
+                            .is_none_or(|c| shared.model().is_some_and(|m| trained_for(m, c)));
                         Some(if ok {
                             Reveal::Measuring(self.measure_task(step, shared))
                         } else {
-                            let why = shared.a().view.message.as_ref().map(|(_, m)| m.clone()).unwrap_or_else(|| {
-                                "training stopped before the step's model was trained".into()
-                            });
+                            let why = shared
+                                .a()
+                                .view
+                                .message
+                                .as_ref()
+                                .map(|(_, m)| m.clone())
+                                .unwrap_or_else(|| {
+                                    "training stopped before the step's model was trained".into()
+                                });
                             Reveal::Done(Err(why))
                         })
                     } else {
