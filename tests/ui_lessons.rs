@@ -72,17 +72,13 @@ fn numbers_in(text: &str) -> Vec<u64> {
 #[test]
 fn every_built_in_lesson_parses_and_its_text_types_no_figure() {
     assert_eq!(COURSE.len(), 16);
-    for i in 0..COURSE.len() {
+    for (i, (name, _)) in COURSE.iter().enumerate() {
         let l = lessons::built_in(i)
             .unwrap()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            !l.title.is_empty() && !l.topics.is_empty(),
-            "{}",
-            COURSE[i].0
-        );
+        assert!(!l.title.is_empty() && !l.topics.is_empty(), "{name}");
         assert!(!l.steps.is_empty());
-        assert_eq!(l.origin, Origin::BuiltIn(COURSE[i].0));
+        assert_eq!(l.origin, Origin::BuiltIn(name));
         for s in &l.steps {
             let s = s.as_ref().unwrap_or_else(|e| panic!("{e}"));
             assert!(!s.text.is_empty(), "{}: {}", l.title, s.title);
@@ -332,7 +328,7 @@ fn a_lesson_dropped_on_the_window_opens_and_a_malformed_one_names_file_line_and_
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("notes.lesson");
     std::fs::write(&bad, "Just some notes.\n").unwrap();
-    drop_files(&mut h, &[bad.clone()]);
+    drop_files(&mut h, std::slice::from_ref(&bad));
     h.run_steps(2);
     let e = state(&h).lessons.error.clone().expect("shown as an error");
     assert_eq!((e.file, e.line), (bad.display().to_string(), 1));

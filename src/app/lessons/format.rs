@@ -696,13 +696,15 @@ fn question(b: &Block, q: RawQuestion) -> Result<Question, LessonError> {
     let outcomes = answer.outcomes();
     let choices = match (q.choices, outcomes.is_empty()) {
         (None, true) => Vec::new(),
-        (Some(_), true) => return Err(b.err(
-            b.line_of("choices"),
-            format!(
+        (Some(_), true) => {
+            return Err(b.err(
+                b.line_of("choices"),
+                format!(
                 "answer {} is a number: the class types a guess, so the question has no choices",
                 answer.name()
             ),
-        )),
+            ))
+        }
         (None, false) => outcomes.iter().map(|s| s.to_string()).collect(),
         (Some(c), false) if c.len() == outcomes.len() => c,
         (Some(c), false) => {
