@@ -37,7 +37,11 @@ fn lessons_json_lists_the_course_and_the_opened_files() {
         let mut keys: Vec<&String> = l.as_object().unwrap().keys().collect();
         keys.sort();
         assert_eq!(keys, vec!["steps", "title", "topics"]);
-        assert!(l["topics"].as_array().unwrap().iter().all(|t| t.is_string()));
+        assert!(l["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.is_string()));
         for s in l["steps"].as_array().unwrap() {
             let s = s.as_object().unwrap();
             assert!(s["title"].is_string() && s["panel"].is_string());
@@ -61,7 +65,10 @@ fn lessons_json_lists_the_course_and_the_opened_files() {
 
     let o = bottleneck(dir.path(), &["lessons"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("1. What an autoencoder is (3 steps)"), "{text}");
+    assert!(
+        text.contains("1. What an autoencoder is (3 steps)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -91,7 +98,15 @@ fn snapshot_renders_a_lesson_files_step_and_names_mistakes() {
 
     let o = bottleneck(
         dir.path(),
-        &["snapshot", "--lesson", "3", "--step", "9", "--out", out.to_str().unwrap()],
+        &[
+            "snapshot",
+            "--lesson",
+            "3",
+            "--step",
+            "9",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
@@ -107,12 +122,21 @@ fn snapshot_renders_a_lesson_files_step_and_names_mistakes() {
     std::fs::write(&bad, "+++\ntitle = \"x\"\ntopics = 3\n+++\n").unwrap();
     let o = bottleneck(
         dir.path(),
-        &["snapshot", "--lesson", bad.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "snapshot",
+            "--lesson",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains(&format!("{}, line 3: in the lesson's header", bad.display())),
+        err.contains(&format!(
+            "{}, line 3: in the lesson's header",
+            bad.display()
+        )),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");

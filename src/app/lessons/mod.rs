@@ -1,10 +1,12 @@
 //! Lessons as files: the built-in course (`assets/lessons/*.lesson`, compiled in), lessons a
 //! teacher opens from a file, and the lesson card's state (which lesson, which step, the
-//! class's guesses and each question's Reveal). `format` parses the files, `answer` measures
-//! what a question asks, `card` draws the card, `apply` sets a step up in the app's panels,
-//! `markdown` draws a step's text.
+//! class's guesses and each question's Reveal). `format` parses the files, `answer` (the
+//! engine's `analysis::answers`) measures what a question asks, `card` draws the card, `apply`
+//! sets a step up in the app's panels, `menu` is the Lessons menu, `markdown` draws a step's
+//! text.
 
-pub mod answer;
+/// What a question's Reveal measures (the engine's `analysis::answers`).
+pub use crate::analysis::answers as answer;
 pub mod apply;
 pub mod card;
 pub mod format;

@@ -11,9 +11,10 @@
 //! and PNG (the Compression panel and `bottleneck compress`). `embed`, `tsne` and `umap` draw
 //! wide codes on non-linear maps, `neighbours` finds exact nearest neighbours for them, and
 //! `trust` measures how far such a map can be trusted; `posterior` is a VAE's q(z | x) (its
-//! σ-ellipses and samples).
+//! σ-ellipses and samples). `answers` measures what a lesson's question asks (Reveal).
 
 pub mod anomaly;
+pub mod answers;
 pub mod codec;
 pub mod compare;
 pub mod denoise;

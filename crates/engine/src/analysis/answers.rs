@@ -1,6 +1,7 @@
-//! What a question's Reveal measures: a small set of answer kinds, each computed with the
-//! engine's analysis functions on the model and data on screen (never read from the lesson
-//! file). [`measure`] runs off the UI thread (the card spawns it as a task).
+//! What a lesson's question measures when the class presses Reveal: a small set of answer
+//! kinds, each computed with the other analysis functions on the model and data given (the
+//! app's: those on screen; never read from the lesson file). [`measure`] may take seconds (a
+//! probe or an anomaly detector trains): the app runs it as a task.
 
 use crate::analysis::anomaly::{self, DetectorSettings};
 use crate::analysis::codec::CodeRanges;
@@ -296,4 +297,49 @@ fn anomaly_auc(
             d.latent, d.epochs
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled(key: &str) -> TrainedModel {
+        crate::model::bundled::find(key).unwrap().load().unwrap()
+    }
+
+    #[test]
+    fn names_round_trip_and_only_ae_vs_pca_is_a_choice() {
+        for a in AnswerKind::ALL {
+            assert_eq!(AnswerKind::parse(a.name()), Some(a));
+            assert_eq!(a.outcomes().is_empty(), a != AnswerKind::AeVsPca);
+            assert!(a.guess_step() > 0.0);
+        }
+        assert_eq!(AnswerKind::parse("nonsense"), None);
+    }
+
+    /// Each answer equals the same quantity measured another way on the embedded digits.
+    #[test]
+    fn answers_equal_an_independent_measurement() {
+        let data = Dataset::embedded().unwrap();
+        let d = detector(None, data.num_classes());
+        let m = bundled("dense-2d");
+        let test = &data.test.images;
+        let recon = m.reconstruct(test).unwrap();
+        let mse = metrics::mse(&recon, test) as f64;
+        let got = measure(AnswerKind::TestMse, Some(&m), &data, &d, None).unwrap();
+        assert!((got.value - mse).abs() <= 1e-6, "{} vs {mse}", got.value);
+        // PCA's error from its own reconstruction: project, then back.
+        let pca = Pca::fit(&data.train.images, crate::PIXELS, 2).unwrap();
+        let pca_mse = pca.mse(test, 2) as f64;
+        let got = measure(AnswerKind::PcaTestMse, Some(&m), &data, &d, None).unwrap();
+        assert!((got.value - pca_mse).abs() <= 1e-6);
+        let got = measure(AnswerKind::AeVsPca, Some(&m), &data, &d, None).unwrap();
+        assert_eq!(got.outcome, Some(if mse < pca_mse { 0 } else { 1 }));
+        let m32 = bundled("dense-32d");
+        let codes = m32.encode(test).unwrap();
+        let stats = features::code_stats(&codes, 32, None).unwrap();
+        let got = measure(AnswerKind::ActiveUnits, Some(&m32), &data, &d, None).unwrap();
+        assert_eq!(got.value, stats.active_units as f64);
+        assert!(measure(AnswerKind::TestMse, None, &data, &d, None).is_err());
+    }
 }
