@@ -45,3 +45,4 @@ for p in train latent interpolate denoise pca anomaly compression features; do
   "$bin" snapshot --panel "$p" --presenter --size 1024x768 --out "$here/projector/$p.png"
 done
 "$bin" snapshot --lesson 1 --presenter --size 1024x768 --out "$here/projector/lesson1.png"
+"$bin" snapshot --lesson 8 --step 3 --presenter --size 1024x768 --out "$here/lesson-vae.png"

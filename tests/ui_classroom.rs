@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use bottleneck::app::classroom::LESSONS;
+use bottleneck::app::lessons;
 use bottleneck::app::snapshot::{render, SnapshotRequest};
 use bottleneck::app::{AppOptions, Tab};
 use bottleneck::train::worker::RunState;
@@ -65,46 +65,52 @@ fn a_fresh_start_shows_the_trained_latent_map() {
 
 #[test]
 fn lessons_move_through_the_course_and_set_the_form() {
+    // The course is files now (assets/lessons): open the first lesson from the Lessons menu
+    // and walk its steps; each sets the form (or a built-in model) and switches to its panel.
     let (mut h, _d) = app(|_| {});
     h.step();
     h.get_by_label("Lessons").click();
-    h.step();
-    let n = LESSONS.len();
+    h.run_steps(2);
+    let first = lessons::built_in(0).unwrap().unwrap();
+    h.get_by_label(&format!("1. {}", first.title)).click();
+    h.run_steps(2);
+    let steps: Vec<lessons::Step> = first.steps.iter().map(|s| s.clone().unwrap()).collect();
+    let n = steps.len();
     assert!(h
-        .query_by_label_contains(&format!("Lesson 1 of {n}"))
+        .query_by_label_contains(&format!("Step 1 of {n}"))
         .is_some());
     h.get_by_label("Use these settings").click();
     h.step();
     h.step();
-    let a = state(&h);
-    assert_eq!(
-        a.shared.settings.train,
-        LESSONS[0].config(a.shared.settings.train.seed)
-    );
-    assert_eq!(a.tab, LESSONS[0].tab);
-    for (i, lesson) in LESSONS.iter().enumerate().skip(1) {
+    let check = |a: &bottleneck::app::App, s: &lessons::Step| {
+        assert_eq!(a.tab, s.panel, "{}", s.title);
+        match &s.model {
+            Some(lessons::ModelChoice::Train(c)) => assert_eq!(&a.shared.settings.train, c),
+            Some(lessons::ModelChoice::Bundled(k)) => assert_eq!(
+                a.shared.settings.train.model.latent,
+                bottleneck::model::bundled::find(k)
+                    .unwrap()
+                    .load()
+                    .unwrap()
+                    .latent()
+            ),
+            None => {}
+        }
+    };
+    check(state(&h), &steps[0]);
+    for (i, step) in steps.iter().enumerate().skip(1) {
         h.get_by_label("Next").click();
         h.step();
         h.step();
         assert!(h
-            .query_by_label_contains(&format!("Lesson {} of {n}", i + 1))
+            .query_by_label_contains(&format!("Step {} of {n}", i + 1))
             .is_some());
-        let a = state(&h);
-        assert_eq!(
-            a.shared.settings.train.variant, lesson.variant,
-            "{}",
-            lesson.title
-        );
-        assert_eq!(a.shared.settings.train.model.latent, lesson.latent);
-        assert_eq!(a.tab, lesson.tab, "{}", lesson.title);
+        check(state(&h), step);
     }
     h.get_by_label("Back").click();
     h.step();
     h.step();
-    assert_eq!(
-        state(&h).shared.settings.train.variant,
-        LESSONS[n - 2].variant
-    );
+    check(state(&h), &steps[n - 2]);
 }
 
 #[test]

@@ -167,16 +167,12 @@ impl App {
         {
             self.shared.settings.presenter = !p;
         }
-        if ui
-            .selectable_label(self.lessons.open, "Lessons")
+        ui.menu_button("Lessons", |ui| self.lessons_menu(ui))
+            .response
             .on_hover_text(
-                "A guided sequence: plain, sparse, deep, convolutional, denoising and variational \
-                 autoencoders, then what they are worth (L).",
-            )
-            .clicked()
-        {
-            self.lessons.open = !self.lessons.open;
-        }
+                "The course, one lesson a topic, and lessons of your own from a file (L shows \
+                 or hides the card).",
+            );
         if self.shared.settings.presenter
             && ui
                 .selectable_label(self.presenter_sidebar, "Settings")

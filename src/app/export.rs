@@ -136,6 +136,8 @@ impl Exporter {
                     presenter: shared.settings.presenter,
                     settings: Some(shared.settings.clone()),
                     lesson: None,
+                    lesson_file: None,
+                    step: 0,
                     projection: self.projection.filter(|_| tab == Tab::Latent),
                 };
                 self.write = Some(crate::app::jobs::spawn(

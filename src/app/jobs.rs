@@ -47,6 +47,8 @@ pub enum DialogKind {
     SaveCsv,
     /// A folder to export a model into.
     ExportFolder,
+    /// A lesson file (`.lesson`, `.lesson.md`).
+    OpenLesson,
 }
 
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
@@ -98,6 +100,7 @@ fn picker_request(
         DialogKind::SavePng => ("Export as PNG", PickMode::Save { extension: "png" }),
         DialogKind::SaveCsv => ("Export as CSV", PickMode::Save { extension: "csv" }),
         DialogKind::ExportFolder => ("Export the model into a folder", PickMode::Folder),
+        DialogKind::OpenLesson => ("Open a lesson", PickMode::File(vec!["lesson", "md"])),
     };
     PickerRequest {
         title: title.into(),
@@ -225,6 +228,12 @@ fn native_dialog(kind: DialogKind, suggested: &str) -> Vec<PathBuf> {
         DialogKind::ExportFolder => d
             .set_title("Export the model into a folder")
             .pick_folder()
+            .into_iter()
+            .collect(),
+        DialogKind::OpenLesson => d
+            .set_title("Open a lesson")
+            .add_filter("Lessons (.lesson, .lesson.md)", &["lesson", "md"])
+            .pick_file()
             .into_iter()
             .collect(),
     }

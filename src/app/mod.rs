@@ -11,6 +11,7 @@ pub mod dataset_ui;
 pub mod exchange;
 pub mod export;
 pub mod jobs;
+pub mod lessons;
 pub mod panels;
 pub mod settings;
 pub mod sidebar;
@@ -181,7 +182,7 @@ pub struct App {
     pub frames: FrameStats,
     /// Hide run-dependent text (frame time, thread count) so renders are reproducible.
     pub deterministic: bool,
-    pub lessons: classroom::Lessons,
+    pub lessons: lessons::Lessons,
     pub help_open: bool,
     pub exporter: export::Exporter,
     /// The import dialog, while a PyTorch, Keras or ONNX file is being opened.
@@ -249,7 +250,7 @@ impl App {
                 tab = Tab::Latent;
             }
         }
-        App {
+        let mut app = App {
             train: TrainPanel::new(&shared),
             sidebar: sidebar::Sidebar::default(),
             latent: LatentPanel::new(),
@@ -265,7 +266,7 @@ impl App {
             tab,
             frames: FrameStats::default(),
             deterministic: false,
-            lessons: classroom::Lessons::default(),
+            lessons: lessons::Lessons::default(),
             help_open: false,
             import: None,
             export_model: None,
@@ -277,7 +278,42 @@ impl App {
             timed: false,
             last_settings_save: Instant::now(),
             last_trim: Instant::now(),
+        };
+        app.reopen_lesson();
+        app
+    }
+
+    /// The last lesson reopens at its step (its card open if it was), with the files opened
+    /// before listed in the Lessons menu.
+    fn reopen_lesson(&mut self) {
+        self.lessons.opened = self.shared.settings.opened_lessons.clone();
+        let Some(place) = self.shared.settings.lesson.clone() else {
+            return;
+        };
+        match place.load() {
+            Ok(l) => {
+                self.lessons.show(l, place.step);
+                self.lessons.open = place.open;
+                // The form, data and tab were remembered; only the hidden controls come back.
+                self.lessons.apply_pending = false;
+                if let Ok(step) = self.lessons.step() {
+                    if place.open {
+                        self.shared.hidden_controls = step.hide.clone();
+                    }
+                }
+            }
+            Err(e) => self.shared.notify(
+                Level::Warning,
+                format!("The last lesson cannot be reopened: {e}"),
+            ),
         }
+    }
+
+    /// Opens a lesson file (`--lesson`, the Lessons menu, a file dropped on the window) at its
+    /// first step and sets that step up.
+    pub fn open_lesson(&mut self, path: &std::path::Path) {
+        self.lessons.open_file(path, &mut self.shared);
+        lessons::apply::apply_if_pending(self);
     }
 
     /// True once the model, PCA and every panel's background work are done (headless renders
@@ -350,10 +386,16 @@ impl App {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
                 }
                 Shortcut::Help => self.help_open = !self.help_open,
-                Shortcut::Lessons => self.lessons.open = !self.lessons.open,
+                Shortcut::Lessons => {
+                    self.lessons.open = !self.lessons.open;
+                    self.lessons_shown_changed();
+                }
                 Shortcut::Close => {
                     self.help_open = false;
-                    self.lessons.open = false;
+                    if self.lessons.open {
+                        self.lessons.open = false;
+                        self.lessons_shown_changed();
+                    }
                 }
             }
         }
@@ -367,6 +409,10 @@ impl App {
         // A folder, CSV or NumPy file dropped on the window opens as a dataset.
         if let Some(p) = self.shared.take_dropped(dataset_ui::is_dataset_path) {
             self.sidebar.dataset.open_path(&self.shared, p);
+        }
+        // A lesson file dropped on the window opens at its first step.
+        if let Some(p) = self.shared.take_dropped(lessons::is_lesson_path) {
+            self.open_lesson(&p);
         }
         // A model file dropped on the window loads (or opens the import dialog).
         if let Some(p) = self.shared.take_dropped(exchange::is_model_path) {
@@ -382,6 +428,7 @@ impl App {
         }
         self.exporter.poll(&mut self.shared);
         self.train.poll_dialogs(&mut self.shared);
+        self.poll_lesson_dialog();
         // In native points: a re-render at that size zooms the same way.
         self.shared.panel_window_size = ctx.content_rect().size() * ctx.zoom_factor();
 
@@ -423,6 +470,7 @@ impl App {
                 });
                 ui.add_space(4.0);
             }
+            lessons::apply::apply_if_pending(self);
             match self.tab {
                 Tab::Train => self.train.ui(ui, &mut self.shared),
                 Tab::Latent => self.latent.ui(ui, &mut self.shared),
@@ -464,6 +512,9 @@ impl App {
         if let Some(t) = self.shared.switch_to.take() {
             self.tab = t;
         }
+        self.lessons.poll(&mut self.shared);
+        self.shared.settings.lesson = self.lessons.place();
+        self.shared.settings.opened_lessons = self.lessons.opened.clone();
         self.shared.settings.tab = self.tab;
         if let Some(r) = ui.ctx().input(|i| i.viewport().inner_rect) {
             self.shared.settings.window_size = Some([r.width(), r.height()]);
@@ -559,7 +610,11 @@ impl eframe::App for EframeApp {
 }
 
 /// Opens the app window on dataset `data`.
-pub fn run(data: &DatasetSource, import: Option<crate::data::ImportOptions>) -> anyhow::Result<()> {
+pub fn run(
+    data: &DatasetSource,
+    import: Option<crate::data::ImportOptions>,
+    lesson: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let settings_path = settings::settings_path();
     let (settings, _) = Settings::load(settings_path.as_deref());
     let size = settings.window_size.unwrap_or([1280.0, 800.0]);
@@ -584,7 +639,7 @@ pub fn run(data: &DatasetSource, import: Option<crate::data::ImportOptions>) -> 
         "Bottleneck",
         options,
         Box::new(move |cc| {
-            let app = App::new(
+            let mut app = App::new(
                 &cc.egui_ctx,
                 AppOptions {
                     data,
@@ -593,6 +648,9 @@ pub fn run(data: &DatasetSource, import: Option<crate::data::ImportOptions>) -> 
                     load_bundled: true,
                 },
             );
+            if let Some(p) = &lesson {
+                app.open_lesson(p);
+            }
             Ok(Box::new(EframeApp(app)))
         }),
     )

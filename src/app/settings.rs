@@ -33,6 +33,10 @@ pub struct Settings {
     pub compare_variant: crate::model::Variant,
     /// The Anomaly panel's detector settings (normal classes, k, epochs, seed).
     pub anomaly: Option<crate::analysis::anomaly::DetectorSettings>,
+    /// The last lesson and its step (it reopens there).
+    pub lesson: Option<crate::app::lessons::Place>,
+    /// Lesson files opened before (the Lessons menu and `bottleneck lessons` list them).
+    pub opened_lessons: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -50,6 +54,8 @@ impl Default for Settings {
             compare: false,
             compare_variant: crate::model::Variant::Vae,
             anomaly: None,
+            lesson: None,
+            opened_lessons: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::lessons::{Lesson, ModelChoice};
 use super::{App, AppOptions, Tab};
 use crate::model::TrainedModel;
 
@@ -28,8 +29,12 @@ pub struct SnapshotRequest {
     pub presenter: bool,
     /// The form's settings (e.g. from the running app), if any.
     pub settings: Option<crate::app::settings::Settings>,
-    /// A lesson (0-based) whose card is open above the panel, its settings in the form.
+    /// A built-in lesson (0-based) whose card is open above the panel, its step set up.
     pub lesson: Option<usize>,
+    /// A lesson file instead (overrides `lesson`).
+    pub lesson_file: Option<std::path::PathBuf>,
+    /// The lesson's step (0-based).
+    pub step: usize,
     /// How the Latent space panel draws a code wider than 2; when given, the first image is
     /// selected (its neighbours ringed; a 2-D VAE's posterior ellipses drawn for its class).
     pub projection: Option<crate::analysis::embed::Method>,
@@ -48,6 +53,8 @@ impl Default for SnapshotRequest {
             presenter: false,
             settings: None,
             lesson: None,
+            lesson_file: None,
+            step: 0,
             projection: Default::default(),
         }
     }
@@ -64,6 +71,29 @@ pub fn default_model(tab: Tab) -> anyhow::Result<TrainedModel> {
     Ok(crate::model::bundled::find(key)
         .expect("bundled model")
         .load()?)
+}
+
+/// The lesson a request names (a file, or a built-in one), checked to have the step asked for.
+fn requested_lesson(req: &SnapshotRequest) -> anyhow::Result<Option<Lesson>> {
+    let lesson = match (&req.lesson_file, req.lesson) {
+        (Some(p), _) => crate::app::lessons::format::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        (None, Some(i)) => {
+            let n = crate::app::lessons::COURSE.len();
+            crate::app::lessons::built_in(i)
+                .ok_or_else(|| anyhow::anyhow!("there is no lesson {} (there are {n})", i + 1))?
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        (None, None) => return Ok(None),
+    };
+    if req.step >= lesson.steps.len() {
+        anyhow::bail!(
+            "lesson \"{}\" has {} steps: there is no step {}",
+            lesson.title,
+            lesson.steps.len(),
+            req.step + 1
+        );
+    }
+    Ok(Some(lesson))
 }
 
 /// The app in a headless egui_kittest harness made by `builder`: built from `opts` on the first
@@ -112,33 +142,42 @@ pub fn settled(
     if !(0.5..=4.0).contains(&req.scale) {
         anyhow::bail!("scale {} is outside 0.5 … 4", req.scale);
     }
-    let model = match &req.model {
-        Some(m) => m.clone(),
-        None => Arc::new(default_model(req.tab)?),
+    let lesson = requested_lesson(req)?;
+    let step = lesson
+        .as_ref()
+        .and_then(|l| l.steps.get(req.step).cloned())
+        .and_then(Result::ok);
+    let model = match (&req.model, step.as_ref().and_then(|s| s.model.as_ref())) {
+        (Some(m), _) => m.clone(),
+        (None, Some(ModelChoice::Bundled(key))) => Arc::new(
+            crate::model::bundled::find(key)
+                .expect("checked when the lesson was read")
+                .load()?,
+        ),
+        (None, _) => Arc::new(default_model(req.tab)?),
     };
+    let source = step
+        .as_ref()
+        .and_then(|s| s.data.as_ref())
+        .map_or_else(|| req.data.clone(), |d| d.source());
     // Fail early and clearly on a bad dataset (the app would fall back to the embedded one).
-    let data = crate::data::Dataset::load(&req.data)
-        .map_err(|e| anyhow::anyhow!("cannot load dataset {}: {e}", req.data))?;
+    let data = crate::data::Dataset::load(&source)
+        .map_err(|e| anyhow::anyhow!("cannot load dataset {source}: {e}"))?;
     let data = Arc::new(data);
     let opts = AppOptions {
-        data: Some(req.data.clone()),
+        data: Some(source.clone()),
         import: None,
         settings_path: None,
         // The built-in models join the session (the comparisons show them); the requested
         // model is adopted after them, so it is the current one.
-        load_bundled: req.data == crate::data::DatasetSource::Embedded,
+        load_bundled: source == crate::data::DatasetSource::Embedded,
     };
-    if let Some(i) = req.lesson {
-        if i >= crate::app::classroom::LESSONS.len() {
-            anyhow::bail!(
-                "there is no lesson {} (there are {})",
-                i + 1,
-                crate::app::classroom::LESSONS.len()
-            );
-        }
-    }
     let (tab, presenter, settings) = (req.tab, req.presenter, req.settings.clone());
-    let lesson = req.lesson;
+    let step_index = req.step;
+    let step_images = step
+        .as_ref()
+        .filter(|s| s.panel == Tab::Interpolate)
+        .and_then(|s| s.view.images.clone());
     let projection = req.projection;
     let (m2, d2, compare) = (model.clone(), data.clone(), req.compare.clone());
     let builder = egui_kittest::Harness::builder()
@@ -158,11 +197,9 @@ pub fn settled(
             a.shared.settings = s;
         }
         a.shared.settings.presenter = presenter;
-        if let Some(i) = lesson {
-            a.lessons.open = true;
-            a.lessons.index = i;
-            crate::app::classroom::LESSONS[i].apply(&mut a.shared);
-            a.shared.switch_to = None;
+        if let Some(l) = lesson {
+            a.lessons.show(l, step_index);
+            crate::app::lessons::apply::apply(a);
         }
         a.tab = tab;
         a.shared.a().adopt(m2, d2);
@@ -190,6 +227,10 @@ pub fn settled(
     }
     if let Some(a) = harness.state_mut().as_mut() {
         a.prepare_demo();
+        // A lesson's own endpoints win over the demo's.
+        if let Some(images) = step_images {
+            a.lessons.pending_images = Some(images);
+        }
     }
     // A few more frames for the demo's own work and for layouts to settle.
     let settle = Instant::now();

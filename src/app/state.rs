@@ -499,6 +499,8 @@ pub struct Shared {
     pub panel_rect: egui::Rect,
     /// The window's size in points, for exports at 2×.
     pub panel_window_size: egui::Vec2,
+    /// Side-panel controls the lesson's step hides.
+    pub hidden_controls: Vec<crate::app::lessons::Control>,
 }
 
 impl Shared {
@@ -528,6 +530,7 @@ impl Shared {
             egui: ctx.clone(),
             panel_rect: egui::Rect::NOTHING,
             panel_window_size: egui::vec2(1280.0, 800.0),
+            hidden_controls: Vec::new(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! The command line: `bottleneck` alone opens the app; subcommands run the engine headless
 //! (`train`, `eval`, `encode`, `decode`, `denoise`, `bench`, `anomaly`,
-//! `compress`, `features`, `probe`, `project`, `step`, `generate`). Every failure is one line on
-//! stderr naming the file or argument at fault, with a non-zero exit code.
+//! `compress`, `features`, `probe`, `project`, `step`, `generate`, `lessons`). Every failure is
+//! one line on stderr naming the file or argument at fault, with a non-zero exit code.
 
 pub mod anomaly;
 pub mod bench;
@@ -12,6 +12,7 @@ pub mod features;
 pub mod generate;
 pub mod harness;
 pub mod import;
+pub mod lessons;
 pub mod project;
 pub mod report;
 pub mod rows;
@@ -46,6 +47,9 @@ pub struct Cli {
     pub invert: bool,
     #[command(flatten)]
     pub import: import::ImportFlags,
+    /// Open the app on this lesson file, at its first step.
+    #[arg(long, value_name = "FILE")]
+    pub lesson: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -92,6 +96,9 @@ pub enum Command {
     /// samples of every class; how often a pixel probe recognises the class asked for, and how
     /// well style is kept.
     Generate(generate::GenerateArgs),
+    /// List the built-in lessons and the lesson files opened in the app, with their topics
+    /// and steps.
+    Lessons(lessons::LessonsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -335,7 +342,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     preprocess: cli.preprocess.unwrap_or_default(),
                     invert: cli.invert,
                 });
-            crate::app::run(&cli.data.unwrap_or_default(), options)
+            crate::app::run(&cli.data.unwrap_or_default(), options, cli.lesson)
         }
         Some(Command::Train(a)) => commands::train(a),
         Some(Command::Eval(a)) => commands::eval(a),
@@ -354,5 +361,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(a)) => export::run(a),
         Some(Command::Step(a)) => step::run(a),
         Some(Command::Generate(a)) => generate::run(a),
+        Some(Command::Lessons(a)) => lessons::run(a),
     }
 }

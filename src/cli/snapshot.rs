@@ -34,9 +34,13 @@ pub struct SnapshotArgs {
     /// Width and height together, e.g. 1024x768 (overrides --width and --height).
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub size: Option<(f32, f32)>,
-    /// Open lesson N (1–6) above the panel, with its settings in the form.
-    #[arg(long, value_name = "N")]
-    pub lesson: Option<usize>,
+    /// Open a lesson above the panel, its step set up: a built-in one by number (1 to the
+    /// course's length, see `bottleneck lessons`) or a lesson file.
+    #[arg(long, value_name = "FILE|N")]
+    pub lesson: Option<String>,
+    /// The lesson's step (from 1).
+    #[arg(long, value_name = "M", default_value_t = 1, requires = "lesson")]
+    pub step: usize,
     /// Pixels per point (2 for a 2× image).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f32,
@@ -75,15 +79,33 @@ pub fn parse_size(s: &str) -> Result<(f32, f32), String> {
 }
 
 pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
-    let n = crate::app::classroom::LESSONS.len();
-    let lesson = match a.lesson {
-        Some(l) if l == 0 || l > n => anyhow::bail!("--lesson {l}: lessons are numbered 1 to {n}"),
-        l => l.map(|l| l - 1),
+    let n = crate::app::lessons::COURSE.len();
+    let (lesson, lesson_file) = match a.lesson.as_deref().map(str::trim) {
+        None => (None, None),
+        Some(l) => match l.parse::<usize>() {
+            Ok(i) if i == 0 || i > n => {
+                anyhow::bail!("--lesson {i}: the built-in lessons are numbered 1 to {n}")
+            }
+            Ok(i) => (Some(i - 1), None),
+            Err(_) => (None, Some(PathBuf::from(l))),
+        },
     };
-    let panel = a
-        .panel
-        .or(lesson.map(|i| crate::app::classroom::LESSONS[i].tab))
-        .unwrap_or(Tab::Train);
+    if a.step == 0 {
+        anyhow::bail!("--step 0: steps are numbered from 1");
+    }
+    let step = a.step - 1;
+    // The step's own panel unless --panel says otherwise.
+    let step_panel = match (&lesson, &lesson_file) {
+        (Some(i), _) => crate::app::lessons::built_in(*i).and_then(Result::ok),
+        (None, Some(p)) => Some(
+            crate::app::lessons::format::load(p).map_err(|e| anyhow::anyhow!("--lesson: {e}"))?,
+        ),
+        (None, None) => None,
+    }
+    .and_then(|l| l.steps.get(step).cloned())
+    .and_then(Result::ok)
+    .map(|s| s.panel);
+    let panel = a.panel.or(step_panel).unwrap_or(Tab::Train);
     let (width, height) = a.size.unwrap_or((a.width, a.height));
     if a.out
         .extension()
@@ -112,6 +134,8 @@ pub fn run(a: SnapshotArgs) -> anyhow::Result<()> {
         presenter: a.presenter,
         settings: None,
         lesson,
+        lesson_file,
+        step,
         projection: a.projection,
     };
     let img = render(&req)?;

@@ -12,9 +12,11 @@
 //! wide codes on non-linear maps, `neighbours` finds exact nearest neighbours for them, and
 //! `trust` measures how far such a map can be trusted; `posterior` is a VAE's q(z | x) (its
 //! σ-ellipses and samples); `generate` is what a conditional VAE and a VAE's prior draw, and how
-//! well (the Generate panel and `bottleneck generate`).
+//! well (the Generate panel and `bottleneck generate`);
+//! `answers` measures what a lesson's question asks (Reveal).
 
 pub mod anomaly;
+pub mod answers;
 pub mod codec;
 pub mod compare;
 pub mod denoise;
