@@ -71,7 +71,7 @@ fn numbers_in(text: &str) -> Vec<u64> {
 
 #[test]
 fn every_built_in_lesson_parses_and_its_text_types_no_figure() {
-    assert_eq!(COURSE.len(), 16);
+    assert_eq!(COURSE.len(), 17);
     for (i, (name, _)) in COURSE.iter().enumerate() {
         let l = lessons::built_in(i)
             .unwrap()
@@ -173,6 +173,9 @@ fn every_step_sets_up_what_it_says_and_renders_for_a_projector() {
             }
             if let Some(t) = v.t {
                 assert_eq!(a.interpolate.t, t, "{what}");
+            }
+            if let Some(g) = v.generate {
+                assert_eq!(a.generate.view, g, "{what}");
             }
             assert!(
                 h.query_by_label_contains(&format!("Step {} of {}", j + 1, l.steps.len()))

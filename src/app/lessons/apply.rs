@@ -92,6 +92,9 @@ fn set_view(app: &mut App, step: &Step) {
     if let Some(b) = v.budget {
         app.compression.budget = b;
     }
+    if let Some(g) = v.generate {
+        app.generate.view = g;
+    }
     if let Some(on) = v.log_scale {
         app.shared.settings.log_scale = on;
     }

@@ -109,6 +109,9 @@ pub struct PanelState {
     pub budget: Option<f64>,
     /// Train: the loss plot's logarithmic scale.
     pub log_scale: Option<bool>,
+    /// Generate: which of its views (every class, the style × class grid, the style plane,
+    /// prior samples).
+    pub generate: Option<crate::app::panels::generate::View>,
 }
 
 /// A control of the side panel a step may hide.
@@ -273,6 +276,7 @@ struct RawView {
     t: Option<f32>,
     budget: Option<f64>,
     log_scale: Option<bool>,
+    generate: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -612,6 +616,18 @@ fn model(b: &Block, m: RawModel) -> Result<ModelChoice, LessonError> {
     Ok(ModelChoice::Train(c))
 }
 
+/// The Generate panel's view a lesson names.
+fn generate_view(s: &str) -> Option<crate::app::panels::generate::View> {
+    use crate::app::panels::generate::View;
+    Some(match s.trim() {
+        "every_class" => View::EveryClass,
+        "grid" => View::Grid,
+        "plane" => View::Plane,
+        "prior" => View::Prior,
+        _ => return None,
+    })
+}
+
 fn noise(b: &Block, key: &str, s: &str) -> Result<NoiseKind, LessonError> {
     NoiseKind::parse(s).ok_or_else(|| {
         b.err(
@@ -665,8 +681,21 @@ fn view(b: &Block, v: RawView) -> Result<PanelState, LessonError> {
             ));
         }
     }
+    let generate = v
+        .generate
+        .as_deref()
+        .map(|g| {
+            generate_view(g).ok_or_else(|| {
+                b.err(
+                    b.line_of("generate"),
+                    format!("unknown Generate view \"{g}\" (expected every_class, grid, plane or prior)"),
+                )
+            })
+        })
+        .transpose()?;
     Ok(PanelState {
         method,
+        generate,
         manifold: v.manifold,
         noise: noise_kind,
         level: v.level,

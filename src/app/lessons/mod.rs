@@ -65,34 +65,37 @@ pub const COURSE: [(&str, &str); 16] = [
         "09-interpolation-generation.lesson",
         include_str!("../../../assets/lessons/09-interpolation-generation.lesson"),
     ),
-    // Slot: "Style and content" (the conditional VAE and the Generate panel) comes here.
     (
-        "10-one-training-step.lesson",
-        include_str!("../../../assets/lessons/10-one-training-step.lesson"),
+        "10-style-and-content.lesson",
+        include_str!("../../../assets/lessons/10-style-and-content.lesson"),
     ),
     (
-        "11-ae-vs-pca.lesson",
-        include_str!("../../../assets/lessons/11-ae-vs-pca.lesson"),
+        "11-one-training-step.lesson",
+        include_str!("../../../assets/lessons/11-one-training-step.lesson"),
     ),
     (
-        "12-maps-of-wide-codes.lesson",
-        include_str!("../../../assets/lessons/12-maps-of-wide-codes.lesson"),
+        "12-ae-vs-pca.lesson",
+        include_str!("../../../assets/lessons/12-ae-vs-pca.lesson"),
     ),
     (
-        "13-anomaly-detection.lesson",
-        include_str!("../../../assets/lessons/13-anomaly-detection.lesson"),
+        "13-maps-of-wide-codes.lesson",
+        include_str!("../../../assets/lessons/13-maps-of-wide-codes.lesson"),
     ),
     (
-        "14-features.lesson",
-        include_str!("../../../assets/lessons/14-features.lesson"),
+        "14-anomaly-detection.lesson",
+        include_str!("../../../assets/lessons/14-anomaly-detection.lesson"),
     ),
     (
-        "15-reconstruction-vs-representation.lesson",
-        include_str!("../../../assets/lessons/15-reconstruction-vs-representation.lesson"),
+        "15-features.lesson",
+        include_str!("../../../assets/lessons/15-features.lesson"),
     ),
     (
-        "16-compression.lesson",
-        include_str!("../../../assets/lessons/16-compression.lesson"),
+        "16-reconstruction-vs-representation.lesson",
+        include_str!("../../../assets/lessons/16-reconstruction-vs-representation.lesson"),
+    ),
+    (
+        "17-compression.lesson",
+        include_str!("../../../assets/lessons/17-compression.lesson"),
     ),
 ];
 

@@ -5,7 +5,7 @@
 
 use crate::analysis::anomaly::{self, DetectorSettings};
 use crate::analysis::codec::CodeRanges;
-use crate::analysis::{compare, features, metrics, probe, Pca};
+use crate::analysis::{compare, features, generate, metrics, probe, Pca};
 use crate::data::Dataset;
 use crate::model::TrainedModel;
 use crate::tasks::RunControl;
@@ -31,6 +31,13 @@ pub enum AnswerKind {
     AnomalyAuc,
     /// Number: PSNR (dB) of the test images sent as the code rounded to 8 bits per number.
     CodecPsnr,
+    /// Number: of held-out test images (the first ten of each class) each written by a
+    /// conditional VAE as every class, the share (%) a pixel probe recognises as the class
+    /// asked for (`generate::measure_sources`).
+    GeneratedRecognition,
+    /// Number: of the same generated images re-encoded with their class, the share (%) whose
+    /// code lands nearest its own source's style code.
+    StyleKept,
 }
 
 /// What Reveal found.
@@ -45,7 +52,7 @@ pub struct Measured {
 }
 
 impl AnswerKind {
-    pub const ALL: [AnswerKind; 8] = [
+    pub const ALL: [AnswerKind; 10] = [
         AnswerKind::AeVsPca,
         AnswerKind::TestMse,
         AnswerKind::PcaTestMse,
@@ -54,6 +61,8 @@ impl AnswerKind {
         AnswerKind::ProbeAccuracy,
         AnswerKind::AnomalyAuc,
         AnswerKind::CodecPsnr,
+        AnswerKind::GeneratedRecognition,
+        AnswerKind::StyleKept,
     ];
 
     /// The spelling in a lesson file.
@@ -67,6 +76,8 @@ impl AnswerKind {
             AnswerKind::ProbeAccuracy => "probe_accuracy",
             AnswerKind::AnomalyAuc => "anomaly_auc",
             AnswerKind::CodecPsnr => "codec_psnr",
+            AnswerKind::GeneratedRecognition => "generated_recognition",
+            AnswerKind::StyleKept => "style_kept",
         }
     }
 
@@ -87,7 +98,10 @@ impl AnswerKind {
     /// The unit a number is shown in.
     pub fn unit(self) -> &'static str {
         match self {
-            AnswerKind::KnnAccuracy | AnswerKind::ProbeAccuracy => "%",
+            AnswerKind::KnnAccuracy
+            | AnswerKind::ProbeAccuracy
+            | AnswerKind::GeneratedRecognition
+            | AnswerKind::StyleKept => "%",
             AnswerKind::CodecPsnr => "dB",
             _ => "",
         }
@@ -99,7 +113,10 @@ impl AnswerKind {
             AnswerKind::TestMse | AnswerKind::PcaTestMse | AnswerKind::AeVsPca => 0.005,
             AnswerKind::AnomalyAuc => 0.05,
             AnswerKind::ActiveUnits | AnswerKind::CodecPsnr => 1.0,
-            AnswerKind::KnnAccuracy | AnswerKind::ProbeAccuracy => 5.0,
+            AnswerKind::KnnAccuracy
+            | AnswerKind::ProbeAccuracy
+            | AnswerKind::GeneratedRecognition
+            | AnswerKind::StyleKept => 5.0,
         }
     }
 
@@ -115,7 +132,10 @@ pub fn format_value(kind: AnswerKind, v: f64) -> String {
         AnswerKind::TestMse | AnswerKind::PcaTestMse | AnswerKind::AeVsPca => format!("{v:.4}"),
         AnswerKind::ActiveUnits => format!("{v:.0}"),
         AnswerKind::AnomalyAuc => format!("{v:.3}"),
-        AnswerKind::KnnAccuracy | AnswerKind::ProbeAccuracy => format!("{v:.1} %"),
+        AnswerKind::KnnAccuracy
+        | AnswerKind::ProbeAccuracy
+        | AnswerKind::GeneratedRecognition
+        | AnswerKind::StyleKept => format!("{v:.1} %"),
         AnswerKind::CodecPsnr => format!("{v:.1} dB"),
     }
 }
@@ -262,8 +282,40 @@ pub fn measure(
                 ),
             ))
         }
+        AnswerKind::GeneratedRecognition | AnswerKind::StyleKept => {
+            let r = generated(model, data)?;
+            Ok(if kind == AnswerKind::StyleKept {
+                number(100.0 * r.style.nearest_own, r.style.describe())
+            } else {
+                number(
+                    100.0 * r.recognition,
+                    format!(
+                        "{} images: {} held-out test images each written as all {} classes; {}",
+                        r.style.images,
+                        r.style.sources,
+                        r.style.images / r.style.sources.max(1),
+                        r.judge
+                    ),
+                )
+            })
+        }
         AnswerKind::AnomalyAuc => unreachable!("measured above"),
     }
+}
+
+/// A conditional VAE's held-out test images (the first ten of each class) written as every
+/// class and measured: the pixel probe's recognition and the style kept.
+fn generated(model: &TrainedModel, data: &Dataset) -> Result<generate::StyleReport, String> {
+    let classes = generate::classes_of(model).map_err(err)?;
+    let probe = generate::PixelProbe::train(data, 42).map_err(err)?;
+    let idx = generate::held_out_sources(data, classes, 10);
+    let mut images = Vec::with_capacity(idx.len() * crate::PIXELS);
+    for &i in &idx {
+        images.extend_from_slice(data.test.image(i));
+    }
+    let labels: Vec<u8> = idx.iter().map(|&i| data.test.labels[i]).collect();
+    let (_, report) = generate::measure_sources(model, &probe, &images, &labels).map_err(err)?;
+    Ok(report)
 }
 
 fn pca_mse(data: &Dataset, k: usize) -> Result<f64, String> {
@@ -341,5 +393,42 @@ mod tests {
         let got = measure(AnswerKind::ActiveUnits, Some(&m32), &data, &d, None).unwrap();
         assert_eq!(got.value, stats.active_units as f64);
         assert!(measure(AnswerKind::TestMse, None, &data, &d, None).is_err());
+    }
+
+    /// A conditional VAE's generated images: the revealed recognition is the share the pixel
+    /// probe predicts as the class asked for, counted here one by one; style kept is the
+    /// report's own share.
+    #[test]
+    fn generated_recognition_counts_the_probe_s_predictions() {
+        let data = Dataset::embedded().unwrap();
+        let d = detector(None, data.num_classes());
+        let m = bundled("cvae-4d");
+        let got = measure(AnswerKind::GeneratedRecognition, Some(&m), &data, &d, None).unwrap();
+        let idx = generate::held_out_sources(&data, 10, 10);
+        let images: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| data.test.image(i).to_vec())
+            .collect();
+        let labels: Vec<u8> = idx.iter().map(|&i| data.test.labels[i]).collect();
+        let codes = generate::style_codes(&m, &images, &labels).unwrap();
+        let (generated, asked) = generate::every_class(&m, &codes).unwrap();
+        let probe = generate::PixelProbe::train(&data, 42).unwrap();
+        let predicted = probe.predict(&generated);
+        let right = predicted.iter().zip(&asked).filter(|(p, a)| p == a).count();
+        let want = 100.0 * right as f64 / asked.len() as f64;
+        assert!((got.value - want).abs() < 1e-9, "{} vs {want}", got.value);
+        assert_eq!(asked.len(), 1000);
+        let kept = measure(AnswerKind::StyleKept, Some(&m), &data, &d, None).unwrap();
+        let style = generate::style_kept(&m, &codes, &generated).unwrap();
+        assert!((kept.value - 100.0 * style.nearest_own).abs() < 1e-9);
+        // A plain VAE cannot be asked.
+        assert!(measure(
+            AnswerKind::GeneratedRecognition,
+            Some(&bundled("vae-2d")),
+            &data,
+            &d,
+            None
+        )
+        .is_err());
     }
 }
