@@ -28,7 +28,7 @@ use crate::tasks::Task;
 use crate::train::worker::RunState;
 
 /// The built-in course, in teaching order: (file name, text).
-pub const COURSE: [(&str, &str); 16] = [
+pub const COURSE: [(&str, &str); 17] = [
     (
         "01-what-an-autoencoder-is.lesson",
         include_str!("../../../assets/lessons/01-what-an-autoencoder-is.lesson"),
