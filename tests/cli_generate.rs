@@ -77,7 +77,10 @@ fn generate_writes_every_class_in_each_style_and_measures_it() {
     assert_eq!(j["classes"], 10);
     let rate = j["recognition"].as_f64().unwrap();
     assert!(rate >= 0.9, "recognised {rate}: {j}");
-    assert!(j["judge"].as_str().unwrap().contains("linear probe on pixels"));
+    assert!(j["judge"]
+        .as_str()
+        .unwrap()
+        .contains("linear probe on pixels"));
     let kept = j["style"]["nearest_own"].as_f64().unwrap();
     assert!(kept > 0.5, "style kept for {kept}: {j}");
     // 100 rows of 784 values in 0..1 after the header; the grid is 10 × 10 tiles.
@@ -104,13 +107,26 @@ fn generate_writes_every_class_in_each_style_and_measures_it() {
     ]));
     assert_eq!(j["images"], 80);
     assert!(j["style"].is_null());
-    let o = bottleneck(&["generate", &model, "--style", &rows, "--out", out.to_str().unwrap()]);
+    let o = bottleneck(&[
+        "generate",
+        &model,
+        "--style",
+        &rows,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("the pixel probe's guess"));
     // A plain VAE samples its prior.
     let vae = asset("assets/models/vae-2d.safetensors");
     let j = json_line(&bottleneck(&[
-        "generate", &vae, "--samples", "5", "--out", out.to_str().unwrap(), "--json",
+        "generate",
+        &vae,
+        "--samples",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
     ]));
     assert_eq!(j["images"], 5);
 }
@@ -131,35 +147,87 @@ fn generate_explains_what_it_cannot_do() {
     let e = run(&["generate", &dense, "--out", out.to_str().unwrap()]);
     assert!(e.contains("train a conditional VAE (variant cvae)"), "{e}");
     let vae = asset("assets/models/vae-2d.safetensors");
-    let e = run(&["generate", &vae, "--style", &rows, "--out", out.to_str().unwrap()]);
+    let e = run(&[
+        "generate",
+        &vae,
+        "--style",
+        &rows,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(e.contains("is a plain VAE"), "{e}");
     let cvae = asset("assets/models/cvae-4d.safetensors");
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "3\n12\n").unwrap();
     let e = run(&[
-        "generate", &cvae, "--style", &rows, "--style-labels", bad.to_str().unwrap(), "--out",
+        "generate",
+        &cvae,
+        "--style",
+        &rows,
+        "--style-labels",
+        bad.to_str().unwrap(),
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert!(e.contains("line 2: class 12"), "{e}");
     std::fs::write(&bad, "3\nseven\n").unwrap();
     let e = run(&[
-        "generate", &cvae, "--style", &rows, "--style-labels", bad.to_str().unwrap(), "--out",
+        "generate",
+        &cvae,
+        "--style",
+        &rows,
+        "--style-labels",
+        bad.to_str().unwrap(),
+        "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(e.contains("'seven' is neither a class number nor a class name"), "{e}");
+    assert!(
+        e.contains("'seven' is neither a class number nor a class name"),
+        "{e}"
+    );
     std::fs::write(&bad, "3\n4\n").unwrap();
     let e = run(&[
-        "generate", &cvae, "--style", &rows, "--style-labels", bad.to_str().unwrap(), "--out",
+        "generate",
+        &cvae,
+        "--style",
+        &rows,
+        "--style-labels",
+        bad.to_str().unwrap(),
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert!(e.contains("has 2 labels for the 10 rows"), "{e}");
     // The other commands that need a code say why a CVAE cannot go without its classes.
-    let e = run(&["decode", &cvae, "--input", &rows, "--out", out.to_str().unwrap()]);
-    assert!(e.contains("needs each image's class") || e.contains("values"), "{e}");
-    let e = run(&["encode", &cvae, "--input", &rows, "--out", out.to_str().unwrap()]);
+    let e = run(&[
+        "decode",
+        &cvae,
+        "--input",
+        &rows,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("needs each image's class") || e.contains("values"),
+        "{e}"
+    );
+    let e = run(&[
+        "encode",
+        &cvae,
+        "--input",
+        &rows,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(e.contains("needs each image's class"), "{e}");
     let x = dir.path().join("x");
-    let e = run(&["export", &cvae, "--format", "onnx", "--out", x.to_str().unwrap()]);
+    let e = run(&[
+        "export",
+        &cvae,
+        "--format",
+        "onnx",
+        "--out",
+        x.to_str().unwrap(),
+    ]);
     assert!(e.contains("cannot export a conditional VAE"), "{e}");
     let e = run(&["step", &cvae, "--input", &rows]);
     assert!(e.contains("conditional VAE"), "{e}");

@@ -71,7 +71,11 @@ fn draw_a_digit_and_see_it_written_as_every_digit_then_the_grid() {
     assert!(wait_until(&mut h, T, |a| !a.generate.working()));
     h.run_steps(3);
     let shown = state(&h).generate.shown().unwrap();
-    assert_eq!(shown.asked, (0..10).collect::<Vec<u8>>(), "one of each digit");
+    assert_eq!(
+        shown.asked,
+        (0..10).collect::<Vec<u8>>(),
+        "one of each digit"
+    );
     assert_eq!(shown.images.len(), 10 * bottleneck::PIXELS);
     for c in 0..10 {
         h.get_by_label(&format!("Generated {c}"));
@@ -86,8 +90,16 @@ fn draw_a_digit_and_see_it_written_as_every_digit_then_the_grid() {
     h.get_by_label_contains("Measured on the first 10 test images of each class");
     h.get_by_label_contains("(100 held-out digits)");
     let r = a.generate.held_out_report().expect("the held-out measure");
-    assert!(r.recognition >= 0.9, "held-out recognition {}", r.recognition);
-    assert!(r.style.nearest_own > 0.5, "style kept {}", r.style.nearest_own);
+    assert!(
+        r.recognition >= 0.9,
+        "held-out recognition {}",
+        r.recognition
+    );
+    assert!(
+        r.style.nearest_own > 0.5,
+        "style kept {}",
+        r.style.nearest_own
+    );
 
     // The style × class grid: the first test image of each class, written as every digit.
     h.get_by_label("Style × class grid").click();

@@ -125,7 +125,10 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
             };
             let n = src.len();
             if n < 2 {
-                bail!("--held-out: the test split of {} has too few images", data.name);
+                bail!(
+                    "--held-out: the test split of {} has too few images",
+                    data.name
+                );
             }
             let codes = generate::style_codes(&model, &src.images, &src.labels)?;
             let (images, asked) = generate::every_class(&model, &codes)?;
