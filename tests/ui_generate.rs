@@ -124,3 +124,45 @@ fn draw_a_digit_and_see_it_written_as_every_digit_then_the_grid() {
     assert_eq!(lines[1].split(',').count(), 785);
     assert!(lines[80].starts_with("9,"), "the last row is a 9");
 }
+
+#[test]
+fn a_dropped_picture_becomes_the_style_and_a_bad_file_only_leaves_a_message() {
+    let files = tempfile::tempdir().unwrap();
+    let good = files.path().join("seven.png");
+    bottleneck::data::preprocess::save_png(&seven_on_paper(), &good).unwrap();
+    let bad = files.path().join("notes.png");
+    std::fs::write(&bad, b"these are my notes, not a picture").unwrap();
+    let (mut h, _dir) = app(|a| a.tab = Tab::Generate);
+    let cvae = bottleneck::model::bundled::find("cvae-4d")
+        .unwrap()
+        .load()
+        .unwrap();
+    adopt(&mut h, std::sync::Arc::new(cvae));
+    assert!(wait_until(&mut h, T, |a| a
+        .shared
+        .model()
+        .is_some_and(|m| m.classes() == 10)));
+    drop_files(&mut h, std::slice::from_ref(&good));
+    assert!(wait_until(&mut h, T, |a| a.generate.picture.is_some()
+        && !a.generate.working()));
+    h.run_steps(3);
+    let a = state(&h);
+    assert!(a.shared.dropped_files.is_empty(), "the panel took the drop");
+    assert_eq!(
+        a.generate.source,
+        bottleneck::app::panels::generate::Source::Picture
+    );
+    assert!(a.generate.message.is_none(), "{:?}", a.generate.message);
+    // Preprocessed MNIST-style (light ink on dark), written as every digit.
+    let px = &a.generate.picture.as_ref().unwrap().pixels;
+    assert!(px.iter().filter(|&&v| v > 0.5).count() > 30, "ink found");
+    assert_eq!(shown_len(&h), 10);
+    h.get_by_label_contains("written as every digit");
+    h.get_by_label("(the probe's guess)");
+    // A file that is not a picture leaves a message and keeps the picture.
+    drop_files(&mut h, std::slice::from_ref(&bad));
+    assert!(wait_until(&mut h, T, |a| a.generate.message.is_some()));
+    let a = state(&h);
+    assert!(a.generate.picture.is_some());
+    assert_eq!(shown_len(&h), 10);
+}

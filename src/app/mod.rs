@@ -460,7 +460,7 @@ impl App {
                 Level::Warning,
                 format!(
                     "{n} file(s) dropped here were not used: drop images on the Latent space, \
-                     Interpolate or Denoise panel."
+                     Interpolate, Denoise or Generate panel."
                 ),
             );
         }
