@@ -166,3 +166,37 @@ fn a_dropped_picture_becomes_the_style_and_a_bad_file_only_leaves_a_message() {
     assert!(a.generate.picture.is_some());
     assert_eq!(shown_len(&h), 10);
 }
+
+#[test]
+fn on_a_projector_the_ten_digits_and_the_grid_fit_the_window() {
+    let (mut h, _dir) = app(|a| a.tab = Tab::Generate);
+    let cvae = bottleneck::model::bundled::find("cvae-4d")
+        .unwrap()
+        .load()
+        .unwrap();
+    adopt(&mut h, std::sync::Arc::new(cvae));
+    assert!(wait_until(&mut h, T, |a| a
+        .shared
+        .model()
+        .is_some_and(|m| m.classes() == 10)));
+    h.set_size(egui::vec2(1024.0, 768.0));
+    state_mut(&mut h).shared.settings.presenter = true;
+    assert!(wait_until(&mut h, T, |a| !a.generate.working()));
+    h.run_steps(4);
+    let win = h.ctx.content_rect().expand(1.0);
+    for c in 0..10 {
+        let r = h.get_by_label(&format!("Generated {c}")).rect();
+        assert!(
+            win.contains_rect(r),
+            "digit {c} at {r:?} is outside {win:?}"
+        );
+        assert!(
+            r.width() >= 80.0,
+            "digit {c} is small on a projector: {r:?}"
+        );
+    }
+    h.get_by_label("Style × class grid").click();
+    h.run_steps(4);
+    let r = h.get_by_label("Style by class grid").rect();
+    assert!(win.contains_rect(r), "the grid at {r:?} is outside {win:?}");
+}

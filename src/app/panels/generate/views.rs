@@ -182,26 +182,31 @@ impl GeneratePanel {
                         let Some(tex) = shown.tiles.get(i) else {
                             continue;
                         };
-                        ui.vertical_centered(|ui| {
-                            let resp = widgets::show_texture(ui, tex, cell);
-                            widgets::name_widget(
-                                &resp,
-                                &format!("Generated {}", data.class_name(i as u8)),
-                            );
-                            let asked = i as u8;
-                            let label = match seen.as_ref().and_then(|s| s.get(i)) {
-                                Some(&s) if s == asked => {
-                                    RichText::new(data.class_name(asked)).strong()
-                                }
-                                Some(&s) => RichText::new(format!(
-                                    "{} (seen as {})",
-                                    data.class_name(asked),
-                                    data.class_name(s)
-                                ))
-                                .color(Color32::from_rgb(0xD5, 0x5E, 0x00)),
-                                None => RichText::new(data.class_name(asked)),
-                            };
-                            ui.label(label);
+                        // A column as wide as its tile: a centred layout alone would take the
+                        // column's whole width, and a grid's columns never shrink back.
+                        ui.vertical(|ui| {
+                            ui.set_width(cell);
+                            ui.vertical_centered(|ui| {
+                                let resp = widgets::show_texture(ui, tex, cell);
+                                widgets::name_widget(
+                                    &resp,
+                                    &format!("Generated {}", data.class_name(i as u8)),
+                                );
+                                let asked = i as u8;
+                                let label = match seen.as_ref().and_then(|s| s.get(i)) {
+                                    Some(&s) if s == asked => {
+                                        RichText::new(data.class_name(asked)).strong()
+                                    }
+                                    Some(&s) => RichText::new(format!(
+                                        "{} (seen as {})",
+                                        data.class_name(asked),
+                                        data.class_name(s)
+                                    ))
+                                    .color(Color32::from_rgb(0xD5, 0x5E, 0x00)),
+                                    None => RichText::new(data.class_name(asked)),
+                                };
+                                ui.label(label);
+                            });
                         });
                     }
                     ui.end_row();
