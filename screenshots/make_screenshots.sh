@@ -39,10 +39,14 @@ fi
 "$bin" snapshot --panel latent --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare.png"
 "$bin" snapshot --panel train --model "$tmp/dense10.safetensors" --compare "$tmp/vae10.safetensors" --out "$here/compare-train.png"
 "$bin" snapshot --panel compression --out "$here/compression.png"
+# generate-draw.png, generate-grid.png, generate-plane.png and generate-presenter.png are Xvfb
+# captures (a digit drawn with the mouse); this is the panel rendered without a window.
+"$bin" snapshot --panel generate --model builtin:cvae-4d --out "$here/generate.png"
 # On a projector: every panel at 1024×768 in presenter mode.
 mkdir -p "$here/projector"
 for p in train latent interpolate denoise pca anomaly compression features; do
   "$bin" snapshot --panel "$p" --presenter --size 1024x768 --out "$here/projector/$p.png"
 done
+"$bin" snapshot --panel generate --model builtin:cvae-4d --presenter --size 1024x768 --out "$here/projector/generate.png"
 "$bin" snapshot --lesson 1 --presenter --size 1024x768 --out "$here/projector/lesson1.png"
 "$bin" snapshot --lesson 8 --step 3 --presenter --size 1024x768 --out "$here/lesson-vae.png"

@@ -29,6 +29,8 @@ fn key_elements(tab: Tab) -> &'static [&'static str] {
         Tab::Compression => &["Rate-distortion plot"],
         Tab::Features => &["Encoder weights", "Traversal grid", "Probe plot"],
         Tab::Step => &["network"],
+        // The built-in dense model does not generate: the panel offers the built-in CVAE.
+        Tab::Generate => &["Use the built-in conditional VAE"],
     }
 }
 

@@ -46,7 +46,7 @@ impl App {
     }
 
     /// Chooses how the top bar fits `ui`'s width, from the widths of its labels.
-    fn bar_layout(&self, ui: &egui::Ui) -> BarLayout {
+    fn bar_layout(&mut self, ui: &egui::Ui) -> BarLayout {
         let style = ui.style();
         let pad = 2.0 * style.spacing.button_padding.x;
         let gap = style.spacing.item_spacing.x;
@@ -79,7 +79,10 @@ impl App {
         let menu = width(MENU, &button) + pad + gap;
         // Slack for the separators, the frame and rounding: fold rather than crowd.
         let avail = ui.available_width() - 40.0;
-        if title + tabs(false) + right <= avail {
+        // The title goes first when the buttons do not all fit beside it (the window's title
+        // still says Bottleneck).
+        self.bar_title = title + tabs(false) + right <= avail;
+        if tabs(false) + right <= avail {
             BarLayout::Full
         } else if tabs(false) + menu <= avail {
             BarLayout::Folded
@@ -93,7 +96,7 @@ impl App {
         self.bar_layout = layout;
         let bar = |ui: &mut egui::Ui, app: &mut App| {
             // In presenter mode everything is bigger: the title gives its room to the tabs.
-            if layout == BarLayout::Full && !app.shared.settings.presenter {
+            if layout == BarLayout::Full && !app.shared.settings.presenter && app.bar_title {
                 ui.heading("Bottleneck");
                 ui.separator();
             }

@@ -195,6 +195,8 @@ pub struct App {
     pub presenter_sidebar: bool,
     /// How the top bar fitted the window last frame.
     pub bar_layout: chrome::BarLayout,
+    /// Whether the top bar has room for the title beside every button.
+    bar_title: bool,
     /// The look (presenter, dark) last applied to the context.
     look: Option<(bool, bool)>,
     /// Startup timing has been reported (BOTTLENECK_TIMING).
@@ -275,6 +277,7 @@ impl App {
             picker: None,
             look: None,
             bar_layout: chrome::BarLayout::default(),
+            bar_title: true,
             timed: false,
             last_settings_save: Instant::now(),
             last_trim: Instant::now(),
@@ -505,7 +508,7 @@ impl App {
                 Level::Warning,
                 format!(
                     "{n} file(s) dropped here were not used: drop images on the Latent space, \
-                     Interpolate or Denoise panel."
+                     Interpolate, Denoise or Generate panel."
                 ),
             );
         }

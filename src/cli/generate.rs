@@ -5,8 +5,9 @@
 //! style row comes from `--style-labels` (one a line: a number or a class name), or else it is
 //! the pixel probe's guess. Measured and printed (and in `--json`): how often the linear probe
 //! on pixels, trained on `--data`'s own training labels, recognises each image as the class
-//! asked for, and with two or more style rows how well style is kept. The experiments are
-//! `analysis::generate`'s.
+//! asked for, and with two or more style rows how well style is kept. `--held-out N` takes the
+//! first N test images of each class of `--data` as the style sources (with their labels): the
+//! measure the Generate panel shows. The experiments are `analysis::generate`'s.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,10 @@ pub struct GenerateArgs {
     /// without it, the pixel probe's guess.
     #[arg(long, value_name = "LABELS.txt", requires = "style")]
     pub style_labels: Option<PathBuf>,
+    /// Style sources from --data instead: the first N test images of each class, with their
+    /// labels (what the Generate panel measures with N = 10).
+    #[arg(long, value_name = "N", conflicts_with = "style")]
+    pub held_out: Option<usize>,
     /// Without --style: how many prior codes (each decoded as every class).
     #[arg(long, default_value_t = 8)]
     pub samples: usize,
@@ -106,7 +111,36 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     let data = a.data.load()?;
     let probe = PixelProbe::train(&data, a.seed)?;
     let mut style = None;
+    let held = a.held_out.map(|n| {
+        let idx = generate::held_out_sources(&data, model.classes(), n.max(1));
+        data.test.subset(&idx)
+    });
     let (images, asked, cols, what) = match (kind, &a.style) {
+        (Generator::Prior, _) if a.held_out.is_some() => {
+            bail!("{}", generate::classes_of(&model).unwrap_err())
+        }
+        (Generator::Conditional(classes), None) if held.is_some() => {
+            let Some(src) = held.as_ref() else {
+                bail!("--held-out: no style sources");
+            };
+            let n = src.len();
+            if n < 2 {
+                bail!(
+                    "--held-out: the test split of {} has too few images",
+                    data.name
+                );
+            }
+            let codes = generate::style_codes(&model, &src.images, &src.labels)?;
+            let (images, asked) = generate::every_class(&model, &codes)?;
+            style = Some(generate::style_kept(&model, &codes, &images)?);
+            let what = format!(
+                "{n} held-out test images of {} ({} of each class), each written as all \
+                 {classes} classes",
+                data.name,
+                a.held_out.unwrap_or(0)
+            );
+            (images, Some(asked), classes, what)
+        }
         (Generator::Prior, Some(_)) => {
             bail!("{}", generate::classes_of(&model).unwrap_err())
         }
@@ -203,7 +237,8 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
                 "model": model.config().describe(),
                 "classes": model.classes(),
                 "images": rows_out,
-                "styles": a.style.as_ref().map(|_| rows_out / model.classes().max(1)),
+                "styles": (a.style.is_some() || a.held_out.is_some())
+                    .then(|| rows_out / model.classes().max(1)),
                 "recognition": recognition,
                 "judge": probe.describe(),
                 "probe_test_accuracy": probe.test_accuracy,

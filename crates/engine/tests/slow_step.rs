@@ -34,10 +34,11 @@ fn config(v: Variant) -> TrainConfig {
 /// with the contractive penalty (a Hutchinson probe) and a contractive VAE (ε drawn by the
 /// candle engine, not the fused one).
 fn cases() -> Vec<(String, TrainConfig)> {
-    // Every variant but the linear one (the dense engine without activations).
+    // Every variant but the linear one (the dense engine without activations) and the
+    // conditional VAE (a slow step refuses it: tests/generate.rs).
     let mut out: Vec<(String, TrainConfig)> = Variant::ALL
         .iter()
-        .filter(|v| **v != Variant::Linear)
+        .filter(|v| !matches!(**v, Variant::Linear | Variant::Cvae))
         .map(|v| (v.to_string(), config(*v)))
         .collect();
     let mut conv = config(Variant::Conv);

@@ -209,7 +209,7 @@ impl PixelProbe {
         let n = data.train.len();
         let step = n.div_ceil(PROBE_IMAGES).max(1);
         let rows: Vec<usize> = (0..n).step_by(step).collect();
-        let classes = crate::train::data_classes(data).max(1);
+        let classes = data.label_classes().max(1);
         let probe = probe::train_probe_on(
             &data.train.images,
             &data.train.labels,

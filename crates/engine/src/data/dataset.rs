@@ -278,6 +278,13 @@ impl Dataset {
         self.class_names.len()
     }
 
+    /// The classes its labels need: its named classes, or more if a label goes past them (a
+    /// conditional VAE's one-hot width, the pixel probe's outputs).
+    pub fn label_classes(&self) -> usize {
+        let top = self.present_classes().last().map_or(0, |&l| l as usize + 1);
+        self.num_classes().max(top)
+    }
+
     /// The name of class `label`, or the number itself when unknown.
     pub fn class_name(&self, label: u8) -> String {
         self.class_names

@@ -213,7 +213,7 @@ impl Trainer {
     ) -> Result<Self> {
         if cfg.model.classes > 0 {
             // A conditional VAE takes the data set's classes.
-            cfg.model.classes = data_classes(&data);
+            cfg.model.classes = data.label_classes();
         }
         cfg.validate().map_err(TrainError::Config)?;
         let model = TrainedModel::new(&cfg, &data.name)?;
@@ -239,12 +239,12 @@ impl Trainer {
             return Err(TrainError::EmptyData);
         }
         let classes = cfg.model.classes;
-        if classes > 0 && data_classes(&data) > classes {
+        if classes > 0 && data.label_classes() > classes {
             return Err(TrainError::Classes(format!(
                 "this conditional VAE knows {classes} classes, but {} has {}: train a new one \
                  on it",
                 data.name,
-                data_classes(&data)
+                data.label_classes()
             )));
         }
         let engine = if choice == EngineChoice::Auto && fused::FusedMlp::supports(&cfg) {
@@ -639,12 +639,6 @@ pub(crate) fn one_hot_for(cfg: &TrainConfig, labels: &[u8]) -> candle_core::Resu
         0 => Ok(None),
         c => crate::model::cvae::one_hot(labels, c).map(Some),
     }
-}
-
-/// The classes a data set's labels need: its named classes, or more if a label goes past them.
-pub fn data_classes(data: &Dataset) -> usize {
-    let top = data.present_classes().last().map_or(0, |&l| l as usize + 1);
-    data.num_classes().max(top)
 }
 
 /// Forward pass and objective with candle tensors (autograd-ready). `y`: the rows' one-hot

@@ -133,10 +133,11 @@ impl CompressionPanel {
         self.run.is_some() || self.other_job.is_some() || self.budget_view.working()
     }
 
-    /// The current model, then the session's other models (each once).
+    /// The current model, then the session's other models (each once). A conditional VAE is
+    /// left out: it cannot encode or decode without each image's class.
     pub fn models(shared: &Shared) -> Vec<Listed> {
         let mut out: Vec<Listed> = Vec::new();
-        let current = shared.model().cloned();
+        let current = shared.model().cloned().filter(|m| m.classes() == 0);
         if let Some(m) = &current {
             if !shared.session_models.iter().any(|s| s.model.id() == m.id()) {
                 out.push(Listed {
@@ -146,7 +147,7 @@ impl CompressionPanel {
             }
         }
         for s in &shared.session_models {
-            if !out.iter().any(|l| l.model.id() == s.model.id()) {
+            if s.model.classes() == 0 && !out.iter().any(|l| l.model.id() == s.model.id()) {
                 out.push(Listed {
                     label: s.label.clone(),
                     model: s.model.clone(),

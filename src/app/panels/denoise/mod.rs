@@ -516,7 +516,8 @@ impl DenoisePanel {
             let current = shared.model().map(|m| m.id());
             for s in &shared.session_models {
                 let ptr = s.model.id();
-                if Some(ptr) == current {
+                // A conditional VAE cannot reconstruct without each image's class.
+                if Some(ptr) == current || s.model.classes() > 0 {
                     continue;
                 }
                 let mut on = self.session_on.contains(&ptr);

@@ -173,13 +173,23 @@ impl GeneratePanel {
         self.shown.as_ref()
     }
 
+    /// The last pixel probe trained (for tests: what judged the images shown).
+    pub fn judge(&self) -> Option<&Arc<PixelProbe>> {
+        self.probe.latest().map(|(_, p)| p)
+    }
+
+    /// The last held-out measure (what the line atop the views says).
+    pub fn held_out_report(&self) -> Option<&StyleReport> {
+        self.held_out.latest().map(|(_, r)| r)
+    }
+
     /// The pixel probe for `data`, trained in the background the first time.
     fn probe(&mut self, data: &Arc<Dataset>, ctx: &egui::Context) -> Option<Arc<PixelProbe>> {
         let d = data.clone();
         self.probe
             .get_or_start(data.id(), || {
                 jobs::spawn("generate-probe", ctx, move || {
-                    PixelProbe::train(&d, 1)
+                    PixelProbe::train(&d, 42)
                         .map(Arc::new)
                         .map_err(|e| e.to_string())
                 })

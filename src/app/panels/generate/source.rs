@@ -176,12 +176,12 @@ impl GeneratePanel {
         });
         if let Source::Test(i) = self.source {
             ui.horizontal(|ui| {
-                if ui.small_button("◀").clicked() {
+                if ui.small_button("<").clicked() {
                     self.source = Source::Test(i.saturating_sub(1));
                     self.class_choice = None;
                 }
                 ui.label(format!("{} of {}", i + 1, data.test.len()));
-                if ui.small_button("▶").clicked() {
+                if ui.small_button(">").clicked() {
                     self.source = Source::Test((i + 1).min(data.test.len().saturating_sub(1)));
                     self.class_choice = None;
                 }

@@ -127,6 +127,11 @@ impl GeneratePanel {
         classes: usize,
         probe: Option<&PixelProbe>,
     ) {
+        if self.source == super::Source::Drawing && self.canvas.is_blank() {
+            ui.heading("Draw a digit on the canvas");
+            ui.label("Its style, written as every class, appears here as you draw.");
+            return;
+        }
         ui.heading(format!(
             "Your {}, written as every {}",
             data.class_name(style.class),
@@ -177,26 +182,31 @@ impl GeneratePanel {
                         let Some(tex) = shown.tiles.get(i) else {
                             continue;
                         };
-                        ui.vertical_centered(|ui| {
-                            let resp = widgets::show_texture(ui, tex, cell);
-                            widgets::name_widget(
-                                &resp,
-                                &format!("Generated {}", data.class_name(i as u8)),
-                            );
-                            let asked = i as u8;
-                            let label = match seen.as_ref().and_then(|s| s.get(i)) {
-                                Some(&s) if s == asked => {
-                                    RichText::new(data.class_name(asked)).strong()
-                                }
-                                Some(&s) => RichText::new(format!(
-                                    "{} (seen as {})",
-                                    data.class_name(asked),
-                                    data.class_name(s)
-                                ))
-                                .color(Color32::from_rgb(0xD5, 0x5E, 0x00)),
-                                None => RichText::new(data.class_name(asked)),
-                            };
-                            ui.label(label);
+                        // A column as wide as its tile: a centred layout alone would take the
+                        // column's whole width, and a grid's columns never shrink back.
+                        ui.vertical(|ui| {
+                            ui.set_width(cell);
+                            ui.vertical_centered(|ui| {
+                                let resp = widgets::show_texture(ui, tex, cell);
+                                widgets::name_widget(
+                                    &resp,
+                                    &format!("Generated {}", data.class_name(i as u8)),
+                                );
+                                let asked = i as u8;
+                                let label = match seen.as_ref().and_then(|s| s.get(i)) {
+                                    Some(&s) if s == asked => {
+                                        RichText::new(data.class_name(asked)).strong()
+                                    }
+                                    Some(&s) => RichText::new(format!(
+                                        "{} (seen as {})",
+                                        data.class_name(asked),
+                                        data.class_name(s)
+                                    ))
+                                    .color(Color32::from_rgb(0xD5, 0x5E, 0x00)),
+                                    None => RichText::new(data.class_name(asked)),
+                                };
+                                ui.label(label);
+                            });
                         });
                     }
                     ui.end_row();
@@ -276,21 +286,37 @@ impl GeneratePanel {
         let Some(shown) = self.shown.as_ref() else {
             return;
         };
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("source").small().weak());
-            for c in 0..classes {
-                ui.label(RichText::new(data.class_name(c as u8)).small());
-            }
-        });
         let [w, h] = shown.png.size;
         let avail = ui.available_size();
+        let head = ui.text_style_height(&egui::TextStyle::Small) + 4.0;
         let scale = ((avail.x - 10.0) / w as f32)
-            .min((avail.y - 80.0) / h as f32)
+            .min((avail.y - 80.0 - head) / h as f32)
             .clamp(0.5, 4.0);
+        // Column headings over the tiles: "source", then the classes.
+        let (strip, _) =
+            ui.allocate_exact_size(Vec2::new(w as f32 * scale, head), egui::Sense::hover());
         let resp = ui.add(
             egui::Image::new(&shown.tex).fit_to_exact_size(Vec2::new(w as f32, h as f32) * scale),
         );
         widgets::name_widget(&resp, "Style by class grid");
+        let font = egui::TextStyle::Small.resolve(ui.style());
+        let color = ui.visuals().text_color();
+        for c in 0..=classes {
+            // tile_image: a 2-pixel gap, then 28-pixel tiles each followed by a gap.
+            let x = strip.left() + (2.0 + c as f32 * 30.0 + 14.0) * scale;
+            let text = if c == 0 {
+                "source".to_string()
+            } else {
+                data.class_name(c as u8 - 1)
+            };
+            ui.painter().text(
+                egui::pos2(x, strip.center().y),
+                egui::Align2::CENTER_CENTER,
+                text,
+                font.clone(),
+                color,
+            );
+        }
         let (images, asked) = (shown.images.clone(), shown.asked.clone());
         recognised_line(ui, probe, &images, &asked);
         if sources.len() >= 2 {
@@ -316,7 +342,12 @@ impl GeneratePanel {
         let data = shared.data.clone();
         let k = model.latent();
         let style = self.style(&data, classes, probe);
-        let z = generate::style_codes(model, &style.pixels, &[style.class]).unwrap_or_default();
+        let blank = self.source == super::Source::Drawing && self.canvas.is_blank();
+        let z = if blank {
+            Vec::new()
+        } else {
+            generate::style_codes(model, &style.pixels, &[style.class]).unwrap_or_default()
+        };
         let from = format!("{:?}-{}", model.id(), style.stamp);
         if self.sliders_from.as_deref() != Some(&from) || self.sliders.len() != k {
             self.sliders = if z.len() == k {
@@ -368,6 +399,12 @@ impl GeneratePanel {
                 ui.weak("(the others as your style has them)");
             }
         });
+        ui.weak(format!(
+            "The other dimensions and the sliders start from your style: {} read as {} (change \
+             it in Every class).",
+            style.name,
+            data.class_name(style.class)
+        ));
         if k < 2 {
             ui.label("A 1-D style code has no plane: use the slider.");
         }

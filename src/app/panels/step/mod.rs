@@ -119,6 +119,11 @@ impl StepPanel {
             Some("Training is running: pause it (Train panel or Space) to take one step.")
         } else if shared.model().is_none() && shared.a().view.state == RunState::Idle {
             Some("There is no model yet: train or load one first.")
+        } else if shared.model().is_some_and(|m| m.classes() > 0) {
+            Some(
+                "One step in slow motion does not show a conditional VAE (its layers take the \
+                 class beside the pixels and the code): step a VAE instead.",
+            )
         } else {
             None
         }

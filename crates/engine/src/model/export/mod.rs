@@ -23,6 +23,11 @@ pub enum ExportError {
     },
     #[error("cannot export: the model has no tensor '{0}'")]
     Missing(String),
+    #[error(
+        "cannot export a conditional VAE yet: its encoder and decoder take the one-hot class \
+         beside the pixels and the code, which the exported encoder/decoder pair has no input for"
+    )]
+    Conditional,
     #[error(transparent)]
     Io(#[from] ModelIoError),
 }
@@ -75,6 +80,9 @@ impl Target {
 fn prepare(model: &TrainedModel, dir: &Path) -> Result<(), ExportError> {
     if let Some(why) = model.inference_only() {
         return Err(ExportError::InferenceOnly(why));
+    }
+    if model.classes() > 0 {
+        return Err(ExportError::Conditional);
     }
     std::fs::create_dir_all(dir).map_err(|error| ExportError::Folder {
         path: dir.to_path_buf(),
