@@ -131,10 +131,13 @@ pub enum Control {
     Batch,
     Epochs,
     Seed,
+    /// Not a side-panel control: the figures a panel measures beside its pictures (the
+    /// Generate panel's recognition and style lines), hidden so a question can be asked first.
+    Measures,
 }
 
 impl Control {
-    pub const ALL: [Control; 14] = [
+    pub const ALL: [Control; 15] = [
         Control::Dataset,
         Control::Variant,
         Control::Latent,
@@ -149,6 +152,7 @@ impl Control {
         Control::Batch,
         Control::Epochs,
         Control::Seed,
+        Control::Measures,
     ];
 
     /// The spelling in a lesson file.
@@ -168,6 +172,7 @@ impl Control {
             Control::Batch => "batch",
             Control::Epochs => "epochs",
             Control::Seed => "seed",
+            Control::Measures => "measures",
         }
     }
 

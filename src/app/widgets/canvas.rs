@@ -38,6 +38,17 @@ impl Default for Canvas {
 }
 
 impl Canvas {
+    /// The drawing preprocessed as the MNIST digits were (cropped, scaled into 20×20, centred
+    /// by its centre of mass): what a model is shown.
+    pub fn preprocessed(&self) -> crate::data::preprocess::Preprocessed {
+        let g = crate::data::preprocess::Gray {
+            width: crate::SIDE,
+            height: crate::SIDE,
+            pixels: self.pixels.clone(),
+        };
+        crate::data::preprocess::preprocess(&g)
+    }
+
     pub fn clear(&mut self) {
         if !self.is_blank() {
             self.pixels.fill(0.0);

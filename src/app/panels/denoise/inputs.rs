@@ -212,12 +212,7 @@ impl DenoisePanel {
             Source::Drawing => {
                 let v = self.canvas.version;
                 if self.drawing.as_ref().map(|d| d.0) != Some(v) {
-                    let g = Gray {
-                        width: SIDE,
-                        height: SIDE,
-                        pixels: self.canvas.pixels.clone(),
-                    };
-                    self.drawing = Some((v, crate::data::preprocess::preprocess(&g)));
+                    self.drawing = Some((v, self.canvas.preprocessed()));
                 }
                 let pixels = self
                     .drawing

@@ -125,6 +125,9 @@ pub struct GeneratePanel {
     /// Why the last generation failed.
     pub message: Option<String>,
     export: export::Export,
+    /// A lesson step hides the measured lines (`hide = ["measures"]`) until its question is
+    /// answered.
+    hide_measures: bool,
 }
 
 impl Default for GeneratePanel {
@@ -156,6 +159,7 @@ impl GeneratePanel {
             held_out: Keyed::new(),
             shown: None,
             message: None,
+            hide_measures: false,
             export: export::Export::default(),
         }
     }
@@ -220,6 +224,9 @@ impl GeneratePanel {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        self.hide_measures = shared
+            .hidden_controls
+            .contains(&crate::app::lessons::Control::Measures);
         self.poll_pictures(shared);
         self.export.poll(shared);
         let data = shared.data.clone();
@@ -265,7 +272,9 @@ impl GeneratePanel {
             (_, Generator::Conditional(classes)) => {
                 let held = self.held_out(&model, &data, probe.clone(), &ctx).cloned();
                 let err = self.held_out.error(&(model.id(), data.id())).cloned();
-                held_out_line(ui, held.as_ref(), err.as_deref(), &data, classes);
+                if !self.hide_measures {
+                    held_out_line(ui, held.as_ref(), err.as_deref(), &data, classes);
+                }
                 ui.add_space(4.0);
                 match self.view {
                     View::EveryClass => {

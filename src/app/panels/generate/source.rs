@@ -11,9 +11,8 @@ use crate::analysis::generate::PixelProbe;
 use crate::app::jobs::{self, load_picture, DialogKind, PictureSource};
 use crate::app::widgets::{self, canvas};
 use crate::app::Shared;
-use crate::data::preprocess::{self, Gray};
 use crate::data::Dataset;
-use crate::{PIXELS, SIDE};
+use crate::PIXELS;
 
 /// The style source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,12 +97,7 @@ impl GeneratePanel {
             (Source::Drawing, _) => {
                 let v = self.canvas.version;
                 if self.drawing.as_ref().map(|d| d.0) != Some(v) {
-                    let g = Gray {
-                        width: SIDE,
-                        height: SIDE,
-                        pixels: self.canvas.pixels.clone(),
-                    };
-                    self.drawing = Some((v, preprocess::preprocess(&g).pixels));
+                    self.drawing = Some((v, self.canvas.preprocessed().pixels));
                 }
                 let px = self
                     .drawing

@@ -213,7 +213,9 @@ impl GeneratePanel {
                 }
             });
         let (images, asked) = (shown.images.clone(), shown.asked.clone());
-        recognised_line(ui, probe, &images, &asked);
+        if !self.hide_measures {
+            recognised_line(ui, probe, &images, &asked);
+        }
     }
 
     fn add_grid_row(&mut self, style: &Style) {
@@ -318,8 +320,10 @@ impl GeneratePanel {
             );
         }
         let (images, asked) = (shown.images.clone(), shown.asked.clone());
-        recognised_line(ui, probe, &images, &asked);
-        if sources.len() >= 2 {
+        if !self.hide_measures {
+            recognised_line(ui, probe, &images, &asked);
+        }
+        if sources.len() >= 2 && !self.hide_measures {
             let px: Vec<f32> = sources.iter().flat_map(|s| s.1.iter().copied()).collect();
             let labels: Vec<u8> = sources.iter().map(|s| s.2).collect();
             let kept = generate::style_codes(model, &px, &labels)
@@ -583,7 +587,9 @@ impl GeneratePanel {
                 .small(),
             );
             let (images, asked) = (shown.images.clone(), shown.asked.clone());
-            recognised_line(ui, probe, &images, &asked);
+            if !self.hide_measures {
+                recognised_line(ui, probe, &images, &asked);
+            }
         }
     }
 }
