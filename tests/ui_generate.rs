@@ -200,3 +200,40 @@ fn on_a_projector_the_ten_digits_and_the_grid_fit_the_window() {
     let r = h.get_by_label("Style by class grid").rect();
     assert!(win.contains_rect(r), "the grid at {r:?} is outside {win:?}");
 }
+
+/// A lesson step that asks what the probe will recognise hides the panel's measured lines
+/// (`hide = ["measures"]`) so the class guesses first; without it they show.
+#[test]
+fn a_lesson_step_hides_the_measured_lines_until_its_question_is_answered() {
+    use bottleneck::app::lessons::Control;
+    let (mut h, _dir) = app(|a| a.tab = Tab::Generate);
+    adopt(&mut h, one_epoch_2d(Variant::Dense));
+    assert!(wait_until(&mut h, T, |a| a.shared.model().is_some()));
+    h.run_steps(2);
+    h.get_by_label("Use the built-in conditional VAE").click();
+    h.run_steps(2);
+    assert!(wait_until(&mut h, T, |a| a
+        .shared
+        .model()
+        .is_some_and(|m| m.classes() == 10)));
+    h.run_steps(3);
+    assert!(wait_until(&mut h, T, |a| !a.generate.working()
+        && a.generate.held_out_report().is_some()));
+    h.run_steps(3);
+    h.get_by_label_contains("Measured on the first 10 test images of each class");
+    h.get_by_label_contains("The pixel probe recognises");
+
+    state_mut(&mut h).shared.hidden_controls = vec![Control::Measures];
+    h.run_steps(3);
+    assert!(h
+        .query_by_label_contains("Measured on the first 10 test images")
+        .is_none());
+    assert!(h
+        .query_by_label_contains("The pixel probe recognises")
+        .is_none());
+    h.get_by_label_contains("written as every digit");
+
+    state_mut(&mut h).shared.hidden_controls.clear();
+    h.run_steps(3);
+    h.get_by_label_contains("Measured on the first 10 test images of each class");
+}
