@@ -1,9 +1,9 @@
 //! Elementwise kernels of the fused engine, written so the compiler vectorises them, and
 //! compiled three times: for AVX-512, for AVX2+FMA (chosen at run time by what the CPU has)
 //! and for the baseline target. Each public function dispatches; the bodies are plain Rust
-//! shared by all builds (built for AVX-512 the sparse product `x·W` ran 13–18 % faster on Zen
-//! 4; its transpose and the memory-bound passes about alike). The one exception is the compaction of the first layer's input
-//! ([`Csr::fill`]), written with AVX-512 intrinsics.
+//! shared by all builds (built for AVX-512 the sparse product `x·W` ran 13–18 % faster on
+//! Zen 4; its transpose and the memory-bound passes about alike). The one exception is the
+//! compaction of the first layer's input ([`Csr::fill`]), written with AVX-512 intrinsics.
 //! Also: a sparse-times-dense product for inputs that are mostly zeros (MNIST digits are about
 //! 80 % black), used by the first layer.
 
