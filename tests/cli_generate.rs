@@ -158,44 +158,28 @@ fn generate_explains_what_it_cannot_do() {
     assert!(e.contains("is a plain VAE"), "{e}");
     let cvae = asset("assets/models/cvae-4d.safetensors");
     let bad = dir.path().join("bad.txt");
-    std::fs::write(&bad, "3\n12\n").unwrap();
-    let e = run(&[
-        "generate",
-        &cvae,
-        "--style",
-        &rows,
-        "--style-labels",
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // The error `generate` gives for a labels file holding `labels`.
+    let with_labels = |labels: &str| {
+        std::fs::write(&bad, labels).unwrap();
+        run(&[
+            "generate",
+            &cvae,
+            "--style",
+            &rows,
+            "--style-labels",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let e = with_labels("3\n12\n");
     assert!(e.contains("line 2: class 12"), "{e}");
-    std::fs::write(&bad, "3\nseven\n").unwrap();
-    let e = run(&[
-        "generate",
-        &cvae,
-        "--style",
-        &rows,
-        "--style-labels",
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let e = with_labels("3\nseven\n");
     assert!(
         e.contains("'seven' is neither a class number nor a class name"),
         "{e}"
     );
-    std::fs::write(&bad, "3\n4\n").unwrap();
-    let e = run(&[
-        "generate",
-        &cvae,
-        "--style",
-        &rows,
-        "--style-labels",
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let e = with_labels("3\n4\n");
     assert!(e.contains("has 2 labels for the 10 rows"), "{e}");
     // The other commands that need a code say why a CVAE cannot go without its classes.
     let e = run(&[

@@ -74,21 +74,6 @@ fn output(s: &bottleneck::app::panels::denoise::Shown, i: usize) -> Vec<f32> {
         .clone()
 }
 
-/// Presses at `from`, moves to `to` in a few frames, releases.
-fn mouse_drag(h: &mut AppHarness, from: Pos2, to: Pos2) {
-    h.hover_at(from);
-    h.step();
-    h.drag_at(from);
-    h.step();
-    for i in 1..=6 {
-        h.hover_at(from + (to - from) * (i as f32 / 6.0));
-        h.step();
-    }
-    h.drop_at(to);
-    h.step();
-    h.step();
-}
-
 #[test]
 fn moving_the_slider_changes_the_noisy_and_denoised_images() {
     let (mut h, _d) = denoise_app(Some(trained(Variant::Denoising, 1)), |_| {});

@@ -11,31 +11,28 @@ use std::time::Duration;
 use bottleneck::app::Tab;
 use bottleneck::model::Variant;
 use common::*;
-use egui::Pos2;
 use egui_kittest::kittest::Queryable;
 
 const T: Duration = Duration::from_secs(120);
-
-/// Presses at `from`, moves to `to` in a few frames, releases.
-fn mouse_drag(h: &mut AppHarness, from: Pos2, to: Pos2) {
-    h.hover_at(from);
-    h.step();
-    h.drag_at(from);
-    h.step();
-    for i in 1..=6 {
-        h.hover_at(from + (to - from) * (i as f32 / 6.0));
-        h.step();
-    }
-    h.drop_at(to);
-    h.step();
-    h.step();
-}
 
 fn shown_len(h: &AppHarness) -> usize {
     state(h)
         .generate
         .shown()
         .map_or(0, |s| s.images.len() / bottleneck::PIXELS)
+}
+
+/// Makes the built-in conditional VAE current and waits until it is.
+fn adopt_builtin_cvae(h: &mut AppHarness) {
+    let cvae = bottleneck::model::bundled::find("cvae-4d")
+        .unwrap()
+        .load()
+        .unwrap();
+    adopt(h, std::sync::Arc::new(cvae));
+    assert!(wait_until(h, T, |a| a
+        .shared
+        .model()
+        .is_some_and(|m| m.classes() == 10)));
 }
 
 #[test]
@@ -133,15 +130,7 @@ fn a_dropped_picture_becomes_the_style_and_a_bad_file_only_leaves_a_message() {
     let bad = files.path().join("notes.png");
     std::fs::write(&bad, b"these are my notes, not a picture").unwrap();
     let (mut h, _dir) = app(|a| a.tab = Tab::Generate);
-    let cvae = bottleneck::model::bundled::find("cvae-4d")
-        .unwrap()
-        .load()
-        .unwrap();
-    adopt(&mut h, std::sync::Arc::new(cvae));
-    assert!(wait_until(&mut h, T, |a| a
-        .shared
-        .model()
-        .is_some_and(|m| m.classes() == 10)));
+    adopt_builtin_cvae(&mut h);
     drop_files(&mut h, std::slice::from_ref(&good));
     assert!(wait_until(&mut h, T, |a| a.generate.picture.is_some()
         && !a.generate.working()));
@@ -170,15 +159,7 @@ fn a_dropped_picture_becomes_the_style_and_a_bad_file_only_leaves_a_message() {
 #[test]
 fn on_a_projector_the_ten_digits_and_the_grid_fit_the_window() {
     let (mut h, _dir) = app(|a| a.tab = Tab::Generate);
-    let cvae = bottleneck::model::bundled::find("cvae-4d")
-        .unwrap()
-        .load()
-        .unwrap();
-    adopt(&mut h, std::sync::Arc::new(cvae));
-    assert!(wait_until(&mut h, T, |a| a
-        .shared
-        .model()
-        .is_some_and(|m| m.classes() == 10)));
+    adopt_builtin_cvae(&mut h);
     h.set_size(egui::vec2(1024.0, 768.0));
     state_mut(&mut h).shared.settings.presenter = true;
     assert!(wait_until(&mut h, T, |a| !a.generate.working()));

@@ -112,3 +112,18 @@ pub fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
     }
     h.step();
 }
+
+/// Presses at `from`, moves to `to` in a few frames, releases.
+pub fn mouse_drag(h: &mut AppHarness, from: egui::Pos2, to: egui::Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for i in 1..=6 {
+        h.hover_at(from + (to - from) * (i as f32 / 6.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.step();
+    h.step();
+}
