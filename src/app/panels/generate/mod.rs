@@ -94,6 +94,20 @@ pub struct Shown {
     pub tex: TextureHandle,
     /// One texture per image (the every-class view draws them one by one).
     pub tiles: Vec<TextureHandle>,
+    /// The class the pixel probe sees in each image, judged once when the probe is ready.
+    pub seen: Option<Vec<u8>>,
+    /// The grid's style measure over its rows (two or more sources), measured when it was made.
+    pub kept: Option<generate::StyleKept>,
+}
+
+impl Shown {
+    /// The class the probe sees in each image (judged on the first call with a probe).
+    pub fn seen(&mut self, probe: Option<&PixelProbe>) -> Option<&[u8]> {
+        if self.seen.is_none() {
+            self.seen = probe.map(|p| p.predict(&self.images));
+        }
+        self.seen.as_deref()
+    }
 }
 
 pub struct GeneratePanel {

@@ -32,14 +32,16 @@ fn noun(data: &Dataset) -> &'static str {
     }
 }
 
-/// One line: how many of `images` the probe recognises as the class asked for.
-fn recognised_line(ui: &mut egui::Ui, probe: Option<&PixelProbe>, images: &[f32], asked: &[u8]) {
+/// One line: how many of the shown images the probe recognises as the class asked for.
+fn recognised_line(ui: &mut egui::Ui, probe: Option<&PixelProbe>, shown: &mut Shown) {
     match probe {
-        Some(p) if !asked.is_empty() => {
-            let hits = p
-                .predict(images)
+        Some(p) if !shown.asked.is_empty() => {
+            let asked = shown.asked.clone();
+            let hits = shown
+                .seen(Some(p))
+                .unwrap_or_default()
                 .iter()
-                .zip(asked)
+                .zip(&asked)
                 .filter(|(a, b)| a == b)
                 .count();
             ui.label(format!(
@@ -75,6 +77,8 @@ impl GeneratePanel {
                     png,
                     tex,
                     tiles: Vec::new(),
+                    seen: None,
+                    kept: None,
                 });
                 self.message = None;
                 true
@@ -165,7 +169,7 @@ impl GeneratePanel {
                 })
                 .collect();
         }
-        let seen = probe.map(|p| p.predict(&shown.images));
+        let seen = shown.seen(probe).map(<[u8]>::to_vec);
         let cols = classes.div_ceil(2).clamp(1, 8);
         let rows = classes.div_ceil(cols);
         let avail = ui.available_size();
@@ -212,9 +216,8 @@ impl GeneratePanel {
                     ui.end_row();
                 }
             });
-        let (images, asked) = (shown.images.clone(), shown.asked.clone());
         if !self.hide_measures {
-            recognised_line(ui, probe, &images, &asked);
+            recognised_line(ui, probe, shown);
         }
     }
 
@@ -270,11 +273,16 @@ impl GeneratePanel {
             .map(|(n, _, c)| format!("{n}:{c};"))
             .collect();
         let key = format!("grid-{:?}-{:?}-{stamp}", model.id(), data.id());
+        // The rows' style measure, taken when the grid is made (not every frame).
+        let mut kept = None;
         let ok = self.ensure_shown(ui.ctx(), key, || {
             let px: Vec<f32> = sources.iter().flat_map(|s| s.1.iter().copied()).collect();
             let labels: Vec<u8> = sources.iter().map(|s| s.2).collect();
             let z = generate::style_codes(model, &px, &labels).map_err(|e| e.to_string())?;
             let (images, asked) = generate::every_class(model, &z).map_err(|e| e.to_string())?;
+            if sources.len() >= 2 {
+                kept = generate::style_kept(model, &z, &images).ok();
+            }
             let mut tiles = Vec::with_capacity((images.len() / PIXELS + sources.len()) * PIXELS);
             for (r, row) in images.chunks_exact(classes * PIXELS).enumerate() {
                 tiles.extend_from_slice(&sources[r].1);
@@ -285,9 +293,12 @@ impl GeneratePanel {
         if !ok {
             return;
         }
-        let Some(shown) = self.shown.as_ref() else {
+        let Some(shown) = self.shown.as_mut() else {
             return;
         };
+        if kept.is_some() {
+            shown.kept = kept;
+        }
         let [w, h] = shown.png.size;
         let avail = ui.available_size();
         let head = ui.text_style_height(&egui::TextStyle::Small) + 4.0;
@@ -319,18 +330,11 @@ impl GeneratePanel {
                 color,
             );
         }
-        let (images, asked) = (shown.images.clone(), shown.asked.clone());
         if !self.hide_measures {
-            recognised_line(ui, probe, &images, &asked);
+            recognised_line(ui, probe, shown);
         }
-        if sources.len() >= 2 && !self.hide_measures {
-            let px: Vec<f32> = sources.iter().flat_map(|s| s.1.iter().copied()).collect();
-            let labels: Vec<u8> = sources.iter().map(|s| s.2).collect();
-            let kept = generate::style_codes(model, &px, &labels)
-                .and_then(|z| generate::style_kept(model, &z, &images));
-            if let Ok(k) = kept {
-                ui.label(RichText::new(format!("These rows: {}.", k.describe())).small());
-            }
+        if let (Some(k), false) = (&shown.kept, self.hide_measures) {
+            ui.label(RichText::new(format!("These rows: {}.", k.describe())).small());
         }
     }
 
@@ -563,7 +567,7 @@ impl GeneratePanel {
         if !ok {
             return;
         }
-        let Some(shown) = self.shown.as_ref() else {
+        let Some(shown) = self.shown.as_mut() else {
             return;
         };
         let [w, h] = shown.png.size;
@@ -586,9 +590,8 @@ impl GeneratePanel {
                 ))
                 .small(),
             );
-            let (images, asked) = (shown.images.clone(), shown.asked.clone());
             if !self.hide_measures {
-                recognised_line(ui, probe, &images, &asked);
+                recognised_line(ui, probe, shown);
             }
         }
     }
