@@ -394,6 +394,27 @@ pub fn measure_sources(
     ))
 }
 
+/// Held-out style sources per class for the measure the app shows (the Generate panel's line
+/// and a lesson's Reveal).
+pub const HELD_OUT_PER_CLASS: usize = 10;
+/// The pixel probe's seed for the measure the app shows.
+pub const PROBE_SEED: u64 = 42;
+
+/// The first `per_class` test images of each class of `data`, each written by `model` as every
+/// class and measured with `probe` (see [`measure_sources`]).
+pub fn measure_held_out(
+    model: &TrainedModel,
+    probe: &PixelProbe,
+    data: &Dataset,
+    per_class: usize,
+) -> Result<StyleReport> {
+    let classes = classes_of(model)?;
+    let src = data
+        .test
+        .subset(&held_out_sources(data, classes, per_class));
+    measure_sources(model, probe, &src.images, &src.labels).map(|(_, r)| r)
+}
+
 /// The first `per_class` test images of each class (in class order): the held-out style
 /// sources the measures use. Gives their indices in the test split.
 pub fn held_out_sources(data: &Dataset, classes: usize, per_class: usize) -> Vec<usize> {

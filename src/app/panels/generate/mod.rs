@@ -33,8 +33,7 @@ use crate::tasks::Keyed;
 
 pub use source::Source;
 
-/// Held-out style sources per class for the measure shown under the views.
-pub const HELD_OUT_PER_CLASS: usize = 10;
+pub use crate::analysis::generate::HELD_OUT_PER_CLASS;
 /// Prior samples per class (columns), and a plain VAE's samples (8 × 8).
 pub const PRIOR_COLUMNS: usize = 8;
 /// Rows of the style plane (and columns).
@@ -207,7 +206,7 @@ impl GeneratePanel {
         self.probe
             .get_or_start(data.id(), || {
                 jobs::spawn("generate-probe", ctx, move || {
-                    PixelProbe::train(&d, 42)
+                    PixelProbe::train(&d, generate::PROBE_SEED)
                         .map(Arc::new)
                         .map_err(|e| e.to_string())
                 })
@@ -227,11 +226,7 @@ impl GeneratePanel {
         let (m, d) = (model.clone(), data.clone());
         self.held_out.get_or_start((model.id(), data.id()), || {
             jobs::spawn("generate-measure", ctx, move || {
-                let classes = generate::classes_of(&m).map_err(|e| e.to_string())?;
-                let idx = generate::held_out_sources(&d, classes, HELD_OUT_PER_CLASS);
-                let src = d.test.subset(&idx);
-                generate::measure_sources(&m, &probe, &src.images, &src.labels)
-                    .map(|(_, r)| r)
+                generate::measure_held_out(&m, &probe, &d, HELD_OUT_PER_CLASS)
                     .map_err(|e| e.to_string())
             })
         })
