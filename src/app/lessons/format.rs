@@ -621,18 +621,6 @@ fn model(b: &Block, m: RawModel) -> Result<ModelChoice, LessonError> {
     Ok(ModelChoice::Train(c))
 }
 
-/// The Generate panel's view a lesson names.
-fn generate_view(s: &str) -> Option<crate::app::panels::generate::View> {
-    use crate::app::panels::generate::View;
-    Some(match s.trim() {
-        "every_class" => View::EveryClass,
-        "grid" => View::Grid,
-        "plane" => View::Plane,
-        "prior" => View::Prior,
-        _ => return None,
-    })
-}
-
 fn noise(b: &Block, key: &str, s: &str) -> Result<NoiseKind, LessonError> {
     NoiseKind::parse(s).ok_or_else(|| {
         b.err(
@@ -690,7 +678,7 @@ fn view(b: &Block, v: RawView) -> Result<PanelState, LessonError> {
         .generate
         .as_deref()
         .map(|g| {
-            generate_view(g).ok_or_else(|| {
+            crate::app::panels::generate::View::parse(g).ok_or_else(|| {
                 b.err(
                     b.line_of("generate"),
                     format!("unknown Generate view \"{g}\" (expected every_class, grid, plane or prior)"),

@@ -70,6 +70,20 @@ pub enum View {
 impl View {
     pub const ALL: [View; 4] = [View::EveryClass, View::Grid, View::Plane, View::Prior];
 
+    /// The spelling in a lesson file (`[view] generate = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            View::EveryClass => "every_class",
+            View::Grid => "grid",
+            View::Plane => "plane",
+            View::Prior => "prior",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<View> {
+        Self::ALL.into_iter().find(|v| v.name() == s.trim())
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             View::EveryClass => "Every class",
