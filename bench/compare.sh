@@ -10,7 +10,8 @@
 # PyTorch over 3 epochs after a warm-up epoch (a partial last batch counted with its real
 # size), Bottleneck over ~3 s of full batches after 5 warm-up steps (steps that end an epoch,
 # and so include its test evaluation, are left out). The table gives the median over rounds of
-# those medians, and Bottleneck's fraction of the matrix-product peak it measures in each round.
+# those medians, and Bottleneck's fraction of the matrix-product peak it measures in each round
+# (per half-second block of steps against the peak measured just before it; `bottleneck bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-7}
@@ -38,6 +39,8 @@ tt = {r["threads"] for r in torch}
 ot = {r["threads"] for r in ours}
 print(f"PyTorch {torch[0]['torch']} on {sorted(tt)} threads, Bottleneck on {sorted(ot)} threads; "
       f"{n} alternating rounds; each figure is the median over rounds of a run's median per-step rate")
+print(f"Bottleneck's kernels: {ours[0].get('isa', '?')} instructions, products on one thread by "
+      f"{ours[0].get('matmul', '?')}")
 peaks = [r.get("peak_gflops") for r in ours if r.get("peak_gflops")]
 if peaks:
     print(f"matrix-product peak measured by Bottleneck: median {statistics.median(peaks):.1f} GFLOP/s "
@@ -50,7 +53,8 @@ for model in models:
     r = [a / b for a, b in zip(o, t)]
     fr = [x[model].get("fraction_of_peak") for x in ours]
     fr = [f for f in fr if f is not None]
-    frs = f"{100 * statistics.median(fr):5.0f} %" if fr else "    -  "
+    frs = (f"{100 * statistics.median(fr):5.0f} % ({100 * min(fr):.0f}-{100 * max(fr):.0f})"
+           if fr else "    -  ")
     print(f"{model:6s} {ours[0][model]['batch']:5d} {ours[0]['threads']:7d} {statistics.median(t):9.0f} "
           f"{statistics.median(o):11.0f} {statistics.median(o) / statistics.median(t):5.2f}x  "
           f"{min(r):.2f}-{max(r):.2f}  {frs}")

@@ -272,8 +272,10 @@ impl LayerCode for DenseNet {
                 .zip(&w.logvar[..n])
                 .zip(&eps[..n])
             {
-                *z = mu + (0.5 * lvar).exp() * e;
-                kl_sum += (-0.5 * (1.0 + lvar - mu * mu - lvar.exp())) as f64;
+                // The engine's own e^x (kernels::exp, ~2 ulp) rather than libm's, a call each.
+                let sd = kernels::exp(0.5 * lvar);
+                *z = mu + sd * e;
+                kl_sum += (-0.5 * (1.0 + lvar - mu * mu - sd * sd)) as f64;
             }
             if nc > 0 {
                 cond::beside(&w.z[..n], k, y, nc, &mut zin);
@@ -347,13 +349,13 @@ impl LayerCode for DenseNet {
                 .zip(&w.g_a[..n])
                 .zip(&eps[..n]);
             for ((gm_out, glv_out), (((&mu, &lvar), &gz), &e)) in heads.zip(inputs) {
-                let sd = (0.5 * lvar).exp();
+                let sd = kernels::exp(0.5 * lvar);
                 let mut gm = gz + kl_scale * mu;
                 if self.l1 > 0.0 {
                     gm += l1_scale * kernels::sign(mu);
                 }
                 *gm_out = gm;
-                *glv_out = gz * e * 0.5 * sd + kl_scale * 0.5 * (lvar.exp() - 1.0);
+                *glv_out = gz * e * 0.5 * sd + kl_scale * 0.5 * (sd * sd - 1.0);
             }
             let h = &w.enc[n_enc - 1];
             dense_param_grad(grad, lm, &w.g_mu, h, None, rows);

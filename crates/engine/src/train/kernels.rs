@@ -13,7 +13,7 @@ macro_rules! dispatch {
         pub fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::is_x86_feature_detected!("avx512f") {
+                if $crate::linalg::avx512() {
                     #[target_feature(enable = "avx512f,avx2,fma")]
                     unsafe fn avx512($($arg: $ty),*) -> $ret {
                         $generic($($arg),*)
@@ -536,7 +536,7 @@ fn compact(
 ) -> usize {
     assert!(cols.len() >= x.len() + COMPACT_SLACK && vals.len() >= x.len() + COMPACT_SLACK);
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
+    if crate::linalg::avx512() {
         // SAFETY: the CPU has AVX-512F (checked just above); the buffers have the slack the
         // whole-vector stores need (asserted above).
         return unsafe { compact_avx512(x, d, cols, vals, row_start) };
