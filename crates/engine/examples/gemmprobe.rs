@@ -1,8 +1,10 @@
 //! Times the matrix products of the dense engine's layers (one thread, 128 rows: one thread's
 //! half of a batch of 256) in every storage layout, beside a large square product: which
-//! layout of a weight keeps its products fast, and how `gemm` compares with faer's x86 kernels (private-gemm-x86) built for AVX2 and for AVX-512.
+//! layout of a weight keeps its products fast, and how `gemm` compares with faer's x86
+//! kernels (private-gemm-x86) with their AVX2 and their AVX-512 set (NaN where the CPU lacks
+//! AVX-512). `--layers`: each layer's three products together, in both weight layouts.
 //!   cargo run --release -p bottleneck-engine --example gemmprobe [--no-default-features]
-use bottleneck_engine::linalg::{matmul_by, Kernel, SERIAL};
+use bottleneck_engine::linalg::{matmul_by, matmul_faer, Kernel, SERIAL};
 use std::time::Instant;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -29,57 +31,27 @@ fn product(
         matmul_by(Kernel::Gemm, m, n, k, c, a, a_t, b, b_t, false, SERIAL);
         return;
     }
-    use private_gemm_x86 as pg;
-    let (a_rs, a_cs) = if a_t {
-        (1, m as isize)
-    } else {
-        (k as isize, 1)
-    };
-    let (b_rs, b_cs) = if b_t {
-        (1, k as isize)
-    } else {
-        (n as isize, 1)
-    };
-    let instr = if lib == Lib::Faer512 {
-        pg::InstrSet::Avx512
-    } else {
-        pg::InstrSet::Avx256
-    };
-    let alpha = 1f32;
-    // SAFETY: every index stays inside the slices (sizes as in linalg::matmul).
-    unsafe {
-        pg::gemm(
-            pg::DType::F32,
-            pg::IType::U64,
-            instr,
-            m,
-            n,
-            k,
-            c.as_mut_ptr() as *mut (),
-            n as isize,
-            1,
-            std::ptr::null(),
-            std::ptr::null(),
-            pg::DstKind::Full,
-            pg::Accum::Replace,
-            a.as_ptr() as *const (),
-            a_rs,
-            a_cs,
-            false,
-            std::ptr::null(),
-            0,
-            b.as_ptr() as *const (),
-            b_rs,
-            b_cs,
-            false,
-            &raw const alpha as *const (),
-            1,
-        );
+    matmul_faer(lib == Lib::Faer512, m, n, k, c, a, a_t, b, b_t, false);
+}
+
+/// Whether this CPU runs `lib`.
+fn runs(lib: Lib) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = std::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx512 = false;
+    match lib {
+        Lib::Gemm => true,
+        Lib::Faer256 => Kernel::Faer.available(),
+        Lib::Faer512 => Kernel::Faer.available() && avx512,
     }
 }
 
 /// Best of 5 rounds; returns GFLOP/s.
 fn time(lib: Lib, m: usize, n: usize, k: usize, a_t: bool, b_t: bool) -> f64 {
+    if !runs(lib) {
+        return f64::NAN;
+    }
     let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.01).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.01).collect();
     let mut c = vec![0f32; m * n];
@@ -119,6 +91,9 @@ fn micros(lib: Lib, m: usize, n: usize, k: usize, a_t: bool, b_t: bool, reps: us
 /// A layer `input -> output` on 128 rows: the forward product, the weight gradient and the
 /// input gradient, with the weight stored `[output, input]` (as candle) or transposed.
 fn layer_micros(lib: Lib, input: usize, output: usize, transposed: bool, reps: usize) -> f64 {
+    if !runs(lib) {
+        return f64::NAN;
+    }
     let r = 128;
     if transposed {
         micros(lib, r, output, input, false, false, reps)

@@ -120,6 +120,63 @@ pub fn matmul_by(
     accumulate: bool,
     parallelism: gemm::Parallelism,
 ) {
+    let faer = (kernel == Kernel::Faer && Kernel::Faer.available()).then(avx512);
+    product(faer, m, n, k, c, a, a_t, b, b_t, accumulate, parallelism);
+}
+
+#[allow(clippy::too_many_arguments)]
+/// [`matmul`] on one thread by faer's kernels with their AVX-512 set or their AVX2 set
+/// whatever the build's `avx512` feature says (`examples/gemmprobe` compares them). Panics
+/// if the CPU lacks what is asked for.
+pub fn matmul_faer(
+    with_avx512: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    a: &[f32],
+    a_t: bool,
+    b: &[f32],
+    b_t: bool,
+    accumulate: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    let has =
+        Kernel::Faer.available() && (!with_avx512 || std::is_x86_feature_detected!("avx512f"));
+    #[cfg(not(target_arch = "x86_64"))]
+    let has = false;
+    assert!(has, "this CPU cannot run faer's kernels as asked");
+    product(
+        Some(with_avx512),
+        m,
+        n,
+        k,
+        c,
+        a,
+        a_t,
+        b,
+        b_t,
+        accumulate,
+        SERIAL,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The product by faer's kernels (`Some(with_avx512)`, the CPU checked by the caller) or by
+/// gemm (`None`).
+fn product(
+    faer: Option<bool>,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    a: &[f32],
+    a_t: bool,
+    b: &[f32],
+    b_t: bool,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     if m == 0 || n == 0 {
         return;
@@ -141,9 +198,9 @@ pub fn matmul_by(
         (n as isize, 1)
     };
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Faer && Kernel::Faer.available() {
+    if let Some(with_avx512) = faer {
         use private_gemm_x86 as pg;
-        let instr = if avx512() {
+        let instr = if with_avx512 {
             pg::InstrSet::Avx512
         } else {
             pg::InstrSet::Avx256
@@ -151,7 +208,7 @@ pub fn matmul_by(
         let one = 1f32;
         // SAFETY: as for gemm below (strides in elements; the kernel multiplies them by the
         // element size); `alpha` points at an f32 that outlives the call; the CPU has the
-        // instructions `instr` names (checked by `available` and `avx512`).
+        // instructions `instr` names (checked by the callers: `matmul_by`, `matmul_faer`).
         unsafe {
             pg::gemm(
                 pg::DType::F32,
