@@ -1,17 +1,13 @@
 //! The command line, run as a user would: JSON reports, files written, and every error one
 //! line on stderr naming the file or argument, with a non-zero exit code.
 
+mod common;
+use common::bottleneck;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod small;
-
-fn bottleneck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -1,15 +1,10 @@
 //! `bottleneck export` as a user runs it: the ONNX and PyTorch files written into the folder,
 //! the Python lines printed, and one-line errors for a bad format or model.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::bottleneck;
 
-fn bottleneck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
 
 fn model() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,24 +4,13 @@
 //! of every class; a plain VAE samples its prior; and one-line errors for a model that does
 //! not generate, a label the model does not know and labels that do not match the rows.
 
+mod common;
+use common::{asset, bottleneck};
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bottleneck::data::Dataset;
-
-fn bottleneck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn json_line(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -1,14 +1,10 @@
 //! `bottleneck project` as a user runs it: the JSON fields, the CSV of the map, and one-line
 //! errors for a bad method, model or output path.
 
-use std::process::{Command, Output};
+mod common;
+use common::bottleneck;
 
-fn bottleneck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::process::Output;
 
 fn last_json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

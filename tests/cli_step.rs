@@ -3,22 +3,10 @@
 //! tensor's gradient and update norms under the model's own names), the stepped model saved
 //! with --out, and one-line errors for a missing model or a bad CSV.
 
+mod common;
+use common::{asset, bottleneck};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn bottleneck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(name)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn step_prints_the_breakdown_and_saves_the_stepped_model() {

@@ -4,19 +4,11 @@
 //! Fashion-MNIST, where JPEG hardly changes.
 
 mod common;
-
-use std::process::Command;
+use common::bottleneck;
 
 use bottleneck::analysis::codec::{self, Method, RdPoint, SweepInput};
 use bottleneck::analysis::Pca;
 use bottleneck::data::{Dataset, DatasetSource};
-
-fn bottleneck(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bottleneck"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 #[test]
 fn compress_json_lists_every_method() {

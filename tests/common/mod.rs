@@ -19,6 +19,22 @@ pub use engine::*;
 
 pub type AppHarness = Harness<'static, Option<App>>;
 
+/// Runs the `bottleneck` binary with `args`, as a user on the command line would.
+pub fn bottleneck(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bottleneck"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A file of the repository by its path from the top, as text for a command line.
+pub fn asset(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(name)
+        .display()
+        .to_string()
+}
+
 /// The app on the embedded dataset, 1280×800, settings in a fresh temporary folder (kept alive
 /// by the returned guard).
 pub fn app(setup: impl FnOnce(&mut App) + 'static) -> (AppHarness, tempfile::TempDir) {
